@@ -1,0 +1,5 @@
+"""``python -m audit`` runs the command-line interface."""
+
+from audit.cli import main
+
+main()

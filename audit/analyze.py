@@ -1,0 +1,110 @@
+"""``analyze``: snapshot + configuration → :class:`AuditResult` (frame, rules, findings, outcomes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from audit import engine
+from audit._version import __version__
+from audit.config import AuditConfig
+from audit.engine import Context, Rule, RuleRun
+from audit.exceptions import apply_exceptions
+from audit.findings import findings_table, rules_table, status_table
+from audit.frame import guests_frame
+from audit.frame_target import effective_mapping
+from audit.models import RuleState
+from audit.outcomes import predict
+from audit.result import AuditResult
+from audit.rules import all_rules
+from audit.snapshot import Snapshot, now_utc
+from audit.summary import domains_table, whatif_summary
+from audit.targets import get_target
+
+
+def analyze(
+    snapshot: Snapshot,
+    config: AuditConfig | None = None,
+    *,
+    rules: Sequence[Rule] | None = None,
+    now: datetime | None = None,
+) -> AuditResult:
+    """Run the rule catalogue (or ``rules``) over a snapshot and predict every guest's outcome."""
+    config = config or AuditConfig()
+    target = get_target(config.target)
+    now = now or now_utc()
+    frame = guests_frame(snapshot, config=config, target=target)
+    mapping = effective_mapping(snapshot, config, target, None)
+    context = _context(snapshot, config, mapping.email, mapping.key, now)
+    runs = engine.run(rules or all_rules(), frame, context, snapshot.sources)
+    flagged = _flagged(runs, frame)
+    outcomes = _outcomes(frame, flagged)
+    findings = apply_exceptions(findings_table(runs, frame, snapshot), frame, config, now.date())
+    mapping_info = mapping.to_dict() | {"error": frame.attrs.get("mapping_error")}
+    return AuditResult(
+        tool_version=__version__,
+        tenant=dict(snapshot.tenant),
+        target=target.name,
+        app=_app(snapshot, target.app_display_name),
+        generated_at=now,
+        collected_at=snapshot.collected_at,
+        sources=list(snapshot.sources.values()),
+        guests=frame,
+        statuses=status_table(runs, frame),
+        findings=findings,
+        rules=rules_table(runs, findings),
+        outcomes=outcomes,
+        domains=domains_table(frame, snapshot.table("dns"), findings),
+        whatif=whatif_summary(outcomes, target, snapshot.tenant, config),
+        mapping=mapping_info,
+    )
+
+
+def _context(
+    snapshot: Snapshot, config: AuditConfig, email: str, key: str, now: datetime
+) -> Context:
+    app = _app(snapshot, "")
+    return Context(
+        now=now,
+        initial_domain=snapshot.tenant.get("initial_domain"),
+        stale_days=config.stale_days,
+        target=config.target,
+        email_expression=email,
+        key_expression=key,
+        app_id=app.get("id"),
+        app_name=app.get("displayName"),
+    )
+
+
+def _flagged(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
+    """One bool column per rule that ran: True where it flagged the guest."""
+    columns = {
+        run.rule.id: run.mask.fillna(False).astype(bool)
+        for run in runs
+        if run.state is RuleState.RAN and run.mask is not None
+    }
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _outcomes(frame: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
+    now = predict(frame, flagged, prefix="target")
+    whatif = predict(frame, flagged, prefix="whatif")
+    return pd.DataFrame(
+        {
+            "object_id": frame["object_id"],
+            "outcome": now["outcome"],
+            "reasons": now["reasons"],
+            "whatif_outcome": whatif["outcome"],
+            "whatif_reasons": whatif["reasons"],
+        }
+    )
+
+
+def _app(snapshot: Snapshot, default_name: str) -> dict[str, str | None]:
+    sp = snapshot.table("service_principal")
+    if sp is None or sp.empty:
+        return {"id": None, "appId": None, "displayName": default_name or None}
+    row = sp.iloc[0]
+    return {"id": row["id"], "appId": row["appId"], "displayName": row["displayName"]}

@@ -1,0 +1,198 @@
+"""The ``b2b-preflight`` command line: thin commands over the library (heavy imports are lazy)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from audit._version import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+SEVERITIES = ["info", "low", "medium", "high"]
+AUTH_MODES = ["default", "secret", "certificate", "managed-identity", "azure-cli", "device-code"]
+AUTH_MODES += ["workload-identity", "none"]
+
+
+def _errors(func: F) -> F:
+    """Turn AuditError into a one-line message and its exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from audit.errors import AuditError
+
+        try:
+            return func(*args, **kwargs)
+        except AuditError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def analysis_options(func: F) -> F:
+    """Flags that shape the analysis (shared by run, report and analyze)."""
+    opts = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config."),
+        click.option("--target", default=None, help="Target profile: atlassian (default), generic-scim."),
+        click.option("--verified-domain", multiple=True, help="Domain verified in the target (repeat)."),
+        click.option("--verification-token", multiple=True, help="Your vendor TXT token (repeat)."),
+        click.option("--stale-days", type=int, default=None, help="Days without sign-in (default 90)."),
+        click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+                     help="Exit 1 when an open finding is at or above this severity."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def collect_options(func: F) -> F:
+    """Flags that say where and how to collect (shared by run and collect)."""
+    opts = [
+        click.option("--from-export", type=click.Path(file_okay=False), help="Read a Graph JSON export folder."),
+        click.option("--graph-url", help="Graph base URL (default: the cloud's, e.g. https://graph.microsoft.com/v1.0)."),
+        click.option("--cloud", type=click.Choice(["global", "usgov", "usgov-dod", "china"]), default="global"),
+        click.option("--auth", type=click.Choice(AUTH_MODES), default="default", help="Credential type."),
+        click.option("--tenant-id", envvar="AZURE_TENANT_ID", help="Tenant id (or AZURE_TENANT_ID)."),
+        click.option("--client-id", envvar="AZURE_CLIENT_ID", help="App id (or AZURE_CLIENT_ID)."),
+        click.option("--certificate", envvar="AZURE_CLIENT_CERTIFICATE_PATH", help="PEM/PFX path."),
+        click.option("--app", default=None, help="Target app display name or appId (default: the profile's)."),
+        click.option("--sign-in/--no-sign-in", default=False, help="Collect signInActivity (P1, AuditLog.Read.All)."),
+        click.option("--log-days", type=int, default=30, help="Days of provisioning logs."),
+        click.option("--nameserver", multiple=True, help="DNS server HOST[:PORT] (repeat)."),
+        click.option("--no-dns", is_flag=True, help="Skip DNS lookups."),
+        click.option("--dns-timeout", type=float, default=2.0, help="Seconds per DNS query."),
+        click.option("--mailusers", type=click.Path(dir_okay=False), help="Get-MailUser CSV export."),
+        click.option("--save-raw", type=click.Path(file_okay=False), help="Also write a Graph JSON export folder."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="b2b-preflight")
+def cli() -> None:
+    """Pre-flight audit of Entra ID B2B guests before SCIM provisioning (Atlassian Cloud first).
+
+    \b
+    Try it:  b2b-preflight demo
+    Real:    b2b-preflight run --auth secret --out reports/contoso --verified-domain contoso.com
+    """
+
+
+@cli.command()
+@collect_options
+@analysis_options
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--compare-with", type=click.Path(), help="Earlier snapshot folder to diff against.")
+@click.option("--quiet", is_flag=True, help="Print only the output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
+@_errors
+def run(**kw: Any) -> None:
+    """Collect, analyse and write every report into --out.
+
+    \b
+    Example:
+      b2b-preflight run --auth secret --tenant-id T --client-id C \\
+        --verified-domain contoso.com --mailusers mailusers.csv --out reports/contoso
+    """
+    from audit.commands import run_command
+
+    sys.exit(run_command(kw))
+
+
+@cli.command()
+@collect_options
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Snapshot folder to write.")
+@_errors
+def collect(**kw: Any) -> None:
+    """Collect every source into a snapshot folder (no analysis).
+
+    \b
+    Example:
+      b2b-preflight collect --auth azure-cli --out snapshots/2026-11 --save-raw export/2026-11
+    """
+    from audit.commands import collect_command
+
+    collect_command(kw)
+
+
+@cli.command()
+@click.argument("snapshot", type=click.Path(exists=True, file_okay=False))
+@analysis_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@_errors
+def analyze(**kw: Any) -> None:
+    """Analyse a saved snapshot and print the summary.
+
+    \b
+    Example:
+      b2b-preflight analyze snapshots/2026-11 --verified-domain contoso.com
+    """
+    from audit.commands import analyze_command
+
+    sys.exit(analyze_command(kw))
+
+
+@cli.command()
+@click.argument("snapshot", type=click.Path(exists=True, file_okay=False))
+@analysis_options
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@_errors
+def report(**kw: Any) -> None:
+    """Write the reports for a saved snapshot.
+
+    \b
+    Example:
+      b2b-preflight report snapshots/2026-11 --verified-domain contoso.com --out reports/2026-11
+    """
+    from audit.commands import report_command
+
+    sys.exit(report_command(kw))
+
+
+@cli.command()
+@click.option("--guests", type=click.IntRange(1, 2_000_000), default=500, help="Number of guests.")
+@click.option("--domains", type=click.IntRange(10, 100_000), default=60, help="Distinct domains.")
+@click.option("--seed", type=int, default=0, help="Seed of the synthetic tenant.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default reports/demo/<timestamp>).")  # fmt: skip
+@click.option("--serve", is_flag=True, help="Only serve the emulator and DNS server until Ctrl-C.")
+@_errors
+def demo(**kw: Any) -> None:
+    """Run the whole pipeline on a synthetic tenant served on loopback.
+
+    \b
+    Example:
+      b2b-preflight demo --guests 2000 --seed 7
+    """
+    from audit.demo.run import demo_command
+
+    demo_command(kw)
+
+
+@cli.command()
+@click.option("--markdown", is_flag=True, help="Print the catalogue as a Markdown table.")
+def rules(markdown: bool) -> None:
+    """List the rule catalogue (ids are stable).
+
+    \b
+    Example:
+      b2b-preflight rules --markdown
+    """
+    from audit.commands import rules_command
+
+    rules_command(markdown)
+
+
+def main() -> None:
+    """Entry point of the ``b2b-preflight`` command."""
+    cli(prog_name="b2b-preflight")

@@ -1,0 +1,151 @@
+"""The Graph JSON export folder: read it for offline analysis, write it with ``--save-raw``.
+
+Layout (DESIGN.md)::
+
+    organization.json  domains.json  users.json (or users.0001.json, users.0002.json, ...)   required
+    servicePrincipal.json  appRoleAssignedTo.json  groupMembers/<groupId>.json
+    synchronizationSchema.json  provisioningLogs.json  mailusers.csv  dns.json                optional
+
+Each ``.json`` is what Graph returned: ``{"value": [...]}`` for lists, the object itself for the schema.
+A missing optional file means "not collected", never "empty".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from audit.errors import InputError
+from audit.models import SourceState, SourceStatus
+
+JSON = dict[str, Any]
+
+LISTS = {
+    "organization": "organization",
+    "domains": "domains",
+    "users": "users",
+    "service_principal": "servicePrincipal",
+    "app_role_assignments": "appRoleAssignedTo",
+    "sync_jobs": "synchronizationJobs",
+    "provisioning_logs": "provisioningLogs",
+}
+REQUIRED = ("organization", "domains", "users")
+MAX_FILE = 2 * 1024**3
+
+
+def read_export(folder: str | Path) -> tuple[dict[str, list[JSON]], dict[str, SourceStatus]]:
+    """Records per source and their statuses; InputError names the file (and line) when malformed."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(root, "export folder not found")
+    records: dict[str, list[JSON]] = {}
+    statuses: dict[str, SourceStatus] = {}
+    for source, stem in LISTS.items():
+        files = _files(root, stem)
+        if not files:
+            if source in REQUIRED:
+                raise InputError(root / f"{stem}.json", "required file is missing")
+            statuses[source] = SourceStatus(source, SourceState.NOT_REQUESTED)
+            continue
+        records[source] = [obj for f in files for obj in _collection(f)]
+        statuses[source] = _ok(source, records[source], files[0].name)
+    _read_groups(root, records, statuses)
+    _read_schema(root, records, statuses)
+    return records, statuses
+
+
+def _ok(source: str, rows: list[JSON], name: str) -> SourceStatus:
+    return SourceStatus(source, SourceState.OK, rows=len(rows), detail={"file": name})
+
+
+def _files(root: Path, stem: str) -> list[Path]:
+    single = root / f"{stem}.json"
+    pages = sorted(p for p in root.glob(f"{stem}.*.json") if re.fullmatch(r"\d+", p.suffixes[0][1:]))
+    return [single, *pages] if single.is_file() else pages
+
+
+def _read_groups(root: Path, records: dict[str, list[JSON]], statuses: dict[str, SourceStatus]) -> None:
+    folder = root / "groupMembers"
+    if not folder.is_dir():
+        statuses["group_members"] = SourceStatus("group_members", SourceState.NOT_REQUESTED)
+        return
+    members = []
+    for file in sorted(folder.glob("*.json")):
+        group_id = file.name.split(".")[0]
+        members += [{**m, "_groupId": group_id} for m in _collection(file)]
+    records["group_members"] = members
+    statuses["group_members"] = _ok("group_members", members, "groupMembers/")
+
+
+def _read_schema(root: Path, records: dict[str, list[JSON]], statuses: dict[str, SourceStatus]) -> None:
+    file = root / "synchronizationSchema.json"
+    if not file.is_file():
+        statuses["sync_schema"] = SourceStatus("sync_schema", SourceState.NOT_REQUESTED)
+        return
+    schema = load_json(file)
+    if not isinstance(schema, dict) or "value" in schema:
+        raise InputError(file, "expected the synchronizationSchema object itself")
+    records["sync_schema"] = [schema]
+    statuses["sync_schema"] = _ok("sync_schema", [schema], file.name)
+
+
+def _collection(file: Path) -> Iterator[JSON]:
+    data = load_json(file)
+    if not isinstance(data, dict) or not isinstance(data.get("value"), list):
+        raise InputError(file, 'expected a Graph collection response {"value": [...]}')
+    for i, item in enumerate(data["value"]):
+        if not isinstance(item, dict):
+            raise InputError(file, f"item {i} of value is not an object")
+        yield item
+
+
+def load_json(file: Path) -> Any:
+    """Parse a JSON file; InputError with the line number when it is not JSON."""
+    try:
+        if file.stat().st_size > MAX_FILE:
+            raise InputError(file, "file is larger than 2 GiB; export it in pages (name.0001.json)")
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise InputError(file, f"cannot read ({exc.strerror})") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(file, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+
+
+def write_raw(records: dict[str, list[JSON]], folder: str | Path, *, page_size: int = 999) -> Path:
+    """Write collected records as an export folder that :func:`read_export` reads back."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    for source, stem in LISTS.items():
+        if source in records:
+            _write_pages(root, stem, records[source], page_size)
+    if "group_members" in records:
+        _write_groups(root / "groupMembers", records["group_members"])
+    if records.get("sync_schema"):
+        schema = {k: v for k, v in records["sync_schema"][0].items() if not k.startswith("_")}
+        (root / "synchronizationSchema.json").write_bytes(orjson.dumps(schema))
+    return root
+
+
+def _write_pages(root: Path, stem: str, rows: list[JSON], page_size: int) -> None:
+    if len(rows) <= page_size:
+        (root / f"{stem}.json").write_bytes(orjson.dumps({"value": rows}))
+        return
+    for n, start in enumerate(range(0, len(rows), page_size), start=1):
+        page = {"value": rows[start : start + page_size]}
+        (root / f"{stem}.{n:04d}.json").write_bytes(orjson.dumps(page))
+
+
+def _write_groups(folder: Path, members: list[JSON]) -> None:
+    folder.mkdir(exist_ok=True)
+    by_group: dict[str, list[JSON]] = {}
+    for m in members:
+        clean = {k: v for k, v in m.items() if k != "_groupId"}
+        by_group.setdefault(str(m.get("_groupId")), []).append(clean)
+    for group_id, rows in by_group.items():
+        (folder / f"{group_id}.json").write_bytes(orjson.dumps({"value": rows}))

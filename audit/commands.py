@@ -1,0 +1,209 @@
+"""Implementations of the CLI commands: option dicts in, library calls, exit code out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from audit.config import AuditConfig, load_config
+from audit.models import Severity
+from audit.result import AuditResult
+from audit.snapshot import Snapshot
+
+
+def config_from(kw: dict[str, Any]) -> AuditConfig:
+    """The config file overlaid with CLI flags."""
+    base = load_config(kw.get("config_file"))
+    return base.with_overrides(
+        target=kw.get("target"),
+        verified_domains=tuple(kw.get("verified_domain") or ()),
+        verification_tokens=tuple(kw.get("verification_token") or ()),
+        stale_days=kw.get("stale_days"),
+        fail_on=Severity(kw["fail_on"]) if kw.get("fail_on") else None,
+    )
+
+
+def options_from(kw: dict[str, Any], config: AuditConfig) -> Any:
+    """CollectOptions from CLI flags; the client secret only ever comes from the environment."""
+    import os
+
+    from audit.pipeline import CollectOptions
+    from audit.targets import get_target
+
+    return CollectOptions(
+        graph_url=kw.get("graph_url"),
+        auth=kw.get("auth") or "default",
+        cloud=kw.get("cloud") or "global",
+        tenant_id=kw.get("tenant_id"),
+        client_id=kw.get("client_id"),
+        client_secret=os.environ.get("AZURE_CLIENT_SECRET"),
+        certificate_path=kw.get("certificate"),
+        app=kw.get("app") or get_target(config.target).app_display_name,
+        include_sign_in=bool(kw.get("sign_in")),
+        log_days=kw.get("log_days") or 30,
+        nameservers=tuple(kw.get("nameserver") or ()),
+        dns=not kw.get("no_dns"),
+        dns_timeout=kw.get("dns_timeout") or 2.0,
+        mailusers=kw.get("mailusers"),
+        from_export=kw.get("from_export"),
+        save_raw=kw.get("save_raw"),
+    )
+
+
+def collect_snapshot(kw: dict[str, Any], config: AuditConfig) -> Snapshot:
+    """Collect (live or offline) and check the sources the audit cannot do without."""
+    from audit.pipeline import collect_sync, require_core
+
+    snapshot = collect_sync(options_from(kw, config), config=config)
+    require_core(snapshot)
+    return snapshot
+
+
+def run_command(kw: dict[str, Any]) -> int:
+    """``run``: collect, save the snapshot, analyse, render; exit 1 on findings at --fail-on."""
+    from audit import snapshot as snap
+
+    config = config_from(kw)
+    out = Path(kw["out"])
+    snapshot = collect_snapshot(kw, config)
+    snap.save(snapshot, out / "snapshot")
+    result = analyze_and_render(snapshot, config, out, compare_with=kw.get("compare_with"))
+    print_summary(result, out, quiet=kw.get("quiet", False), as_json=kw.get("as_json", False))
+    return exit_code(result, config.fail_on)
+
+
+def analyze_and_render(
+    snapshot: Snapshot, config: AuditConfig, out: Path, *, compare_with: str | None = None
+) -> AuditResult:
+    """Analyse a snapshot and write every report format into ``out``."""
+    from audit.analyze import analyze
+    from audit.render import render_all
+
+    result = analyze(snapshot, config)
+    if compare_with:
+        from audit import snapshot as snap
+        from audit.diff import diff_results
+
+        result.diff = diff_results(analyze(snap.load(compare_with), config), result)
+    render_all(result, out)
+    return result
+
+
+def collect_command(kw: dict[str, Any]) -> None:
+    """``collect``: write a snapshot folder."""
+    from audit import snapshot as snap
+
+    config = AuditConfig()
+    snapshot = collect_snapshot(kw, config)
+    path = snap.save(snapshot, kw["out"])
+    for status in snapshot.sources.values():
+        note = status.missing_permission or status.error or ""
+        click.echo(f"  {status.name:22} {status.state.value:14} {status.rows:>8}  {note}")
+    click.echo(f"snapshot: {path}")
+
+
+def analyze_command(kw: dict[str, Any]) -> int:
+    """``analyze``: print the summary of a saved snapshot."""
+    from audit import snapshot as snap
+    from audit.analyze import analyze
+
+    config = config_from(kw)
+    result = analyze(snap.load(kw["snapshot"]), config)
+    print_summary(result, None, as_json=kw.get("as_json", False))
+    return exit_code(result, config.fail_on)
+
+
+def report_command(kw: dict[str, Any]) -> int:
+    """``report``: write the reports of a saved snapshot."""
+    from audit import snapshot as snap
+
+    config = config_from(kw)
+    out = Path(kw["out"])
+    result = analyze_and_render(snap.load(kw["snapshot"]), config, out)
+    print_summary(result, out)
+    return exit_code(result, config.fail_on)
+
+
+def exit_code(result: AuditResult, fail_on: Severity | None) -> int:
+    """1 when an open finding is at or above ``fail_on``, else 0."""
+    if fail_on is None:
+        return 0
+    open_ = result.open_findings()
+    ranks = open_["severity"].map(lambda s: Severity(s).rank)
+    return 1 if bool((ranks >= fail_on.rank).any()) else 0
+
+
+def print_summary(
+    result: AuditResult, out: Path | None, *, quiet: bool = False, as_json: bool = False
+) -> None:
+    """One screen: tenant, guests, outcomes, what-if, top rules, failed sources, where files are."""
+    if quiet:
+        click.echo(str(out or ""))
+        return
+    if as_json:
+        click.echo(orjson.dumps(summary_dict(result, out), option=orjson.OPT_INDENT_2).decode())
+        return
+    for line in summary_lines(result, out):
+        click.echo(line)
+
+
+def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
+    """The summary as JSON-ready data (for ``--json``)."""
+    top = result.open_findings()["rule_id"].value_counts().head(10)
+    return {
+        "tenant": result.tenant,
+        "guests": len(result.guests),
+        "outcomes": result.outcome_counts(),
+        "whatif_newly_ready": result.whatif.newly_ready if result.whatif else None,
+        "top_rules": {str(k): int(v) for k, v in top.items()},
+        "failed_sources": [s.name for s in result.sources if s.state.value == "failed"],
+        "out": str(out) if out else None,
+    }
+
+
+def summary_lines(result: AuditResult, out: Path | None) -> list[str]:
+    """Human-readable summary lines."""
+    tenant = result.tenant.get("name") or result.tenant.get("id") or "?"
+    lines = [f"b2b-preflight {result.tool_version} · {tenant} → {result.target}"]
+    lines.append(f"guests: {len(result.guests)}")
+    lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in result.outcome_counts().items()))
+    if result.whatif:
+        w = result.whatif
+        lines.append(f"what-if: {w.description} → {w.newly_ready} more ready, provided {w.precondition}")
+    for s in result.sources:
+        if s.state.value == "failed":
+            why = f"missing permission {s.missing_permission}" if s.missing_permission else s.error
+            lines.append(f"SOURCE FAILED: {s.name}: {why}")
+    lines.append("top rules:")
+    counts = result.open_findings()["rule_id"].value_counts().head(8)
+    severity = dict(zip(result.rules["rule_id"], result.rules["severity"], strict=True))
+    lines += [f"  {n:>7}  {severity.get(r, ''):7} {r}" for r, n in counts.items()]
+    if out is not None:
+        lines.append(f"reports: {out}")
+    return lines
+
+
+def rules_command(markdown: bool) -> None:
+    """``rules``: the catalogue."""
+    from audit.rules import all_rules
+
+    if markdown:
+        click.echo(rules_markdown())
+        return
+    for rule in all_rules():
+        needs = f"  (needs {', '.join(rule.sources)})" if rule.sources else ""
+        click.echo(f"{rule.id:32} {rule.severity.value:7} {rule.title}{needs}")
+
+
+def rules_markdown() -> str:
+    """The README's rule table, generated from rule metadata."""
+    from audit.rules import all_rules
+
+    lines = ["| id | severity | flags a guest when | needs |", "|---|---|---|---|"]
+    for rule in all_rules():
+        needs = ", ".join(rule.sources) or "Graph users"
+        lines.append(f"| `{rule.id}` | {rule.severity.value} | {rule.title} | {needs} |")
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""``b2b-preflight demo``: the real pipeline against a synthetic tenant served on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audit.demo.model import DemoTenant
+
+MAILUSER_COLUMNS = [
+    "DisplayName",
+    "UserPrincipalName",
+    "ExternalDirectoryObjectId",
+    "PrimarySmtpAddress",
+    "ExternalEmailAddress",
+    "EmailAddresses",
+    "HiddenFromAddressListsEnabled",
+    "RecipientTypeDetails",
+]
+
+
+def write_mailusers_csv(tenant: DemoTenant, path: Path) -> Path:
+    """The tenant's mail users as ``Export-Csv -NoTypeInformation -Encoding UTF8`` writes them."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, MAILUSER_COLUMNS, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writeheader()
+        for row in tenant.mailusers:
+            writer.writerow({c: row.get(c, "") for c in MAILUSER_COLUMNS})
+    return path
+
+
+@contextlib.contextmanager
+def serve(tenant: DemoTenant, *, latency: float = 0.0) -> Iterator[tuple[str, str]]:
+    """Run the Graph emulator and the DNS server; yields (graph base URL, nameserver host:port)."""
+    from audit.demo.dnsserver import DnsServer
+    from audit.demo.emulator import GraphEmulator
+
+    with GraphEmulator(tenant, latency=latency) as graph, DnsServer(tenant.dns) as dns:
+        yield graph.base_url, dns.address
+
+
+def run_demo(
+    *, guests: int = 500, domains: int = 60, seed: int = 0, out: Path | None = None
+) -> tuple[Any, Path]:
+    """Generate the tenant, collect it over HTTP and DNS, save, analyse and render into ``out``."""
+    from audit import snapshot as snap
+    from audit.commands import analyze_and_render
+    from audit.config import AuditConfig
+    from audit.demo.tenant import generate_tenant
+    from audit.pipeline import CollectOptions, collect_sync, require_core
+
+    tenant = generate_tenant(guests, domains, seed=seed)
+    out = out or default_out()
+    out.mkdir(parents=True, exist_ok=True)
+    mailusers = write_mailusers_csv(tenant, out / "mailusers.csv")
+    config = AuditConfig(
+        verified_domains=tuple(tenant.verified_in_target),
+        verification_tokens=tuple(tenant.verification_tokens),
+    )
+    with serve(tenant) as (graph_url, nameserver):
+        options = CollectOptions(
+            graph_url=graph_url,
+            auth="none",
+            app="Atlassian Cloud",
+            include_sign_in=True,
+            nameservers=(nameserver,),
+            dns_timeout=1.0,
+            mailusers=str(mailusers),
+        )
+        snapshot = collect_sync(options, config=config)
+    require_core(snapshot)
+    snap.save(snapshot, out / "snapshot")
+    return analyze_and_render(snapshot, config, out), out
+
+
+def default_out() -> Path:
+    """``reports/demo/<UTC timestamp>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / "demo" / stamp
+
+
+def demo_command(kw: dict[str, Any]) -> None:
+    """CLI entry: run the demo, or only serve it with ``--serve``."""
+    from audit.commands import print_summary
+
+    if kw.get("serve"):
+        _serve_forever(kw)
+        return
+    out = Path(kw["out"]) if kw.get("out") else None
+    result, folder = run_demo(guests=kw["guests"], domains=kw["domains"], seed=kw["seed"], out=out)
+    print_summary(result, folder)
+
+
+def _serve_forever(kw: dict[str, Any]) -> None:
+    from audit.demo.tenant import generate_tenant
+
+    tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"])
+    with serve(tenant) as (graph_url, nameserver):
+        click.echo(f"GRAPH_URL={graph_url}")
+        click.echo(f"NAMESERVER={nameserver}")
+        click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
+        click.echo("Serving until Ctrl-C.", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)

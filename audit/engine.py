@@ -1,0 +1,167 @@
+"""The rule engine: rule declarations, metadata checks, and per-(rule, object) statuses.
+
+A rule is a vectorised check over the guests frame returning a nullable boolean Series: ``True`` flags
+the guest, ``False`` passes it, ``NA`` means its data is unknown (``not_evaluated``). A rule whose source
+was not collected is ``skipped`` as a whole, with the reason; it never passes or fails anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from audit.models import Outcome, RuleState, Severity, SourceStatus
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+GUEST = "guest"
+APP = "app"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may know besides its columns: configuration and the clock, never I/O."""
+
+    now: datetime
+    initial_domain: str | None = None
+    stale_days: int = 90
+    target: str = "atlassian"
+    email_expression: str = ""
+    key_expression: str = ""
+    app_id: str | None = None
+    app_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """Rows a rule must judge as ``expect`` says (True flagged, False passed, None not evaluated)."""
+
+    rows: Sequence[Mapping[str, Any]]
+    expect: Sequence[bool | None]
+    note: str = ""
+
+
+Check = Callable[[pd.DataFrame, Context], pd.Series]
+Detail = Callable[[pd.DataFrame, Context], pd.Series]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the catalogue with the metadata that documents it."""
+
+    id: str
+    title: str
+    severity: Severity
+    columns: tuple[str, ...]
+    rationale: str
+    remediation: str
+    check: Check
+    examples: tuple[Example, ...]
+    sources: tuple[str, ...] = ()
+    detail: Detail | None = None
+    level: str = GUEST
+    decides: Outcome | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def validate(rule: Rule, known_columns: set[str]) -> None:
+    """Raise ValueError when a rule's metadata is incomplete or inconsistent."""
+    problems = []
+    if not _ID_RE.match(rule.id):
+        problems.append("id must be kebab-case")
+    if not rule.title or len(rule.title) > 120:
+        problems.append("title must be 1-120 characters")
+    if not rule.rationale or not rule.remediation:
+        problems.append("rationale and remediation are required")
+    if unknown := set(rule.columns) - known_columns:
+        problems.append(f"unknown columns {sorted(unknown)}")
+    expects = [e for ex in rule.examples for e in ex.expect]
+    if True not in expects or False not in expects:
+        problems.append("needs examples that flag and examples that pass")
+    if any(len(ex.rows) != len(ex.expect) for ex in rule.examples):
+        problems.append("each example needs one expectation per row")
+    if problems:
+        raise ValueError(f"rule {rule.id}: " + "; ".join(problems))
+
+
+def example_frame(rule: Rule, example: Example) -> pd.DataFrame:
+    """A frame holding exactly the rule's columns for an example's rows (absent values are NA)."""
+    from audit.columns import conform
+
+    rows = [{c: row.get(c) for c in rule.columns} for row in example.rows]
+    return conform(pd.DataFrame(rows, columns=list(rule.columns), dtype=object))
+
+
+def evaluate(rule: Rule, frame: pd.DataFrame, context: Context) -> pd.Series:
+    """Run one rule over the columns it declares; the result is a nullable boolean Series."""
+    view = frame.loc[:, list(rule.columns)]
+    result = rule.check(view, context)
+    if not isinstance(result, pd.Series) or len(result) != len(frame):
+        raise TypeError(f"rule {rule.id} must return a Series aligned to the frame")
+    return result.astype("boolean").set_axis(frame.index)
+
+
+def missing_sources(rule: Rule, sources: Mapping[str, SourceStatus]) -> list[SourceStatus | str]:
+    """The sources a rule needs that are not usable (a name when never requested)."""
+    out: list[SourceStatus | str] = []
+    for name in rule.sources:
+        status = sources.get(name)
+        if status is None:
+            out.append(name)
+        elif not status.usable:
+            out.append(status)
+    return out
+
+
+def skip_reason(missing: Sequence[SourceStatus | str]) -> str:
+    """A sentence saying why a rule was skipped, naming missing permissions."""
+    parts = []
+    for item in missing:
+        if isinstance(item, str):
+            parts.append(f"source {item} was not collected")
+        elif item.missing_permission:
+            parts.append(f"source {item.name} failed: missing permission {item.missing_permission}")
+        else:
+            parts.append(f"source {item.name} is {item.state.value}: {item.error or 'no data'}")
+    return "; ".join(parts)
+
+
+@dataclass
+class RuleRun:
+    """The outcome of running one rule: its state and, when it ran, the per-row mask."""
+
+    rule: Rule
+    state: RuleState
+    reason: str = ""
+    mask: pd.Series | None = None
+    details: pd.Series | None = None
+
+
+def run(
+    rules: Sequence[Rule],
+    frame: pd.DataFrame,
+    context: Context,
+    sources: Mapping[str, SourceStatus],
+) -> list[RuleRun]:
+    """Run every rule that has its sources; skip the others with the reason."""
+    runs = []
+    for rule in rules:
+        missing = missing_sources(rule, sources)
+        if missing:
+            runs.append(RuleRun(rule, RuleState.SKIPPED, skip_reason(missing)))
+            continue
+        mask = evaluate(rule, frame, context)
+        runs.append(RuleRun(rule, RuleState.RAN, mask=mask, details=_details(rule, frame, mask, context)))
+    return runs
+
+
+def _details(rule: Rule, frame: pd.DataFrame, mask: pd.Series, context: Context) -> pd.Series:
+    flagged = mask.fillna(False).astype(bool)
+    if rule.detail is None or not flagged.any():
+        return pd.Series("", index=frame.index[flagged], dtype="str")
+    sub = frame.loc[flagged, list(rule.columns)]
+    return rule.detail(sub, context).astype("str").fillna("")

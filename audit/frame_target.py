@@ -1,0 +1,120 @@
+"""Predicted target values: what the provisioning service will send as key and e-mail, per guest.
+
+The mapping comes from (in order) an explicit override, the collected job schema, or the target
+profile's default. The what-if columns use the profile's recommended guest mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from audit import addresses as addr
+from audit.config import AuditConfig
+from audit.errors import ExpressionError
+from audit.snapshot import Snapshot
+from audit.targets import Target
+
+
+@dataclass(frozen=True)
+class EffectiveMapping:
+    """The expressions used for the key and e-mail, where they came from, and any problem."""
+
+    key: str
+    email: str
+    source: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for reports."""
+        return {"key": self.key, "email": self.email, "source": self.source, "error": self.error}
+
+
+def effective_mapping(
+    snapshot: Snapshot, config: AuditConfig, target: Target, override: dict[str, str] | None
+) -> EffectiveMapping:
+    """The key and e-mail expressions in force, with their origin."""
+    explicit = dict(config.mapping) | dict(override or {})
+    if explicit:
+        merged = target.default_mapping | explicit
+        return _pick(merged, target, "override")
+    schema = schema_mapping(snapshot)
+    if schema is not None:
+        return _pick(target.default_mapping | schema, target, "schema")
+    return _pick(target.default_mapping, target, "profile")
+
+
+def _pick(mapping: dict[str, str], target: Target, source: str) -> EffectiveMapping:
+    return EffectiveMapping(mapping[target.key_attribute], mapping[target.email_attribute], source)
+
+
+def schema_mapping(snapshot: Snapshot) -> dict[str, str] | None:
+    """Target attribute → expression of the User object mapping in the collected job schema."""
+    table = snapshot.table("sync_schema")
+    if table is None or table.empty:
+        return None
+    from audit.mapping import mappings_from_schema
+
+    schema = orjson.loads(str(table["json"].iloc[0]))
+    return {m.target: m.expression for m in mappings_from_schema(schema)}
+
+
+def add_targets(
+    frame: pd.DataFrame,
+    facts: pd.DataFrame | None,
+    mapping: EffectiveMapping,
+    config: AuditConfig,
+    target: Target,
+    initial_domain: str | None,
+) -> pd.DataFrame:
+    """``target_*`` columns (current mapping) and ``whatif_*`` columns (recommended mapping)."""
+    frame["target_key"], key_error = _evaluate(mapping.key, frame)
+    frame["target_email"], email_error = _evaluate(mapping.email, frame)
+    frame["target_email_domain"] = addr.domain_of(frame["target_email"])
+    frame["target_domain_verified"] = verified(frame["target_email_domain"], facts, config, target)
+    rec = target.recommended_mapping
+    frame["whatif_target_key"], _ = _evaluate(rec[target.key_attribute], frame)
+    frame["whatif_target_email"], _ = _evaluate(rec[target.email_attribute], frame)
+    frame["whatif_target_email_domain"] = addr.domain_of(frame["whatif_target_email"])
+    # The what-if assumes its precondition: the initial domain is verified in the target.
+    whatif = verified(frame["whatif_target_email_domain"], facts, config, target)
+    on_initial = frame["whatif_target_email_domain"].eq(initial_domain or "").fillna(False)
+    frame["whatif_domain_verified"] = whatif.mask(on_initial.astype(bool), True)
+    frame.attrs["mapping_error"] = key_error or email_error
+    return frame
+
+
+def _evaluate(expression: str, frame: pd.DataFrame) -> tuple[pd.Series, str | None]:
+    """Evaluate an expression; an unsupported one gives NA (unknown), with the error, never a guess."""
+    from audit.mapping import evaluate
+
+    try:
+        values = evaluate(expression, frame)
+    except ExpressionError as exc:
+        return pd.Series(pd.NA, index=frame.index, dtype="str"), str(exc)
+    values = values.map(lambda v: v[0] if isinstance(v, list) and v else v)
+    return values.map(lambda v: None if isinstance(v, list) else v).astype("str"), None
+
+
+def verified(
+    domains: pd.Series, facts: pd.DataFrame | None, config: AuditConfig, target: Target
+) -> pd.Series:
+    """Is each domain verified in the target: listed, or publishing the vendor TXT with our token.
+
+    Unlisted domains whose TXT could not be read are NA (unknown) when tokens were given.
+    """
+    if not target.verifies_domains:
+        return pd.Series(True, index=domains.index, dtype="boolean")
+    listed_names = {addr.a_label(d.strip().lower().rstrip(".")) for d in config.verified_domains}
+    listed = domains.isin(listed_names - {None})
+    result = listed.astype("boolean")
+    if not config.verification_tokens:
+        return result.mask(domains.isna(), pd.NA)
+    by_txt = domains.map(facts.set_index("domain")["verified_by_txt"]) if facts is not None else None
+    if by_txt is None:
+        by_txt = pd.Series(pd.NA, index=domains.index, dtype="boolean")
+    result = listed.astype("boolean") | by_txt.astype("boolean")
+    return result.mask(domains.isna(), pd.NA)

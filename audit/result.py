@@ -1,0 +1,75 @@
+"""``AuditResult``: everything an analysis produced, the one input of every renderer.
+
+Renderers only format what is here; they compute nothing. Column contracts:
+
+``guests``    the guests frame (see ``audit/COLUMNS.md``), one row per guest, index 0..n-1.
+``findings``  one row per (flagged or muted rule, object): ``rule_id``, ``severity``, ``status``
+              (``flagged``/``muted``), ``object_id``, ``user_principal_name``, ``display_name``, ``mail``,
+              ``domain``, ``detail``, ``level`` (``guest``/``app``), ``muted_by`` (exception reason or "").
+``rules``     one row per rule: ``rule_id``, ``title``, ``severity``, ``level``, ``state``
+              (``ran``/``skipped``), ``reason`` (why skipped, "" otherwise), ``flagged``, ``passed``,
+              ``not_evaluated``, ``muted`` (counts), ``rationale``, ``remediation``.
+``outcomes``  one row per guest: ``object_id``, ``outcome``, ``reasons`` (list of rule ids),
+              ``whatif_outcome``, ``whatif_reasons``.
+``statuses``  one row per guest: ``object_id`` and one column per rule id holding ``flagged``, ``passed``,
+              ``not_evaluated`` or ``skipped`` (the per-(rule, guest) status).
+``domains``   one row per guest mail domain: ``domain``, ``guests``, ``affected`` (guests with a finding),
+              ``verified_in_target`` (bool/NA), ``claimed_elsewhere`` (bool/NA), ``public_provider``,
+              ``mail_state`` (``deliverable``/``null_mx``/``nxdomain``/``no_mail_host``/``unknown``),
+              ``mx`` (str), ``txt_state``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from audit.models import SourceStatus
+
+
+@dataclass
+class WhatIf:
+    """The same guests re-evaluated under the target's recommended mapping."""
+
+    description: str
+    precondition: str
+    precondition_met: bool | None
+    before: dict[str, int]
+    after: dict[str, int]
+    newly_ready: int
+
+
+@dataclass
+class AuditResult:
+    """All results of one analysis; see the module docstring for column contracts."""
+
+    tool_version: str
+    tenant: dict[str, Any]
+    target: str
+    app: dict[str, Any]
+    generated_at: datetime
+    collected_at: datetime | None
+    sources: list[SourceStatus]
+    guests: pd.DataFrame
+    findings: pd.DataFrame
+    rules: pd.DataFrame
+    outcomes: pd.DataFrame
+    domains: pd.DataFrame
+    whatif: WhatIf | None = None
+    mapping: dict[str, Any] = field(default_factory=dict)
+    statuses: pd.DataFrame | None = None
+    diff: Any = None
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Guests per predicted outcome, every outcome present (zero when none)."""
+        from audit.models import Outcome
+
+        counts = self.outcomes["outcome"].value_counts() if len(self.outcomes) else pd.Series()
+        return {o.value: int(counts.get(o.value, 0)) for o in Outcome}
+
+    def open_findings(self) -> pd.DataFrame:
+        """Findings that are not muted by an exception."""
+        return self.findings[self.findings["status"] == "flagged"]

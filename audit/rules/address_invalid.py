@@ -1,0 +1,59 @@
+"""address-invalid: mail, an otherMails entry, the primary SMTP or the target e-mail is not valid."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit import addresses as addr
+from audit.engine import Context, Example, Rule
+from audit.models import Outcome, Severity
+from audit.rules._common import any_address, describe
+
+_FIELDS = ("mail", "other_mails", "primary_smtp", "target_email")
+
+
+def _invalid(values: pd.Series) -> pd.Series:
+    return ~addr.is_valid(values)
+
+
+def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    return any_address(frame, _FIELDS, _invalid).any(axis=1).astype("boolean")
+
+
+def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    return describe(any_address(frame, _FIELDS, _invalid), frame, "not a valid address")
+
+
+RULE = Rule(
+    id="address-invalid",
+    title="An address is not a valid e-mail address",
+    severity=Severity.HIGH,
+    columns=_FIELDS,
+    rationale=(
+        "SCIM targets reject users whose e-mail is not a valid address, and Exchange cannot route mail to "
+        "an invalid otherMails or proxy address. Typical causes: spaces, double dots, a missing top-level "
+        "domain, a trailing dot, quoted local parts."
+    ),
+    remediation=(
+        "Correct the attribute: Update-MgUser -UserId <id> -Mail '<address>' (or -OtherMails), and for "
+        "proxies Set-MailUser -Identity <id> -EmailAddresses @{remove='<bad>'}."
+    ),
+    check=_check,
+    detail=_detail,
+    decides=Outcome.BLOCKED,
+    examples=(
+        Example(
+            rows=[
+                {"mail": "john..doe@partner.com", "other_mails": [], "primary_smtp": None,
+                 "target_email": None},
+                {"mail": "jo@partner.com", "other_mails": ["jo at partner"], "primary_smtp": None,
+                 "target_email": "jo@partner.com"},
+                {"mail": "jo@partner.com", "other_mails": ["jo@partner.com"],
+                 "primary_smtp": "jo@partner.com", "target_email": "jo@partner.com"},
+                {"mail": "jo@partner", "other_mails": [], "primary_smtp": None,
+                 "target_email": None},
+            ],
+            expect=[True, True, False, True],
+        ),
+    ),
+)

@@ -1,0 +1,37 @@
+"""nested-group-only: the guest is assigned only through a nested group."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.engine import Context, Example, Rule
+from audit.models import Outcome, Severity
+
+
+def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    return frame["scope"].astype("str").eq("nested_only").astype("boolean")
+
+
+RULE = Rule(
+    id="nested-group-only",
+    title="Assigned only through a nested group",
+    severity=Severity.MEDIUM,
+    columns=("scope",),
+    sources=("app_role_assignments", "group_members"),
+    rationale=(
+        "The Entra provisioning service reads only the direct members of groups assigned to the app; "
+        "members of nested groups are not provisioned."
+    ),
+    remediation=(
+        "Add the guest (or its group's members) directly to an assigned group: New-MgGroupMember "
+        "-GroupId <assigned group> -DirectoryObjectId <id>, or assign the nested group to the app itself."
+    ),
+    check=_check,
+    decides=Outcome.OUT_OF_SCOPE,
+    examples=(
+        Example(
+            rows=[{"scope": "nested_only"}, {"scope": "group"}, {"scope": "none"}],
+            expect=[True, False, False],
+        ),
+    ),
+)

@@ -1,0 +1,37 @@
+"""not-in-scope: the guest is not assigned to the app at all."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.engine import Context, Example, Rule
+from audit.models import Outcome, Severity
+
+
+def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    return frame["scope"].astype("str").eq("none").astype("boolean")
+
+
+RULE = Rule(
+    id="not-in-scope",
+    title="Not assigned to the app",
+    severity=Severity.INFO,
+    columns=("scope",),
+    sources=("app_role_assignments", "group_members"),
+    rationale=(
+        "With 'Sync only assigned users and groups', guests that are neither assigned directly nor direct "
+        "members of an assigned group are never provisioned. Often intended; listed for completeness."
+    ),
+    remediation=(
+        "If the guest needs the app, assign it (Entra → Enterprise applications → <app> → Users and groups "
+        "→ Add) or add it to an assigned group."
+    ),
+    check=_check,
+    decides=Outcome.OUT_OF_SCOPE,
+    examples=(
+        Example(
+            rows=[{"scope": "none"}, {"scope": "direct"}, {"scope": "nested_only"}],
+            expect=[True, False, False],
+        ),
+    ),
+)

@@ -1,0 +1,64 @@
+"""Summaries for reports: the per-domain table and the what-if of the recommended mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from audit.config import AuditConfig
+from audit.models import Outcome
+from audit.result import WhatIf
+from audit.targets import Target
+
+
+def domains_table(frame: pd.DataFrame, dns: pd.DataFrame | None, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per guest mail domain: guests, affected guests, verification and DNS facts."""
+    open_ids = set(findings.loc[findings["status"] == "flagged", "object_id"])
+    work = frame.assign(_affected=frame["object_id"].isin(open_ids))
+    grouped = work.groupby("mail_domain", dropna=True)
+    table = grouped.agg(
+        guests=("object_id", "size"),
+        affected=("_affected", "sum"),
+        verified_in_target=("target_domain_verified", "first"),
+        claimed_elsewhere=("domain_claimed_elsewhere", "first"),
+        public_provider=("mail_domain_public", "first"),
+        mail_state=("mail_state", "first"),
+    ).reset_index(names="domain")
+    same = work["target_email_domain"] == work["mail_domain"]
+    verified = work[same.fillna(False)].groupby("mail_domain")["target_domain_verified"].first()
+    table["verified_in_target"] = table["domain"].map(verified).astype("boolean")
+    if dns is not None:
+        facts = dns.drop_duplicates("domain").set_index("domain")
+        table["mx"] = table["domain"].map(facts["mx"].map(lambda v: ", ".join(v or [])))
+        table["txt_state"] = table["domain"].map(facts["txt_state"])
+    else:
+        table["mx"], table["txt_state"] = pd.NA, pd.NA
+    return table.sort_values(["affected", "guests"], ascending=False, ignore_index=True)
+
+
+def whatif_summary(
+    outcomes: pd.DataFrame, target: Target, tenant: dict[str, Any], config: AuditConfig
+) -> WhatIf:
+    """Counts before and after switching to the recommended mapping, with its precondition."""
+    initial = str(tenant.get("initial_domain") or "the initial domain")
+    listed = {d.lower().rstrip(".") for d in config.verified_domains}
+    met = initial.lower() in listed if target.verifies_domains else True
+    before = _counts(outcomes["outcome"])
+    after = _counts(outcomes["whatif_outcome"])
+    ready = Outcome.READY.value
+    newly = int(((outcomes["whatif_outcome"] == ready) & (outcomes["outcome"] != ready)).sum())
+    rec = target.recommended_mapping[target.email_attribute]
+    return WhatIf(
+        description=f"Map {target.email_attribute} from {rec}",
+        precondition=target.recommended_precondition.format(initial_domain=initial),
+        precondition_met=met,
+        before=before,
+        after=after,
+        newly_ready=newly,
+    )
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    counts = values.value_counts()
+    return {o.value: int(counts.get(o.value, 0)) for o in Outcome}
