@@ -55,7 +55,16 @@ def read_export(folder: str | Path) -> tuple[dict[str, list[JSON]], dict[str, So
         statuses[source] = _ok(source, records[source], files[0].name)
     _read_groups(root, records, statuses)
     _read_schema(root, records, statuses)
+    statuses["sign_in_activity"] = _sign_in_status(records["users"])
     return records, statuses
+
+
+def _sign_in_status(users: list[JSON]) -> SourceStatus:
+    """signInActivity was collected when the export's users carry the property (even as null)."""
+    if any("signInActivity" in u for u in users):
+        rows = sum(1 for u in users if isinstance(u.get("signInActivity"), dict))
+        return SourceStatus("sign_in_activity", SourceState.OK, rows=rows)
+    return SourceStatus("sign_in_activity", SourceState.NOT_REQUESTED)
 
 
 def _ok(source: str, rows: list[JSON], name: str) -> SourceStatus:
