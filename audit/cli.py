@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -111,7 +110,9 @@ def run(**kw: Any) -> None:
 
 @cli.command()
 @collect_options
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Snapshot folder to write.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), required=True, help="Snapshot folder to write."
+)
 @_errors
 def collect(**kw: Any) -> None:
     """Collect every source into a snapshot folder (no analysis).

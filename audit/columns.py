@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pandas as pd
 
 FRAME_COLUMNS: set[str] = {
@@ -79,9 +81,9 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         if dtype == "bool":
             frame[column] = frame[column].astype("boolean").fillna(False).astype(bool)
         elif dtype == _TIME:
-            frame[column] = pd.to_datetime(frame[column], utc=True).astype(_TIME)
+            frame[column] = pd.to_datetime(frame[column], utc=True).astype(cast(Any, _TIME))
         elif dtype == "object":
             frame[column] = frame[column].map(lambda v: list(v) if isinstance(v, list) else [])
         elif dtype is not None:
-            frame[column] = frame[column].astype(dtype)
+            frame[column] = frame[column].astype(cast(Any, dtype))
     return frame

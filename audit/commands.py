@@ -172,7 +172,9 @@ def summary_lines(result: AuditResult, out: Path | None) -> list[str]:
     lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in result.outcome_counts().items()))
     if result.whatif:
         w = result.whatif
-        lines.append(f"what-if: {w.description} → {w.newly_ready} more ready, provided {w.precondition}")
+        lines.append(
+            f"what-if: {w.description} → {w.newly_ready} more ready, provided {w.precondition}"
+        )
     for s in result.sources:
         if s.state.value == "failed":
             why = f"missing permission {s.missing_permission}" if s.missing_permission else s.error

@@ -61,4 +61,6 @@ def _outcome_changes(old: AuditResult, new: AuditResult) -> pd.DataFrame:
     both = a.merge(b, on="object_id", how="inner")
     changed = both[both["old_outcome"] != both["new_outcome"]]
     names = new.guests.set_index("object_id")["user_principal_name"]
-    return changed.assign(user_principal_name=changed["object_id"].map(names)).reset_index(drop=True)
+    return changed.assign(user_principal_name=changed["object_id"].map(names)).reset_index(
+        drop=True
+    )

@@ -155,7 +155,9 @@ def run(
             runs.append(RuleRun(rule, RuleState.SKIPPED, skip_reason(missing)))
             continue
         mask = evaluate(rule, frame, context)
-        runs.append(RuleRun(rule, RuleState.RAN, mask=mask, details=_details(rule, frame, mask, context)))
+        runs.append(
+            RuleRun(rule, RuleState.RAN, mask=mask, details=_details(rule, frame, mask, context))
+        )
     return runs
 
 

@@ -26,7 +26,9 @@ FINDING_COLUMNS = [
 ]
 
 
-def findings_table(runs: Sequence[RuleRun], frame: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+def findings_table(
+    runs: Sequence[RuleRun], frame: pd.DataFrame, snapshot: Snapshot
+) -> pd.DataFrame:
     """One row per (flagged rule, object); app-level rules give one finding on the app."""
     parts = [_guest_findings(run, frame) for run in runs if run.rule.level != APP]
     parts += [_app_finding(run, frame, snapshot) for run in runs if run.rule.level == APP]

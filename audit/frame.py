@@ -60,11 +60,15 @@ def guests_frame(
     dns = snapshot.table("dns")
     facts = domain_facts(dns, config, target) if dns is not None else None
     frame = add_dns(frame, facts)
-    frame = add_scope(frame, snapshot.table("app_role_assignments"), snapshot.table("group_members"))
+    frame = add_scope(
+        frame, snapshot.table("app_role_assignments"), snapshot.table("group_members")
+    )
     frame = add_mailusers(frame, snapshot.table("mailusers"))
     frame = add_provisioning(frame, snapshot.table("provisioning_logs"))
     effective = effective_mapping(snapshot, config, target, mapping)
-    frame = add_targets(frame, facts, effective, config, target, snapshot.tenant.get("initial_domain"))
+    frame = add_targets(
+        frame, facts, effective, config, target, snapshot.tenant.get("initial_domain")
+    )
     frame["target_email_public"] = frame["target_email_domain"].isin(_public(config)).astype(bool)
     return frame
 

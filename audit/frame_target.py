@@ -15,6 +15,7 @@ import pandas as pd
 from audit import addresses as addr
 from audit.config import AuditConfig
 from audit.errors import ExpressionError
+from audit.mapping import AttributeMapping
 from audit.snapshot import Snapshot
 from audit.targets import Target
 
@@ -43,12 +44,15 @@ def effective_mapping(
         return _pick(merged, target, "override")
     schema = schema_mapping(snapshot)
     if schema is not None:
-        return _pick(target.default_mapping | schema, target, "schema")
+        return _pick(schema, target, "schema")
     return _pick(target.default_mapping, target, "profile")
 
 
 def _pick(mapping: dict[str, str], target: Target, source: str) -> EffectiveMapping:
-    return EffectiveMapping(mapping[target.key_attribute], mapping[target.email_attribute], source)
+    found = {_norm(k): v for k, v in mapping.items()}
+    key = found.get(_norm(target.key_attribute), "")
+    email = found.get(_norm(target.email_attribute), "")
+    return EffectiveMapping(key, email, source)
 
 
 def schema_mapping(snapshot: Snapshot) -> dict[str, str] | None:
@@ -59,7 +63,22 @@ def schema_mapping(snapshot: Snapshot) -> dict[str, str] | None:
     from audit.mapping import mappings_from_schema
 
     schema = orjson.loads(str(table["json"].iloc[0]))
-    return {m.target: m.expression for m in mappings_from_schema(schema)}
+    return {_norm(m.target): _with_default(m) for m in mappings_from_schema(schema)}
+
+
+def _with_default(mapping: AttributeMapping) -> str:
+    """The mapping as one expression: a default value applies when the source yields null."""
+    from audit.mapping import Constant, to_text
+
+    if not mapping.default_value:
+        return mapping.expression
+    default = to_text(Constant(mapping.default_value))
+    return f"Coalesce({mapping.expression}, {default})" if mapping.expression else default
+
+
+def _norm(attribute: str) -> str:
+    """Target attribute names compared without case or spacing differences."""
+    return " ".join(attribute.lower().split())
 
 
 def add_targets(
@@ -91,6 +110,8 @@ def _evaluate(expression: str, frame: pd.DataFrame) -> tuple[pd.Series, str | No
     """Evaluate an expression; an unsupported one gives NA (unknown), with the error, never a guess."""
     from audit.mapping import evaluate
 
+    if not expression.strip():
+        return pd.Series(pd.NA, index=frame.index, dtype="str"), None
     try:
         values = evaluate(expression, frame)
     except ExpressionError as exc:
@@ -113,7 +134,9 @@ def verified(
     result = listed.astype("boolean")
     if not config.verification_tokens:
         return result.mask(domains.isna(), pd.NA)
-    by_txt = domains.map(facts.set_index("domain")["verified_by_txt"]) if facts is not None else None
+    by_txt = (
+        domains.map(facts.set_index("domain")["verified_by_txt"]) if facts is not None else None
+    )
     if by_txt is None:
         by_txt = pd.Series(pd.NA, index=domains.index, dtype="boolean")
     result = listed.astype("boolean") | by_txt.astype("boolean")

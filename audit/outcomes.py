@@ -63,7 +63,7 @@ def _blocking(
     lists: list[list[str]] = [[] for _ in range(len(frame))]
     for mask, label in parts:
         for i in np.flatnonzero(mask.to_numpy()):
-            lists[i].append(str(label.iat[i]))
+            lists[int(i)].append(str(label.iat[int(i)]))
     return pd.Series(lists, index=frame.index, dtype=object)
 
 
@@ -92,7 +92,9 @@ def _reasons(
         elif blocked[i]:
             lists.append(list(block))
         elif domain_decided[i]:
-            lists.append(["domain-unverified", "public-mail-domain"] if pub[i] else ["domain-unverified"])
+            lists.append(
+                ["domain-unverified", "public-mail-domain"] if pub[i] else ["domain-unverified"]
+            )
         else:
             lists.append([])
     return pd.Series(lists, index=scope.index, dtype=object)

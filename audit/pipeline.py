@@ -133,7 +133,9 @@ async def _add_dns(
 
         table = dns.table_from_json(load_json(recorded), path=recorded)
         tables["dns"] = table
-        statuses["dns"] = SourceStatus("dns", SourceState.OK, len(table), detail={"file": "dns.json"})
+        statuses["dns"] = SourceStatus(
+            "dns", SourceState.OK, len(table), detail={"file": "dns.json"}
+        )
         return
     if not options.dns:
         statuses["dns"] = SourceStatus("dns", SourceState.NOT_REQUESTED)

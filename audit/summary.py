@@ -12,7 +12,9 @@ from audit.result import WhatIf
 from audit.targets import Target
 
 
-def domains_table(frame: pd.DataFrame, dns: pd.DataFrame | None, findings: pd.DataFrame) -> pd.DataFrame:
+def domains_table(
+    frame: pd.DataFrame, dns: pd.DataFrame | None, findings: pd.DataFrame
+) -> pd.DataFrame:
     """One row per guest mail domain: guests, affected guests, verification and DNS facts."""
     open_ids = set(findings.loc[findings["status"] == "flagged", "object_id"])
     work = frame.assign(_affected=frame["object_id"].isin(open_ids))

@@ -90,7 +90,8 @@ def test_outcomes_and_whatif(result):
     assert outcomes == OUTCOMES
     whatif = result.outcomes.set_index("object_id")["whatif_outcome"]
     assert whatif[_id(2)] == "ready"  # gmail guest becomes ready on the initial domain
-    assert result.whatif is not None and result.whatif.precondition_met is True
+    assert result.whatif is not None
+    assert result.whatif.precondition_met is True
     assert result.whatif.newly_ready >= 3
 
 

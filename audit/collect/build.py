@@ -55,7 +55,9 @@ def build_snapshot(
     )
 
 
-def _table_counts(statuses: dict[str, SourceStatus], built: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _table_counts(
+    statuses: dict[str, SourceStatus], built: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
     """Row counts as stored (after de-duplication), for sources that produced a table."""
     out = {}
     for name, status in statuses.items():

@@ -73,11 +73,15 @@ def _ok(source: str, rows: list[JSON], name: str) -> SourceStatus:
 
 def _files(root: Path, stem: str) -> list[Path]:
     single = root / f"{stem}.json"
-    pages = sorted(p for p in root.glob(f"{stem}.*.json") if re.fullmatch(r"\d+", p.suffixes[0][1:]))
+    pages = sorted(
+        p for p in root.glob(f"{stem}.*.json") if re.fullmatch(r"\d+", p.suffixes[0][1:])
+    )
     return [single, *pages] if single.is_file() else pages
 
 
-def _read_groups(root: Path, records: dict[str, list[JSON]], statuses: dict[str, SourceStatus]) -> None:
+def _read_groups(
+    root: Path, records: dict[str, list[JSON]], statuses: dict[str, SourceStatus]
+) -> None:
     folder = root / "groupMembers"
     if not folder.is_dir():
         statuses["group_members"] = SourceStatus("group_members", SourceState.NOT_REQUESTED)
@@ -90,7 +94,9 @@ def _read_groups(root: Path, records: dict[str, list[JSON]], statuses: dict[str,
     statuses["group_members"] = _ok("group_members", members, "groupMembers/")
 
 
-def _read_schema(root: Path, records: dict[str, list[JSON]], statuses: dict[str, SourceStatus]) -> None:
+def _read_schema(
+    root: Path, records: dict[str, list[JSON]], statuses: dict[str, SourceStatus]
+) -> None:
     file = root / "synchronizationSchema.json"
     if not file.is_file():
         statuses["sync_schema"] = SourceStatus("sync_schema", SourceState.NOT_REQUESTED)

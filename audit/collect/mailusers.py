@@ -27,8 +27,18 @@ import pandas as pd
 from audit.errors import InputError
 from audit.models import SourceState, SourceStatus
 
-REQUIRED = ("ExternalDirectoryObjectId", "PrimarySmtpAddress", "ExternalEmailAddress", "EmailAddresses")
-OPTIONAL = ("DisplayName", "UserPrincipalName", "HiddenFromAddressListsEnabled", "RecipientTypeDetails")
+REQUIRED = (
+    "ExternalDirectoryObjectId",
+    "PrimarySmtpAddress",
+    "ExternalEmailAddress",
+    "EmailAddresses",
+)
+OPTIONAL = (
+    "DisplayName",
+    "UserPrincipalName",
+    "HiddenFromAddressListsEnabled",
+    "RecipientTypeDetails",
+)
 MAX_BYTES = 512 * 1024 * 1024
 
 
@@ -69,7 +79,9 @@ def _decode(file: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(file, "not UTF-8 or UTF-16 text; export with -Encoding UTF8", line=line) from None
+        raise InputError(
+            file, "not UTF-8 or UTF-16 text; export with -Encoding UTF8", line=line
+        ) from None
 
 
 def _skip_type_line(text: str) -> tuple[str, int]:

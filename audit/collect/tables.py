@@ -7,7 +7,7 @@ or dropped here, once, so nothing downstream meets them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -145,7 +145,7 @@ def _log_row(r: JSON) -> tuple[Any, ...]:
     )
 
 
-def _table(records: Iterable[JSON], cols: dict[str, Callable[[Any], Any]]) -> pd.DataFrame:
+def _table(records: Iterable[JSON], cols: Mapping[str, Callable[[Any], Any]]) -> pd.DataFrame:
     rows = [tuple(f(r.get(c)) for c, f in cols.items()) for r in records if isinstance(r, dict)]
     df = pd.DataFrame.from_records(rows, columns=list(cols))
     for c, f in cols.items():

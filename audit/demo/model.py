@@ -38,17 +38,25 @@ class DemoTenant:
     domains: list[JSON]
     users: list[JSON]
     service_principals: list[JSON] = field(default_factory=list)
-    app_role_assignments: dict[str, list[JSON]] = field(default_factory=dict)  # by service principal id
+    app_role_assignments: dict[str, list[JSON]] = field(
+        default_factory=dict
+    )  # by service principal id
     groups: dict[str, JSON] = field(default_factory=dict)  # by group id
-    group_members: dict[str, list[JSON]] = field(default_factory=dict)  # by group id, direct members
+    group_members: dict[str, list[JSON]] = field(
+        default_factory=dict
+    )  # by group id, direct members
     sync_jobs: dict[str, list[JSON]] = field(default_factory=dict)  # by service principal id
     sync_schemas: dict[str, JSON] = field(default_factory=dict)  # by job id
     provisioning_logs: list[JSON] = field(default_factory=list)
     mailusers: list[dict[str, str]] = field(default_factory=list)  # Get-MailUser CSV rows
     dns: dict[str, DnsZoneEntry] = field(default_factory=dict)  # by lower-case A-label name
-    verified_in_target: list[str] = field(default_factory=list)  # what the demo passes as --verified-domain
+    verified_in_target: list[str] = field(
+        default_factory=list
+    )  # what the demo passes as --verified-domain
     verification_tokens: list[str] = field(default_factory=list)  # "our" vendor tokens
-    expected: dict[str, set[str]] = field(default_factory=dict)  # user id -> rule ids that must flag
+    expected: dict[str, set[str]] = field(
+        default_factory=dict
+    )  # user id -> rule ids that must flag
 
     @property
     def initial_domain(self) -> str:

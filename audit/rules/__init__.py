@@ -30,7 +30,9 @@ def all_rules() -> tuple[Rule, ...]:
             raise ValueError(f"rule {rule.id} must live in {rule.id.replace('-', '_')}.py")
         validate(rule, FRAME_COLUMNS)
         rules.append(rule)
-    order = {s: i for i, s in enumerate((Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO))}
+    order = {
+        s: i for i, s in enumerate((Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO))
+    }
     return tuple(sorted(rules, key=lambda r: (order[r.severity], r.id)))
 
 

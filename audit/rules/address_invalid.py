@@ -44,14 +44,30 @@ RULE = Rule(
     examples=(
         Example(
             rows=[
-                {"mail": "john..doe@partner.com", "other_mails": [], "primary_smtp": None,
-                 "target_email": None},
-                {"mail": "jo@partner.com", "other_mails": ["jo at partner"], "primary_smtp": None,
-                 "target_email": "jo@partner.com"},
-                {"mail": "jo@partner.com", "other_mails": ["jo@partner.com"],
-                 "primary_smtp": "jo@partner.com", "target_email": "jo@partner.com"},
-                {"mail": "jo@partner", "other_mails": [], "primary_smtp": None,
-                 "target_email": None},
+                {
+                    "mail": "john..doe@partner.com",
+                    "other_mails": [],
+                    "primary_smtp": None,
+                    "target_email": None,
+                },
+                {
+                    "mail": "jo@partner.com",
+                    "other_mails": ["jo at partner"],
+                    "primary_smtp": None,
+                    "target_email": "jo@partner.com",
+                },
+                {
+                    "mail": "jo@partner.com",
+                    "other_mails": ["jo@partner.com"],
+                    "primary_smtp": "jo@partner.com",
+                    "target_email": "jo@partner.com",
+                },
+                {
+                    "mail": "jo@partner",
+                    "other_mails": [],
+                    "primary_smtp": None,
+                    "target_email": None,
+                },
             ],
             expect=[True, True, False, True],
         ),

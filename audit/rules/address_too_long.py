@@ -40,8 +40,11 @@ RULE = Rule(
             rows=[
                 {"mail": "a" * 65 + "@partner.com", "primary_smtp": None, "target_email": None},
                 {"mail": "a" * 64 + "@partner.com", "primary_smtp": None, "target_email": None},
-                {"mail": "jo@" + ".".join(c * 60 for c in "defgh") + ".com",
-                 "primary_smtp": None, "target_email": None},
+                {
+                    "mail": "jo@" + ".".join(c * 60 for c in "defgh") + ".com",
+                    "primary_smtp": None,
+                    "target_email": None,
+                },
             ],
             expect=[True, False, True],
         ),

@@ -30,7 +30,7 @@ RULE = Rule(
         "Either verify the domain in the target (Atlassian Administration → Settings → Domains → Verify "
         "domain, DNS TXT method) or map the e-mail from the guest's #EXT# UPN on your initial domain: in "
         "Entra → Enterprise applications → <app> → Provisioning → Mappings → Provision users, set "
-        "emails[type eq \"work\"].value to [originalUserPrincipalName] and verify the initial domain."
+        'emails[type eq "work"].value to [originalUserPrincipalName] and verify the initial domain.'
     ),
     check=_check,
     detail=_detail,
@@ -38,12 +38,21 @@ RULE = Rule(
     examples=(
         Example(
             rows=[
-                {"target_email": "a@partner.com", "target_email_domain": "partner.com",
-                 "target_domain_verified": False},
-                {"target_email": "b@contoso.com", "target_email_domain": "contoso.com",
-                 "target_domain_verified": True},
-                {"target_email": "c@slow.com", "target_email_domain": "slow.com",
-                 "target_domain_verified": None},
+                {
+                    "target_email": "a@partner.com",
+                    "target_email_domain": "partner.com",
+                    "target_domain_verified": False,
+                },
+                {
+                    "target_email": "b@contoso.com",
+                    "target_email_domain": "contoso.com",
+                    "target_domain_verified": True,
+                },
+                {
+                    "target_email": "c@slow.com",
+                    "target_email_domain": "slow.com",
+                    "target_domain_verified": None,
+                },
             ],
             expect=[True, False, None],
             note="unknown TXT answers are not evaluated",

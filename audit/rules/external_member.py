@@ -13,7 +13,11 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
-    return "externally invited (" + frame["creation_type"].fillna("#EXT# UPN") + ") but userType Member"
+    return (
+        "externally invited ("
+        + frame["creation_type"].fillna("#EXT# UPN")
+        + ") but userType Member"
+    )
 
 
 RULE = Rule(

@@ -31,13 +31,13 @@ RULE = Rule(
     columns=("target_email", "target_email_domain", "mail", "provisioning_upn"),
     sources=("sync_schema",),
     rationale=(
-        "The gallery default maps emails[type eq \"work\"].value from [mail] (and userName from "
+        'The gallery default maps emails[type eq "work"].value from [mail] (and userName from '
         "[userPrincipalName], which the provisioning service de-mangles to the guest's own address). "
         "Partners' domains are not verified in your target, so those guests arrive unmanaged."
     ),
     remediation=(
         "In Entra → Enterprise applications → <app> → Provisioning → Mappings → Provision users, set "
-        "emails[type eq \"work\"].value to [originalUserPrincipalName] (or IIF([userType]=\"Guest\", "
+        'emails[type eq "work"].value to [originalUserPrincipalName] (or IIF([userType]="Guest", '
         "[originalUserPrincipalName], [mail])) and verify the tenant's initial domain in the target."
     ),
     check=_check,
@@ -45,13 +45,24 @@ RULE = Rule(
     examples=(
         Example(
             rows=[
-                {"target_email": "jo@partner.com", "target_email_domain": "partner.com",
-                 "mail": "jo@partner.com", "provisioning_upn": "jo@partner.com"},
-                {"target_email": "jo_partner.com#EXT#@t.onmicrosoft.com",
-                 "target_email_domain": "t.onmicrosoft.com", "mail": "jo@partner.com",
-                 "provisioning_upn": "jo@partner.com"},
-                {"target_email": None, "target_email_domain": None, "mail": None,
-                 "provisioning_upn": "x"},
+                {
+                    "target_email": "jo@partner.com",
+                    "target_email_domain": "partner.com",
+                    "mail": "jo@partner.com",
+                    "provisioning_upn": "jo@partner.com",
+                },
+                {
+                    "target_email": "jo_partner.com#EXT#@t.onmicrosoft.com",
+                    "target_email_domain": "t.onmicrosoft.com",
+                    "mail": "jo@partner.com",
+                    "provisioning_upn": "jo@partner.com",
+                },
+                {
+                    "target_email": None,
+                    "target_email_domain": None,
+                    "mail": None,
+                    "provisioning_upn": "x",
+                },
             ],
             expect=[True, False, None],
         ),

@@ -10,12 +10,14 @@ from audit.models import Severity
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     state = frame["external_user_state"].astype("str").str.lower()
-    return state.eq("pendingacceptance").fillna(False).astype("boolean")
+    flagged: pd.Series = state.eq("pendingacceptance").fillna(False).astype("boolean")
+    return flagged
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     since = frame["external_user_state_changed"].dt.strftime("%Y-%m-%d").fillna("an unknown date")
-    return "invitation pending since " + since
+    text: pd.Series = "invitation pending since " + since
+    return text
 
 
 RULE = Rule(

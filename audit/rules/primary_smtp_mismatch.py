@@ -40,13 +40,22 @@ RULE = Rule(
     examples=(
         Example(
             rows=[
-                {"primary_smtp": "jo@partner.com", "mail": "JO@partner.com",
-                 "proxy_addresses": ["SMTP:jo@partner.com"]},
+                {
+                    "primary_smtp": "jo@partner.com",
+                    "mail": "JO@partner.com",
+                    "proxy_addresses": ["SMTP:jo@partner.com"],
+                },
                 {"primary_smtp": None, "mail": "jo@partner.com", "proxy_addresses": []},
-                {"primary_smtp": "jo_partner.com#EXT#@t.onmicrosoft.com", "mail": "jo@partner.com",
-                 "proxy_addresses": ["SMTP:jo_partner.com#EXT#@t.onmicrosoft.com"]},
-                {"primary_smtp": "jo@partner.com", "mail": None,
-                 "proxy_addresses": ["SMTP:jo@partner.com"]},
+                {
+                    "primary_smtp": "jo_partner.com#EXT#@t.onmicrosoft.com",
+                    "mail": "jo@partner.com",
+                    "proxy_addresses": ["SMTP:jo_partner.com#EXT#@t.onmicrosoft.com"],
+                },
+                {
+                    "primary_smtp": "jo@partner.com",
+                    "mail": None,
+                    "proxy_addresses": ["SMTP:jo@partner.com"],
+                },
             ],
             expect=[False, True, True, None],
         ),

@@ -17,12 +17,14 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     created = frame["created"]
     old_sign_in = (last < cutoff).fillna(False).astype(bool)
     never_and_old = (last.isna() & (created < cutoff)).fillna(False).astype(bool)
-    return tri(old_sign_in | never_and_old, last.notna() | created.notna())
+    flagged: pd.Series = tri(old_sign_in | never_and_old, last.notna() | created.notna())
+    return flagged
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     last = frame["last_sign_in"].dt.strftime("%Y-%m-%d")
-    return ("last sign-in " + last).fillna("never signed in") + f" (threshold {ctx.stale_days} days)"
+    text: pd.Series = ("last sign-in " + last).fillna("never signed in")
+    return text + f" (threshold {ctx.stale_days} days)"
 
 
 _OLD = pd.Timestamp("2020-01-01", tz="UTC")

@@ -1,0 +1,19 @@
+"""The README's rule table is generated from the rule metadata and must be current."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from audit.commands import rules_markdown
+
+README = Path(__file__).parents[1] / "README.md"
+BLOCK = re.compile(r"<!-- rules:start -->\n(.*?)<!-- rules:end -->", re.S)
+
+
+def test_readme_rule_table_is_generated_from_the_rules():
+    found = BLOCK.search(README.read_text(encoding="utf-8"))
+    assert found, "README lacks the rules:start/rules:end block"
+    assert found.group(1).strip() == rules_markdown().strip(), (
+        "README rule table is stale: run `python -m tests.update_readme`"
+    )

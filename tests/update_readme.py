@@ -1,0 +1,20 @@
+"""Regenerate the README's rule table: ``.venv/bin/python -m tests.update_readme``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audit.commands import rules_markdown
+from tests.test_docs import BLOCK, README
+
+
+def main() -> None:
+    """Rewrite the block between the rules markers."""
+    text = README.read_text(encoding="utf-8")
+    table = rules_markdown().strip()
+    new = BLOCK.sub(lambda _: f"<!-- rules:start -->\n{table}\n<!-- rules:end -->", text)
+    Path(README).write_text(new, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
