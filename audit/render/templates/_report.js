@@ -1,0 +1,376 @@
+(function () {
+  "use strict";
+  // Tenant data is hostile: every value reaches the page through textContent, never innerHTML.
+  var data = JSON.parse(document.getElementById("data").textContent);
+  var PAGE = 50;
+  var collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
+  var fmt = new Intl.NumberFormat("en-US");
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function str(v) { return v === null || v === undefined ? "" : String(v); }
+
+  // Ranks of a string column in collation order, computed once per column.
+  function rankOf(n, get) {
+    var order = new Array(n);
+    var keys = new Array(n);
+    for (var i = 0; i < n; i++) { order[i] = i; keys[i] = str(get(i)); }
+    order.sort(function (a, b) { return collator.compare(keys[a], keys[b]) || a - b; });
+    var rank = new Int32Array(n);
+    for (var r = 0; r < n; r++) rank[order[r]] = r;
+    return rank;
+  }
+
+  function addOptions(select, items) {
+    items.forEach(function (item) { select.appendChild(new Option(item[1], String(item[0]))); });
+  }
+
+  // A client-side table: filter, sort (per-column numeric keys), page of PAGE rows.
+  function Table(cfg) {
+    this.cfg = cfg;
+    this.keys = {};
+    this.sortKey = cfg.sortKey;
+    this.sortDir = cfg.sortDir;
+    this.page = 0;
+    this.rows = new Int32Array(0);
+    this.open = {};
+    var self = this;
+    var heads = cfg.table.querySelectorAll("th[data-key]");
+    Array.prototype.forEach.call(heads, function (th) {
+      th.querySelector("button").addEventListener("click", function () {
+        var key = th.getAttribute("data-key");
+        if (self.sortKey === key) self.sortDir = -self.sortDir;
+        else { self.sortKey = key; self.sortDir = cfg.columns[key].dir || 1; }
+        self.page = 0;
+        self.sort();
+        self.render();
+      });
+    });
+    this.heads = heads;
+    cfg.prev.addEventListener("click", function () { self.go(self.page - 1); });
+    cfg.next.addEventListener("click", function () { self.go(self.page + 1); });
+    if (cfg.first) cfg.first.addEventListener("click", function () { self.go(0); });
+    if (cfg.last) cfg.last.addEventListener("click", function () { self.go(Infinity); });
+  }
+
+  Table.prototype.key = function (name) {
+    if (!this.keys[name]) {
+      var col = this.cfg.columns[name];
+      this.keys[name] = col.rank ? rankOf(this.cfg.n, col.value) : col.numeric();
+    }
+    return this.keys[name];
+  };
+
+  Table.prototype.refresh = function () {
+    var n = this.cfg.n, test = this.cfg.filter(), out = new Int32Array(n), m = 0;
+    for (var i = 0; i < n; i++) if (!test || test(i)) out[m++] = i;
+    this.rows = out.slice(0, m);
+    this.page = 0;
+    this.sort();
+    this.render();
+  };
+
+  Table.prototype.sort = function () {
+    var key = this.key(this.sortKey), dir = this.sortDir;
+    this.rows.sort(function (a, b) { return (key[a] - key[b]) * dir || a - b; });
+    var self = this;
+    Array.prototype.forEach.call(this.heads, function (th) {
+      var active = th.getAttribute("data-key") === self.sortKey;
+      th.setAttribute("aria-sort", active ? (self.sortDir > 0 ? "ascending" : "descending") : "none");
+    });
+  };
+
+  Table.prototype.go = function (page) {
+    var pages = Math.max(1, Math.ceil(this.rows.length / PAGE));
+    this.page = Math.max(0, Math.min(page, pages - 1));
+    this.render();
+  };
+
+  Table.prototype.render = function () {
+    var cfg = this.cfg, total = this.rows.length;
+    var pages = Math.max(1, Math.ceil(total / PAGE));
+    var start = this.page * PAGE, end = Math.min(total, start + PAGE);
+    var body = document.createElement("tbody");
+    for (var r = start; r < end; r++) {
+      var i = this.rows[r];
+      body.appendChild(cfg.row(i, this));
+      if (cfg.detail && this.open[i]) body.appendChild(cfg.detail(i));
+    }
+    if (!total) {
+      var tr = el("tr", "empty"), td = el("td", null, cfg.empty);
+      td.colSpan = cfg.colspan;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    cfg.table.replaceChild(body, cfg.table.tBodies[0]);
+    cfg.count.setAttribute("data-count", String(total));
+    cfg.count.textContent = total
+      ? "Showing " + fmt.format(start + 1) + "–" + fmt.format(end) + " of " + fmt.format(total) +
+        " " + cfg.noun + (total !== cfg.n ? " (filtered from " + fmt.format(cfg.n) + ")" : "")
+      : "No " + cfg.noun + " match (" + fmt.format(cfg.n) + " in total)";
+    cfg.pageLabel.textContent = "Page " + fmt.format(this.page + 1) + " of " + fmt.format(pages);
+    cfg.pageLabel.setAttribute("data-page", String(this.page + 1));
+    cfg.prev.disabled = this.page === 0;
+    cfg.next.disabled = this.page >= pages - 1;
+    if (cfg.first) cfg.first.disabled = this.page === 0;
+    if (cfg.last) cfg.last.disabled = this.page >= pages - 1;
+  };
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+
+  // ---- guests ----------------------------------------------------------------------------
+  var G = data.guests, N = G.id.length, rules = data.rules;
+  var SEV = { high: 0, medium: 1, low: 2, info: 3 };
+  var ruleSev = rules.map(function (r) { return r.severity in SEV ? SEV[r.severity] : 4; });
+  var worst = new Int8Array(N), hay = null;
+  for (var gi = 0; gi < N; gi++) {
+    var w = 4;
+    for (var k = 0; k < G.flagged[gi].length; k++) w = Math.min(w, ruleSev[G.flagged[gi][k]]);
+    worst[gi] = w;
+  }
+  // Addresses arrive split at their last "@" (see html.py); join them back.
+  function joinAt(local, code) { return code < 0 ? local : local + "@" + G.at[code]; }
+  function upn(i) { return joinAt(G.upn[i], G.upn_at[i]); }
+  function mail(i) { return joinAt(G.mail[i], G.mail_at[i]); }
+  function target(i) { return G.target[i] === 0 ? mail(i) : G.target[i]; }
+  function targetKey(i) { return G.key[i] === 0 ? mail(i) : G.key[i]; }
+  function haystack() {
+    if (!hay) {
+      hay = new Array(N);
+      for (var i = 0; i < N; i++) {
+        hay[i] = (str(G.name[i]) + "\n" + str(upn(i)) + "\n" + str(mail(i)) + "\n" +
+          str(target(i)) + "\n" + str(G.id[i])).toLowerCase();
+      }
+    }
+    return hay;
+  }
+
+  var OUTCOME_ORDER = { blocked: 0, unmanaged: 1, unknown: 2, out_of_scope: 3, ready: 4 };
+  function outcomeKey(codes) {
+    return function () {
+      var key = new Float64Array(N);
+      for (var i = 0; i < N; i++) {
+        var o = data.outcomes[codes[i]];
+        key[i] = o in OUTCOME_ORDER ? OUTCOME_ORDER[o] : 9;
+      }
+      return key;
+    };
+  }
+
+  function badge(code) {
+    var o = data.outcomes[code];
+    if (o === undefined) return el("span", "muted", "—");
+    return el("span", "badge o-" + o, data.outcome_labels[o] || o);
+  }
+
+  function chips(td, i) {
+    var add = function (codes, muted) {
+      codes.forEach(function (c) {
+        var rule = rules[c];
+        var chip = el("span", "chip c-" + rule.severity + (muted ? " muted" : ""), rule.id);
+        chip.title = rule.title + (muted ? " (muted by an exception)" : "");
+        td.appendChild(chip);
+      });
+    };
+    add(G.flagged[i], false);
+    add(G.muted[i], true);
+    if (!G.flagged[i].length && !G.muted[i].length) td.appendChild(el("span", "muted", "none"));
+  }
+
+  function guestRow(i, table) {
+    var tr = el("tr");
+    tr.setAttribute("data-row", String(i));
+    var toggle = el("button", "toggle", table.open[i] ? "▾" : "▸");
+    toggle.type = "button";
+    toggle.setAttribute("aria-expanded", table.open[i] ? "true" : "false");
+    toggle.setAttribute("aria-label", "Show details");
+    toggle.addEventListener("click", function () { table.open[i] = !table.open[i]; table.render(); });
+    var tdToggle = el("td");
+    tdToggle.appendChild(toggle);
+    tr.appendChild(tdToggle);
+
+    var who = el("td");
+    var name = el("span", "cell-main name", G.name[i] === null ? "" : G.name[i]);
+    name.title = str(G.name[i]);
+    who.appendChild(name);
+    who.appendChild(el("span", "cell-sub upn", upn(i)));
+    tr.appendChild(who);
+
+    var cell = el("td");
+    var t = target(i);
+    cell.appendChild(el("span", "clip mail", t === null ? "— none —" : t));
+    if (G.target[i] !== 0 && G.mail[i] !== null) cell.appendChild(el("span", "cell-sub", "mail: " + mail(i)));
+    tr.appendChild(cell);
+
+    var o = el("td"); o.appendChild(badge(G.outcome[i])); tr.appendChild(o);
+    var wi = el("td"); wi.appendChild(badge(G.whatif[i])); tr.appendChild(wi);
+    var f = el("td", "findings"); chips(f, i); tr.appendChild(f);
+    return tr;
+  }
+
+  function guestDetail(i) {
+    var tr = el("tr", "detail"), td = el("td");
+    td.colSpan = 6;
+    var dl = el("dl", "kv");
+    var names = function (codes) { return codes.map(function (c) { return rules[c].id; }).join(", "); };
+    [
+      ["Display name", G.name[i]],
+      ["Object id", G.id[i]],
+      ["User principal name", upn(i)],
+      ["mail", mail(i)],
+      ["Target e-mail", target(i)],
+      ["Target key", targetKey(i)],
+      ["Mail domain", G.domain[i] < 0 ? null : G.domains[G.domain[i]]],
+      ["Scope", G.scope[i] < 0 ? "unknown" : G.scopes[G.scope[i]]],
+      ["Invitation", G.state[i] < 0 ? "unknown" : G.states[G.state[i]]],
+      ["Account enabled", G.enabled[i] === null ? "unknown" : (G.enabled[i] ? "yes" : "no")],
+      ["Outcome decided by", names(G.reasons[i]) || "—"],
+      ["Open findings", names(G.flagged[i]) || "—"],
+      ["Muted findings", names(G.muted[i]) || "—"]
+    ].forEach(function (kv) {
+      dl.appendChild(el("dt", null, kv[0]));
+      dl.appendChild(el("dd", null, kv[1] === null || kv[1] === undefined ? "—" : kv[1]));
+    });
+    td.appendChild(dl);
+    tr.appendChild(td);
+    return tr;
+  }
+
+  var q = $("guest-q"), fOutcome = $("guest-outcome"), fWhatif = $("guest-whatif");
+  var fRule = $("guest-rule"), fSev = $("guest-sev"), fDomain = $("guest-domain");
+  var outcomeItems = data.outcomes.map(function (o, i) { return [i, data.outcome_labels[o] || o]; });
+  addOptions(fOutcome, outcomeItems);
+  addOptions(fWhatif, outcomeItems);
+  var used = new Uint8Array(rules.length);
+  for (var ui = 0; ui < N; ui++) {
+    G.flagged[ui].forEach(function (c) { used[c] = 1; });
+    G.muted[ui].forEach(function (c) { used[c] = 1; });
+  }
+  addOptions(fRule, rules.map(function (r, i) { return [i, r.id]; }).filter(function (x) { return used[x[0]]; }));
+  addOptions(fSev, data.severities.map(function (s) { return [s, s]; }));
+  var domainCounts = new Int32Array(G.domains.length);
+  for (var di = 0; di < N; di++) if (G.domain[di] >= 0) domainCounts[G.domain[di]]++;
+  var domainItems = G.domains.map(function (d, i) { return [i, d + " (" + fmt.format(domainCounts[i]) + ")"]; });
+  domainItems.sort(function (a, b) { return collator.compare(G.domains[a[0]], G.domains[b[0]]); });
+  addOptions(fDomain, domainItems);
+
+  function guestFilter() {
+    var text = q.value.trim().toLowerCase();
+    var oc = fOutcome.value === "" ? -1 : +fOutcome.value;
+    var wc = fWhatif.value === "" ? -1 : +fWhatif.value;
+    var rc = fRule.value === "" ? -1 : +fRule.value;
+    var sv = fSev.value === "" ? -1 : SEV[fSev.value];
+    var dc = fDomain.value === "" ? -1 : +fDomain.value;
+    if (!text && oc < 0 && wc < 0 && rc < 0 && sv < 0 && dc < 0) return null;
+    var h = text ? haystack() : null;
+    return function (i) {
+      if (oc >= 0 && G.outcome[i] !== oc) return false;
+      if (wc >= 0 && G.whatif[i] !== wc) return false;
+      if (dc >= 0 && G.domain[i] !== dc) return false;
+      if (rc >= 0 && G.flagged[i].indexOf(rc) < 0 && G.muted[i].indexOf(rc) < 0) return false;
+      if (sv >= 0 && !G.flagged[i].some(function (c) { return ruleSev[c] === sv; })) return false;
+      return !h || h[i].indexOf(text) >= 0;
+    };
+  }
+
+  var guests = new Table({
+    n: N,
+    table: $("guest-table"),
+    count: $("guest-count"),
+    pageLabel: $("guest-page"),
+    prev: $("guest-prev"), next: $("guest-next"), first: $("guest-first"), last: $("guest-last"),
+    noun: "guests",
+    empty: "No guests match these filters.",
+    colspan: 6,
+    filter: guestFilter,
+    row: guestRow,
+    detail: guestDetail,
+    sortKey: "findings",
+    sortDir: 1,
+    columns: {
+      name: { rank: true, value: function (i) { return G.name[i]; } },
+      target: { rank: true, value: target },
+      outcome: { numeric: outcomeKey(G.outcome) },
+      whatif: { numeric: outcomeKey(G.whatif) },
+      findings: {
+        numeric: function () {
+          var key = new Float64Array(N);
+          for (var i = 0; i < N; i++) key[i] = worst[i] * 1000 - G.flagged[i].length;
+          return key;
+        }
+      }
+    }
+  });
+  var refreshGuests = function () { guests.refresh(); };
+  q.addEventListener("input", debounce(refreshGuests, 120));
+  [fOutcome, fWhatif, fRule, fSev, fDomain].forEach(function (s) { s.addEventListener("change", refreshGuests); });
+  $("guest-clear").addEventListener("click", function () {
+    q.value = "";
+    [fOutcome, fWhatif, fRule, fSev, fDomain].forEach(function (s) { s.value = ""; });
+    refreshGuests();
+  });
+  guests.refresh();
+
+  // ---- domains ---------------------------------------------------------------------------
+  var D = data.domains, ND = D.domain.length, dq = $("domain-q");
+  function yesno(v) { return v === null || v === undefined ? "unknown" : (v ? "yes" : "no"); }
+  function numericOf(arr) {
+    return function () {
+      var key = new Float64Array(ND);
+      for (var i = 0; i < ND; i++) key[i] = arr[i] === null ? -1 : +arr[i];
+      return key;
+    };
+  }
+  var domainTable = new Table({
+    n: ND,
+    table: $("domain-table"),
+    count: $("domain-count"),
+    pageLabel: $("domain-page"),
+    prev: $("domain-prev"), next: $("domain-next"),
+    noun: "domains",
+    empty: "No domains match.",
+    colspan: 8,
+    filter: function () {
+      var text = dq.value.trim().toLowerCase();
+      if (!text) return null;
+      return function (i) { return (str(D.domain[i]) + "\n" + str(D.mx[i])).toLowerCase().indexOf(text) >= 0; };
+    },
+    row: function (i) {
+      var tr = el("tr");
+      var d = el("td"); d.appendChild(el("span", "clip", D.domain[i])); tr.appendChild(d);
+      tr.appendChild(el("td", "num", fmt.format(D.guests[i] || 0)));
+      tr.appendChild(el("td", "num", fmt.format(D.affected[i] || 0)));
+      tr.appendChild(el("td", null, yesno(D.verified_in_target[i])));
+      tr.appendChild(el("td", null, yesno(D.claimed_elsewhere[i])));
+      tr.appendChild(el("td", null, yesno(D.public_provider[i])));
+      tr.appendChild(el("td", null, str(D.mail_state[i] || "unknown").replace(/_/g, " ")));
+      var mx = el("td"); mx.appendChild(el("span", "clip", D.mx[i])); tr.appendChild(mx);
+      return tr;
+    },
+    sortKey: "affected",
+    sortDir: -1,
+    columns: {
+      domain: { rank: true, value: function (i) { return D.domain[i]; } },
+      guests: { numeric: numericOf(D.guests), dir: -1 },
+      affected: { numeric: numericOf(D.affected), dir: -1 },
+      verified: { numeric: numericOf(D.verified_in_target) },
+      claimed: { numeric: numericOf(D.claimed_elsewhere), dir: -1 },
+      public: { numeric: numericOf(D.public_provider), dir: -1 },
+      state: { rank: true, value: function (i) { return D.mail_state[i]; } },
+      mx: { rank: true, value: function (i) { return D.mx[i]; } }
+    }
+  });
+  dq.addEventListener("input", debounce(function () { domainTable.refresh(); }, 120));
+  domainTable.refresh();
+  document.documentElement.setAttribute("data-ready", "true");
+})();
