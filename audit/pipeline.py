@@ -83,7 +83,7 @@ async def _live(
     options: CollectOptions, now: datetime
 ) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
     from audit.collect.auth import make_credential
-    from audit.collect.graph import collect_graph, make_graph_client
+    from audit.collect.graph import close_graph_client, collect_graph, make_graph_client
 
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
     credential = make_credential(
@@ -95,8 +95,8 @@ async def _live(
         cloud=options.cloud,
         base_url=base_url,
     )
+    client = make_graph_client(base_url=base_url, credential=credential, cloud=options.cloud)
     try:
-        client = make_graph_client(base_url=base_url, credential=credential, cloud=options.cloud)
         data = await collect_graph(
             client,
             app=options.app,
@@ -105,6 +105,7 @@ async def _live(
             now=now,
         )
     finally:
+        await close_graph_client(client)
         if credential is not None and hasattr(credential, "close"):
             await credential.close()
     extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
@@ -114,7 +115,7 @@ async def _live(
 def _cloud_graph_url(cloud: str) -> str:
     from audit.collect.auth import CLOUDS
 
-    return str(CLOUDS[cloud].graph_url)
+    return CLOUDS[cloud].graph_base_url
 
 
 async def _add_dns(

@@ -1,0 +1,182 @@
+"""The demo app: the Atlassian Cloud service principal, its assignments, groups, job and schema.
+
+Shapes follow Graph v1.0 ``servicePrincipal``, ``appRoleAssignment`` and ``group`` (the job and its
+schema are in :mod:`audit.demo.tenant_sync`). The gallery app's real ids are per tenant (an
+instance of a gallery template), so every id here is synthetic: seeded, except the fixed ``appId``
+and ``applicationTemplateId``. The schema's user mapping is the Atlassian Cloud gallery default from
+Microsoft's provisioning tutorial: it sends ``[mail]`` as the work e-mail, which is exactly what the
+app-level rule ``mapping-sends-external-address`` reports.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from audit.demo.tenant_spec import DAY, Builder
+from audit.demo.tenant_users import ts
+
+__all__ = [
+    "APPLICATION_TEMPLATE_ID",
+    "APP_ID",
+    "APP_NAME",
+    "TEMPLATE_ID",
+    "AppIds",
+    "app_ids",
+    "assignment",
+    "group_json",
+    "group_ref",
+    "service_principal",
+    "user_ref",
+]
+
+JSON = dict[str, Any]
+APP_NAME = "Atlassian Cloud"
+# Fixed (not seeded) so configurations can name the demo app; synthetic: a gallery app's appId is
+# minted per tenant, and the gallery template id of Atlassian Cloud was not found in our sources.
+APP_ID = "2d0a6b3e-8c41-4f7a-9b5e-6a1c3f8e2d47"
+APPLICATION_TEMPLATE_ID = "5e1b9f02-7d3c-4a86-b1e4-9c2f7a0d8e63"
+TEMPLATE_ID = "atlassianCloud"
+
+
+@dataclass(frozen=True)
+class AppIds:
+    """Every fixed id of the tenant and its app, drawn once from the seed."""
+
+    tenant: str
+    sp: str
+    app: str
+    template: str
+    role_user: str
+    role_default: str
+    group_a: str
+    group_b: str
+    group_nested: str
+    job: str
+
+
+def app_ids(rng: random.Random) -> AppIds:
+    """Draw the tenant's fixed ids (first, so they do not move when sizes change)."""
+    draws = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(9)]
+    tenant, sp, _, _, role_user, role_default, ga, gb, gn = draws
+    app, template = APP_ID, APPLICATION_TEMPLATE_ID
+    job = f"{TEMPLATE_ID}.{tenant.replace('-', '')}.{app}"
+    return AppIds(tenant, sp, app, template, role_user, role_default, ga, gb, gn, job)
+
+
+def _assignment_id(b: Builder) -> str:
+    """Graph's appRoleAssignment ids are 43-character base64url strings."""
+    return base64.urlsafe_b64encode(b.rng.randbytes(32)).decode("ascii").rstrip("=")
+
+
+def service_principal(ids: AppIds, created: float) -> JSON:
+    """The enterprise app (service principal) of the Atlassian Cloud gallery application."""
+    return {
+        "id": ids.sp,
+        "deletedDateTime": None,
+        "accountEnabled": True,
+        "alternativeNames": [],
+        "appDisplayName": APP_NAME,
+        "appDescription": None,
+        "appId": ids.app,
+        "applicationTemplateId": ids.template,
+        "appOwnerOrganizationId": ids.tenant,
+        "appRoleAssignmentRequired": True,
+        "createdDateTime": ts(created),
+        "description": None,
+        "displayName": APP_NAME,
+        "homepage": "https://www.atlassian.com/?metadata=customappsso|ISV9.1|primary|z",
+        "loginUrl": None,
+        "logoutUrl": None,
+        "notes": None,
+        "notificationEmailAddresses": ["identity-team@contoso-demo.com"],
+        "preferredSingleSignOnMode": "saml",
+        "replyUrls": [f"https://auth.atlassian.com/login/callback?connection=saml-{ids.app}"],
+        "servicePrincipalNames": [ids.app, f"https://auth.atlassian.com/saml/{ids.app}"],
+        "servicePrincipalType": "Application",
+        "signInAudience": "AzureADMyOrg",
+        "tags": [
+            "WindowsAzureActiveDirectoryCustomSingleSignOnApplication",
+            "WindowsAzureActiveDirectoryIntegratedApp",
+        ],
+        "tokenEncryptionKeyId": None,
+        "appRoles": [_role(ids.role_user, "User"), _role(ids.role_default, "msiam_access")],
+        "keyCredentials": [],
+        "oauth2PermissionScopes": [],
+        "passwordCredentials": [],
+    }
+
+
+def _role(role_id: str, name: str) -> JSON:
+    return {
+        "allowedMemberTypes": ["User"],
+        "description": name,
+        "displayName": name,
+        "id": role_id,
+        "isEnabled": True,
+        "origin": "Application",
+        "value": None,
+    }
+
+
+def assignment(
+    b: Builder, ids: AppIds, principal: JSON, principal_type: str, created: float
+) -> JSON:
+    """An appRoleAssignedTo entry granting ``principal`` (a user or group) the app's User role."""
+    return {
+        "id": _assignment_id(b),
+        "deletedDateTime": None,
+        "appRoleId": ids.role_user,
+        "createdDateTime": ts(created),
+        "principalDisplayName": principal["displayName"],
+        "principalId": principal["id"],
+        "principalType": principal_type,
+        "resourceDisplayName": APP_NAME,
+        "resourceId": ids.sp,
+    }
+
+
+def group_json(b: Builder, group_id: str, name: str, description: str, now: int) -> JSON:
+    """A cloud security group (the kind provisioning can be assigned)."""
+    created = ts(now - b.rng.uniform(200.0, 900.0) * DAY)
+    return {
+        "id": group_id,
+        "deletedDateTime": None,
+        "classification": None,
+        "createdDateTime": created,
+        "description": description,
+        "displayName": name,
+        "expirationDateTime": None,
+        "groupTypes": [],
+        "isAssignableToRole": None,
+        "mail": None,
+        "mailEnabled": False,
+        "mailNickname": name.replace(" ", "-"),
+        "membershipRule": None,
+        "onPremisesSyncEnabled": None,
+        "proxyAddresses": [],
+        "renewedDateTime": created,
+        "securityEnabled": True,
+        "securityIdentifier": f"S-1-12-1-{b.rng.getrandbits(32)}-{b.rng.getrandbits(32)}",
+        "visibility": None,
+    }
+
+
+def user_ref(user: JSON) -> JSON:
+    """A user as a directoryObject in ``/groups/{id}/members`` (strings shared with ``user``)."""
+    return {
+        "@odata.type": "#microsoft.graph.user",
+        "id": user["id"],
+        "displayName": user["displayName"],
+        "mail": user["mail"],
+        "userPrincipalName": user["userPrincipalName"],
+    }
+
+
+def group_ref(group: JSON) -> JSON:
+    """A group as a directoryObject member of another group."""
+    keys = ("id", "displayName", "description", "groupTypes", "mailEnabled", "securityEnabled")
+    return {"@odata.type": "#microsoft.graph.group", **{k: group[k] for k in keys}}
