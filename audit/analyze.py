@@ -57,7 +57,7 @@ def analyze(
         rules=rules_table(runs, findings),
         outcomes=outcomes,
         domains=domains_table(frame, snapshot.table("dns"), findings),
-        whatif=whatif_summary(outcomes, target, snapshot.tenant, config),
+        whatif=whatif_summary(outcomes, target, snapshot.tenant, config, _mail_broken(flagged)),
         mapping=mapping_info,
     )
 
@@ -108,3 +108,12 @@ def _app(snapshot: Snapshot, default_name: str) -> dict[str, str | None]:
         return {"id": None, "appId": None, "displayName": default_name or None}
     row = sp.iloc[0]
     return {"id": row["id"], "appId": row["appId"], "displayName": row["displayName"]}
+
+
+def _mail_broken(flagged: pd.DataFrame) -> pd.Series:
+    """Guests whose initial-domain address would not forward mail (Exchange needs a fix)."""
+    broken = pd.Series(False, index=flagged.index)
+    for rule_id in ("exo-forwarding-broken", "exo-not-mail-enabled"):
+        if rule_id in flagged:
+            broken |= flagged[rule_id]
+    return broken

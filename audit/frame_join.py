@@ -11,7 +11,7 @@ import pandas as pd
 
 from audit.config import AuditConfig
 from audit.targets import Target
-from audit.tokens import normalise_token, vendor_tokens
+from audit.tokens import normalise_token, verification_tokens
 
 
 def add_dns(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def domain_facts(dns: pd.DataFrame, config: AuditConfig, target: Target) -> pd.D
     ours = {normalise_token(t, prefix or "") for t in config.verification_tokens}
     found = dns["txt_state"].eq("found")
     known = dns["txt_state"].isin(["found", "absent"])
-    tokens = dns["txt"].map(lambda recs: vendor_tokens(recs, prefix) if prefix else [])
+    tokens = dns["txt"].map(lambda recs: verification_tokens(recs, prefix))
     tokens = tokens.where(found, None).map(lambda t: t if isinstance(t, list) else [])
     claimed = tokens.map(lambda ts: any(t not in ours for t in ts))
     verified_txt = tokens.map(lambda ts: any(t in ours for t in ts))

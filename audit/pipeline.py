@@ -37,7 +37,7 @@ class CollectOptions:
     nameservers: tuple[str, ...] = ()
     dns: bool = True
     dns_timeout: float = 2.0
-    dns_concurrency: int = 64
+    dns_concurrency: int = 128
     mailusers: str | None = None
     from_export: str | None = None
     save_raw: str | None = None
@@ -132,11 +132,9 @@ async def _add_dns(
     if options.from_export and recorded.is_file():
         from audit.collect.export import load_json
 
-        table = dns.table_from_json(load_json(recorded), path=recorded)
-        tables["dns"] = table
-        statuses["dns"] = SourceStatus(
-            "dns", SourceState.OK, len(table), detail={"file": "dns.json"}
-        )
+        replay = dns.result_from_json(load_json(recorded), path=recorded)
+        tables["dns"] = replay.table
+        statuses["dns"] = replay.status
         return
     if not options.dns:
         statuses["dns"] = SourceStatus("dns", SourceState.NOT_REQUESTED)

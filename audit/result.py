@@ -40,6 +40,7 @@ class WhatIf:
     before: dict[str, int]
     after: dict[str, int]
     newly_ready: int
+    needs_mail_fix: int = 0
 
 
 @dataclass

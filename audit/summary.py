@@ -40,7 +40,11 @@ def domains_table(
 
 
 def whatif_summary(
-    outcomes: pd.DataFrame, target: Target, tenant: dict[str, Any], config: AuditConfig
+    outcomes: pd.DataFrame,
+    target: Target,
+    tenant: dict[str, Any],
+    config: AuditConfig,
+    mail_broken: pd.Series | None = None,
 ) -> WhatIf:
     """Counts before and after switching to the recommended mapping, with its precondition."""
     initial = str(tenant.get("initial_domain") or "the initial domain")
@@ -49,7 +53,9 @@ def whatif_summary(
     before = _counts(outcomes["outcome"])
     after = _counts(outcomes["whatif_outcome"])
     ready = Outcome.READY.value
-    newly = int(((outcomes["whatif_outcome"] == ready) & (outcomes["outcome"] != ready)).sum())
+    newly_mask = (outcomes["whatif_outcome"] == ready) & (outcomes["outcome"] != ready)
+    newly = int(newly_mask.sum())
+    broken = mail_broken if mail_broken is not None else pd.Series(False, index=outcomes.index)
     rec = target.recommended_mapping[target.email_attribute]
     return WhatIf(
         description=f"Map {target.email_attribute} from {rec}",
@@ -58,6 +64,7 @@ def whatif_summary(
         before=before,
         after=after,
         newly_ready=newly,
+        needs_mail_fix=int((newly_mask & broken.reindex(outcomes.index, fill_value=False)).sum()),
     )
 
 

@@ -1,4 +1,7 @@
-"""Vendor domain-verification TXT tokens (``atlassian-domain-verification=<token>``)."""
+"""Vendor domain-verification TXT tokens (``atlassian-domain-verification=<token>``).
+
+Kept apart from the DNS collector so the frame can use it without importing dnspython.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,27 @@ from collections.abc import Iterable
 
 
 def normalise_token(value: str, prefix: str) -> str:
-    """The bare token from either the token itself or the whole TXT value (prefix case-insensitive)."""
-    text = value.strip().strip('"').strip()
-    if prefix and text.lower().startswith(prefix.lower()):
-        text = text[len(prefix) :]
-    return text.strip()
+    """A user-supplied token, given bare (``abc123``) or as the whole TXT value, quotes allowed."""
+    token = value.strip().strip('"').strip()
+    if prefix and token.lower().startswith(prefix.lower()):
+        token = token[len(prefix) :].strip()
+    return token
 
 
-def vendor_tokens(records: Iterable[str] | None, prefix: str | None) -> list[str]:
-    """The tokens of every TXT record that starts with the vendor's prefix."""
-    if not prefix or records is None:
+def verification_tokens(txt_records: Iterable[str] | None, prefix: str | None) -> list[str]:
+    """The tokens a domain publishes for one vendor, e.g. after ``atlassian-domain-verification=``.
+
+    The prefix matches case-insensitively (DNS tooling varies); tokens keep their case, are trimmed,
+    deduplicated in order, and empty ones are dropped.
+    """
+    if not prefix or txt_records is None:
         return []
-    low = prefix.lower()
-    return [normalise_token(r, prefix) for r in records if str(r).strip().lower().startswith(low)]
+    wanted = prefix.lower()
+    tokens: dict[str, None] = {}
+    for record in txt_records:
+        value = str(record).strip()
+        if value.lower().startswith(wanted):
+            token = value[len(prefix) :].strip()
+            if token:
+                tokens[token] = None
+    return list(tokens)

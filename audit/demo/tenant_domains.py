@@ -106,7 +106,7 @@ def _info(
 ) -> DomainInfo:
     return DomainInfo(
         name=name,
-        ascii=name.encode("idna").decode("ascii"),
+        ascii=_a_label(name),
         kind=kind,
         verified=verified,
         issuer=issuer,
@@ -219,3 +219,13 @@ def _ipv4(rng: random.Random) -> str:
 
 def _ipv6(rng: random.Random) -> str:
     return f"2603:10a6:{rng.randrange(0x10000):x}::{rng.randrange(1, 0x10000):x}"
+
+
+def _a_label(name: str) -> str:
+    """IDNA 2008 (UTS 46) A-label, as the DNS collector and the frame compute it."""
+    from audit.addresses import a_label
+
+    label = a_label(name)
+    if label is None:
+        raise ValueError(f"demo domain {name!r} is not a valid host name")
+    return label

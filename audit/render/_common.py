@@ -196,6 +196,7 @@ def whatif_sentence(whatif: WhatIf | None) -> str:
     return (
         f"Switching the e-mail mapping ({whatif.description}) makes {whatif.newly_ready:,} more "
         f"{plural} ready, provided {whatif.precondition} (precondition {met})."
+        + _mail_fix(whatif)
     )
 
 
@@ -234,3 +235,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _mail_fix(whatif: WhatIf) -> str:
+    """The what-if's caveat: guests whose mail forwarding needs an Exchange fix first."""
+    if not whatif.needs_mail_fix:
+        return ""
+    return (
+        f" {whatif.needs_mail_fix:,} of them also need an Exchange Online fix before mail to the "
+        "initial-domain address reaches them (exo-forwarding-broken, exo-not-mail-enabled)."
+    )
