@@ -106,8 +106,7 @@ async def _live(
         )
     finally:
         await close_graph_client(client)
-        if credential is not None and hasattr(credential, "close"):
-            await credential.close()
+        await _close(credential)
     extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
     return data.records, dict(data.statuses), extra | {"requests": data.requests}
 
@@ -190,3 +189,14 @@ def require_core(snapshot: Snapshot) -> None:
         if status is not None and not status.usable:
             why = status.missing_permission or status.error or status.state.value
             raise CollectionError(f"required source {name} failed: {why}")
+
+
+async def _close(credential: object) -> None:
+    """Close a credential; azure-identity's sync ones (device code) close without awaiting."""
+    import inspect
+
+    close = getattr(credential, "close", None)
+    if close is not None:
+        done = close()
+        if inspect.isawaitable(done):
+            await done

@@ -21,7 +21,6 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -159,14 +158,6 @@ class GraphEmulator:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def warm(self, select: Sequence[str] | None) -> None:
-        """Encode every user for this ``$select`` now, so the first collection is served fast.
-
-        Each user is encoded once per distinct ``$select`` and cached (the cache keeps four); the
-        demo warms the collector's selection before it starts timing anything.
-        """
-        self._store.encode(self._store.matching("", None), tuple(select) if select else None)
 
     def add_user(self, user: JSON) -> None:
         """Add (or replace) a user; the next delta round reports it."""

@@ -14,7 +14,7 @@ import binascii
 import operator
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,18 +76,6 @@ def error_reply(status: int, code: str, message: str, **headers: str) -> Reply:
 def json_reply(document: Any) -> Reply:
     """A 200 answer with ``document`` encoded by orjson."""
     return Reply(200, orjson.dumps(document))
-
-
-def collection_body(
-    context: str, items: Sequence[bytes], *, next_link: str | None = None, count: int | None = None
-) -> bytes:
-    """A collection response from pre-encoded items, without re-encoding them."""
-    head = [b'{"@odata.context":' + orjson.dumps(context)]
-    if count is not None:
-        head.append(b'"@odata.count":' + str(count).encode())
-    if next_link is not None:
-        head.append(b'"@odata.nextLink":' + orjson.dumps(next_link))
-    return b",".join(head) + b',"value":[' + b",".join(items) + b"]}"
 
 
 def page_size(query: Mapping[str, str], default: int = 100) -> int:

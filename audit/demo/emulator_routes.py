@@ -12,14 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import orjson
-
 from audit.demo.emulator_odata import (
     JSON,
     FilterSpec,
     ODataFault,
     Reply,
-    collection_body,
     compile_filter,
     decode_token,
     encode_token,
@@ -169,13 +166,13 @@ class Router:
         users = self.store.matching(text, predicate)
         cap = 120 if select and SIGN_IN in select else None  # Graph's page cap with signInActivity
         context = f"users({','.join(select)})" if select else "users"
-        return self.page(req, context, users, lambda c: self.store.encode(c, select), cap=cap)
+        return self.page(req, context, users, lambda c: self.store.project(c, select), cap=cap)
 
     def user(self, req: Request, m: re.Match[str]) -> Reply:
         select = _user_select(req)
         found = self.store.get(m["id"])
-        body = self.store.encode([found], select)[0] if found else b"{}"
-        return self.entity(req, "users/$entity", orjson.loads(body) if found else None, m["id"])
+        entity = self.store.project([found], select)[0] if found else None
+        return self.entity(req, "users/$entity", entity, m["id"])
 
     def delta(self, req: Request, _: re.Match[str]) -> Reply:
         if "$deltatoken" in req.query:
@@ -191,13 +188,12 @@ class Router:
             changes = self.store.changes_since(int(state["v"]))
             chunk = changes[offset : offset + top]
             items = [
-                self.store.encode([u], select)[0] if u else self.store.encode_removed(i)
-                for i, u in chunk
+                self.store.project([u], select)[0] if u else self.store.removed(i) for i, u in chunk
             ]
             more = offset + top < len(changes)
         else:
             users = self.store.matching("", None)
-            items = self.store.encode(users[offset : offset + top], select)
+            items = self.store.project(users[offset : offset + top], select)
             more = offset + top < len(users)
         return self.delta_page(req, state, items, more, select)
 
@@ -207,7 +203,7 @@ class Router:
         return {"s": list(select or ()), "t": page_size(req.query), "o": 0, "n": self.store.version}
 
     def delta_page(
-        self, req: Request, state: JSON, items: list[bytes], more: bool, select: Select
+        self, req: Request, state: JSON, items: list[JSON], more: bool, select: Select
     ) -> Reply:
         base = {"s": state["s"], "t": state["t"]}
         if more:
@@ -222,8 +218,7 @@ class Router:
             delta = encode_token({**base, "v": state["n"]})
             link = ("@odata.deltaLink", req.link("/users/delta", {"$deltatoken": delta}))
         context = req.context(f"users({','.join(select)})" if select else "users")
-        head = orjson.dumps({"@odata.context": context, link[0]: link[1]})
-        return Reply(200, head[:-1] + b',"value":[' + b",".join(items) + b"]}")
+        return json_reply({"@odata.context": context, link[0]: link[1], "value": items})
 
     # ---- the app: service principal, assignments, groups, provisioning ------------------------
 
@@ -295,23 +290,21 @@ class Router:
         return json_reply({"@odata.context": req.context(fragment), **obj})
 
     def listing(self, req: Request, context: str, rows: list[JSON], spec: FilterSpec) -> Reply:
-        """A filtered, selected, paged collection of small objects (encoded per request)."""
+        """A filtered, selected, paged collection of small objects."""
         _check_options(req, _LIST_OPTIONS)
         text = req.query.get("$filter", "").strip()
         if text:
             predicate = compile_filter(text, spec, advanced=req.advanced)
             rows = [r for r in rows if predicate(r)]
         select = parse_select(req.query)
-        return self.page(
-            req, context, rows, lambda c: [orjson.dumps(select_generic(r, select)) for r in c]
-        )
+        return self.page(req, context, rows, lambda c: [select_generic(r, select) for r in c])
 
     def page(
         self,
         req: Request,
         context: str,
         rows: Sequence[JSON],
-        encode: Callable[[Sequence[JSON]], list[bytes]],
+        project: Callable[[Sequence[JSON]], list[JSON]],
         *,
         cap: int | None = None,
     ) -> Reply:
@@ -325,11 +318,13 @@ class Router:
             params = {k: v for k, v in req.query.items() if k != "$skiptoken"}
             params["$skiptoken"] = encode_token({"o": offset + top})
             next_link = req.link(req.path, params)
-        count = len(rows) if req.advanced else None
-        body = collection_body(
-            req.context(context), encode(chunk), next_link=next_link, count=count
-        )
-        return Reply(200, body)
+        doc: JSON = {"@odata.context": req.context(context)}
+        if req.advanced:
+            doc["@odata.count"] = len(rows)
+        if next_link:
+            doc["@odata.nextLink"] = next_link
+        doc["value"] = project(chunk)
+        return json_reply(doc)
 
 
 def _user_select(req: Request) -> Select:

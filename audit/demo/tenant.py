@@ -284,7 +284,6 @@ def _assemble(
         verification_tokens=[plan.our_token],
         expected=expected,
     )
-    tenant.organization["directorySizeQuota"]["used"] = len(users) + 4  # + 3 groups + the app
     _add_app(tenant, b, ids, scope, now, in_scope=in_scope)
     return tenant, labels
 

@@ -85,7 +85,6 @@ def service_principal(ids: AppIds, created: float) -> JSON:
         "applicationTemplateId": ids.template,
         "appOwnerOrganizationId": ids.tenant,
         "appRoleAssignmentRequired": True,
-        "createdDateTime": ts(created),
         "description": None,
         "displayName": APP_NAME,
         "homepage": "https://www.atlassian.com/?metadata=customappsso|ISV9.1|primary|z",

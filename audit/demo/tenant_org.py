@@ -41,7 +41,6 @@ def organization_json(ids: AppIds, now: int) -> JSON:
         "street": "One Microsoft Way",
         "technicalNotificationMails": [f"admin@{DEFAULT_DOMAIN}"],
         "tenantType": "AAD",
-        "directorySizeQuota": {"used": 0, "total": 300000},
         "assignedPlans": [],
         "provisionedPlans": [],
         "verifiedDomains": [
