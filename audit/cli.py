@@ -181,6 +181,21 @@ def demo(**kw: Any) -> None:
 
 
 @cli.command()
+@collect_options
+@_errors
+def doctor(**kw: Any) -> None:
+    """Check credentials, connectivity and permissions: call each Graph source once.
+
+    \b
+    Example:
+      b2b-preflight doctor --auth secret --app "Atlassian Cloud"
+    """
+    from audit.commands import doctor_command
+
+    sys.exit(doctor_command(kw))
+
+
+@cli.command()
 @click.option("--markdown", is_flag=True, help="Print the catalogue as a Markdown table.")
 def rules(markdown: bool) -> None:
     """List the rule catalogue (ids are stable).

@@ -209,3 +209,41 @@ def rules_markdown() -> str:
         needs = ", ".join(rule.sources) or "Graph users"
         lines.append(f"| `{rule.id}` | {rule.severity.value} | {rule.title} | {needs} |")
     return "\n".join(lines)
+
+
+def doctor_command(kw: dict[str, Any]) -> int:
+    """``doctor``: probe every source once; print what works and which permission is missing."""
+    import asyncio
+
+    config = AuditConfig()
+    options = options_from(kw, config)
+    probes = asyncio.run(_probes(options))
+    for line in doctor_lines(probes):
+        click.echo(line)
+    return 0 if all(p.ok is not False for p in probes) else 3
+
+
+async def _probes(options: Any) -> list[Any]:
+    from audit.collect.doctor import run_probes
+    from audit.pipeline import graph_client
+
+    async with graph_client(options) as client:
+        return await run_probes(client, app=options.app)
+
+
+def doctor_lines(probes: list[Any]) -> list[str]:
+    """One line per source, then the rules each failed source disables."""
+    from audit.rules import all_rules
+
+    lines = []
+    for p in probes:
+        state = {True: "ok", False: "FAILED", None: "not tested"}[p.ok]
+        need = f"  needs {p.permission}" if p.ok is False else ""
+        lines.append(f"{p.source:22} {state:11} {p.detail}{need}")
+    failed = {p.source for p in probes if p.ok is False}
+    if failed & {"organization", "domains", "users"}:
+        lines.append("The audit cannot run without organization, domains and users.")
+    for rule in all_rules():
+        if blocked := failed & set(rule.sources):
+            lines.append(f"disabled: {rule.id} (needs {', '.join(sorted(blocked))})")
+    return lines

@@ -6,6 +6,8 @@ The CLI is a thin layer over these; notebooks call them directly (``await collec
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -82,8 +84,26 @@ def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict
 async def _live(
     options: CollectOptions, now: datetime
 ) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
+    from audit.collect.graph import collect_graph
+
+    async with graph_client(options) as client:
+        data = await collect_graph(
+            client,
+            app=options.app,
+            include_sign_in=options.include_sign_in,
+            log_days=options.log_days,
+            now=now,
+        )
+    base_url = options.graph_url or _cloud_graph_url(options.cloud)
+    extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
+    return data.records, dict(data.statuses), extra | {"requests": data.requests}
+
+
+@contextlib.asynccontextmanager
+async def graph_client(options: CollectOptions) -> AsyncIterator[Any]:
+    """A GraphServiceClient for the options' cloud, URL and credential; closed on exit."""
     from audit.collect.auth import make_credential
-    from audit.collect.graph import close_graph_client, collect_graph, make_graph_client
+    from audit.collect.graph import close_graph_client, make_graph_client
 
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
     credential = make_credential(
@@ -97,18 +117,10 @@ async def _live(
     )
     client = make_graph_client(base_url=base_url, credential=credential, cloud=options.cloud)
     try:
-        data = await collect_graph(
-            client,
-            app=options.app,
-            include_sign_in=options.include_sign_in,
-            log_days=options.log_days,
-            now=now,
-        )
+        yield client
     finally:
         await close_graph_client(client)
         await _close(credential)
-    extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
-    return data.records, dict(data.statuses), extra | {"requests": data.requests}
 
 
 def _cloud_graph_url(cloud: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -102,12 +103,27 @@ def _serve_forever(kw: dict[str, Any]) -> None:
     from audit.demo.tenant import generate_tenant
 
     tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"])
-    with serve(tenant) as (graph_url, nameserver):
-        click.echo(f"GRAPH_URL={graph_url}")
-        click.echo(f"NAMESERVER={nameserver}")
-        click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
-        click.echo("Serving until Ctrl-C.", err=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            click.echo("stopped", err=True)
+    with tempfile.TemporaryDirectory(prefix="b2b-preflight-demo-") as tmp:
+        mailusers = write_mailusers_csv(tenant, Path(tmp) / "mailusers.csv")
+        with serve(tenant) as (graph_url, nameserver):
+            click.echo(f"GRAPH_URL={graph_url}")
+            click.echo(f"NAMESERVER={nameserver}")
+            click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
+            click.echo("VERIFICATION_TOKENS=" + ",".join(tenant.verification_tokens))
+            click.echo(f"MAILUSERS={mailusers}", nl=True)
+            click.echo("Serving until Ctrl-C.", err=True)
+            _wait_for_interrupt()
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM; the servers then shut down through their context managers."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    click.echo("stopped", err=True)
