@@ -13,7 +13,7 @@ from urllib.parse import quote
 import orjson
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from msgraph import GraphServiceClient
+from msgraph.graph_service_client import GraphServiceClient
 
 from audit.collect.graph import PERMISSIONS
 
