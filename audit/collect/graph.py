@@ -14,6 +14,12 @@ groups appear as members typed ``#microsoft.graph.group``) and the ``sync_schema
 
 Dependencies: when the service principal is not found (or is ambiguous), its dependants are
 ``not_requested`` with the reason; with no provisioning job, ``sync_schema`` is ``not_requested``.
+
+At tenant scale (see bench/README.md): ``partitions=N`` reads the guest list in parallel chains
+(:mod:`audit.collect.partition`), at most N requests in flight, all pausing together when Graph
+answers 429/503 with ``Retry-After`` (one throttling budget); ``checkpoint=`` logs every page so an
+interrupted collection resumes (:mod:`audit.collect.checkpoint`); ``track_changes`` stores a
+``/users/delta`` link and ``delta=`` reads only the changes since one (:mod:`audit.collect.delta`).
 """
 
 from __future__ import annotations
@@ -23,16 +29,18 @@ import functools
 import gc
 import importlib
 import re
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -52,6 +60,9 @@ from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
 from audit.collect.auth import Credential, cloud_endpoints, is_loopback
+from audit.collect.checkpoint import Checkpoint, PageLog
+from audit.collect.delta import DeltaChanges, DeltaState, fold_changes, needs_refetch
+from audit.collect.partition import Slots, collect_partitioned
 from audit.errors import ConfigError, SourceError
 from audit.models import SourceState, SourceStatus
 
@@ -110,6 +121,12 @@ APP_SOURCES = SOURCES[4:]
 _ERROR_MAP = cast(dict[str, Any], {"4XX": ODataError, "5XX": ODataError})
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _GROUP_CONCURRENCY = 4
+_REFETCH_CONCURRENCY = 8
+_MAX_PAUSE = 180.0  # as the SDK's retry handler: a longer Retry-After is not waited for
+MAX_RETRY_WAIT = 120.0
+"""Default cap (seconds) on a ``Retry-After`` wait: a longer one is shortened to this and counted."""
+_GUESTS = "userType eq 'Guest'"
+_INVITED_MEMBERS = "creationType eq 'Invitation' and userType eq 'Member'"
 
 
 # SDK quirk: every generated request builder (and one kiota module) emits a DeprecationWarning while
@@ -123,6 +140,7 @@ _SDK_MODULES = (
             "organization.organization_request_builder",
             "domains.domains_request_builder",
             "users.users_request_builder",
+            "users.item.user_item_request_builder",
             "service_principals.service_principals_request_builder",
             "service_principals.item.service_principal_item_request_builder",
             "service_principals.item.app_role_assigned_to.app_role_assigned_to_request_builder",
@@ -155,12 +173,32 @@ class GraphData:
 
     ``records`` holds only sources whose status is ``ok``; ``throttled`` counts the retries the
     SDK's retry handler absorbed (429/503/504), ``requests`` the GET requests the collector made.
+    ``delta_link`` is the ``/users/delta`` link for the next incremental run (when changes were
+    tracked). After an incremental run, ``changes`` holds what changed and ``records`` has no
+    ``users``: apply the changes to the previous table (:func:`audit.collect.delta.apply_changes`).
+    ``resumed_pages`` counts pages taken from a checkpoint instead of Graph. ``capped_waits``
+    counts ``Retry-After`` waits shortened to the client's ``max_wait`` (``longest_retry_after``
+    is the longest one asked for), ``reauthenticated`` the requests sent again with a fresh token
+    after a 401, ``resent`` those sent again after a connection reset or a truncated body.
     """
 
     records: dict[str, list[JSON]] = field(default_factory=dict)
     statuses: dict[str, SourceStatus] = field(default_factory=dict)
     throttled: int = 0
     requests: int = 0
+    delta_link: str | None = None
+    changes: DeltaChanges | None = None
+    resumed_pages: int = 0
+    capped_waits: int = 0
+    longest_retry_after: float = 0.0
+    reauthenticated: int = 0
+    resent: int = 0
+
+    def __repr__(self) -> str:
+        """Counts, not contents: a repr of a million users takes seconds (and asyncio.run builds
+        one of the coroutine's result when it restores its SIGINT handler)."""
+        rows = {name: len(items) for name, items in self.records.items()}
+        return f"GraphData(records={rows}, requests={self.requests}, throttled={self.throttled})"
 
 
 def make_graph_client(
@@ -170,13 +208,16 @@ def make_graph_client(
     cloud: str = "global",
     max_retries: int = 5,
     retry_delay: float = 1.0,
+    max_wait: float = MAX_RETRY_WAIT,
 ) -> GraphServiceClient:
     """A GraphServiceClient on ``base_url``: the SDK's default middleware plus a request counter.
 
     The token goes only to the cloud's Graph host and the ``base_url`` host (explicit
     ``allowed_hosts``). Without a credential, no Authorization header is sent, which is allowed for
     a loopback URL only. ``retry_delay`` is the SDK's base delay added to its exponential backoff
-    when a 503/504 carries no ``Retry-After``; a ``Retry-After`` of 180 s or more is not waited for.
+    when a 503/504 carries no ``Retry-After``. A ``Retry-After`` above ``max_wait`` seconds is
+    shortened to ``max_wait`` (at least 1 s) and counted (``GraphData.capped_waits``), so a server
+    asking for an hour neither stalls the run nor, beyond the SDK's 180 s limit, fails it at once.
     """
     _quiet_sdk_imports()
     endpoints = cloud_endpoints(cloud)
@@ -193,7 +234,8 @@ def make_graph_client(
         provider = AzureIdentityAuthenticationProvider(
             credential, scopes=[endpoints.graph_scope], allowed_hosts=hosts
         )
-    adapter = GraphRequestAdapter(provider, client=_http_client(max_retries, retry_delay))
+    http = _http_client(max_retries, retry_delay, max(1.0, min(max_wait, _MAX_PAUSE - 1)))
+    adapter = GraphRequestAdapter(provider, client=http)
     adapter.base_url = url
     return GraphServiceClient(request_adapter=adapter)
 
@@ -215,7 +257,7 @@ async def close_graph_client(client: GraphServiceClient) -> None:
             await inner.aclose()
 
 
-def _http_client(max_retries: int, retry_delay: float) -> httpx.AsyncClient:
+def _http_client(max_retries: int, retry_delay: float, max_wait: float) -> httpx.AsyncClient:
     """httpx with the SDK's default middleware (as GraphRequestAdapter builds it) + our counter."""
     options: dict[str, Any] = {
         RetryHandlerOption.get_key(): RetryHandlerOption(retry_delay, max_retries),
@@ -225,7 +267,7 @@ def _http_client(max_retries: int, retry_delay: float) -> httpx.AsyncClient:
     }
     telemetry = GraphTelemetryHandlerOption(api_version=APIVersion.v1, sdk_version=SDK_VERSION)
     middleware = KiotaClientFactory.get_default_middleware(options)
-    middleware += [GraphTelemetryHandler(options=telemetry), _CountingHandler()]
+    middleware += [GraphTelemetryHandler(options=telemetry), _CountingHandler(max_wait)]
     client = KiotaClientFactory.get_default_client()
     return cast(
         httpx.AsyncClient,
@@ -234,21 +276,68 @@ def _http_client(max_retries: int, retry_delay: float) -> httpx.AsyncClient:
 
 
 class _Counter(RequestOption):
-    """Per-collection counts, carried to :class:`_CountingHandler` as a request option."""
+    """Per-collection counts and throttling budget, carried to :class:`_CountingHandler` as a
+    request option.
+
+    The budget: when Graph answers 429 (or 503/504) with ``Retry-After``, the SDK's retry handler
+    waits before retrying *that* request; ``resume_at`` makes every other request of the collection
+    wait too, so parallel partitions back off together instead of spending the budget on more 429s.
+    """
 
     KEY = "B2bPreflightCounter"
 
     def __init__(self) -> None:
         self.sent = 0
         self.retries = 0
+        self.resume_at = 0.0
+        self.capped = 0
+        self.longest = 0.0
+        self.reauthenticated = 0
+        self.resent = 0
 
     @staticmethod
     def get_key() -> str:
         return _Counter.KEY
 
+    async def wait_turn(self) -> None:
+        """Sleep until the shared pause (if any) is over."""
+        while (delay := self.resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    def note(self, response: httpx.Response) -> None:
+        """Start (or extend) the shared pause when ``response`` asks the client to back off."""
+        if response.status_code not in (429, 503, 504):
+            return
+        seconds = _retry_after(response.headers.get("Retry-After"))
+        if seconds is not None and 0 < seconds < _MAX_PAUSE:
+            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: a number (the form Graph uses) or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
 
 class _CountingHandler(BaseMiddleware):
-    """Innermost middleware: sees every attempt, so it counts retries (``Retry-Attempt`` header)."""
+    """Innermost middleware: sees every attempt, so it counts retries (``Retry-Attempt`` header),
+    keeps the shared throttling pause of :class:`_Counter` and caps ``Retry-After`` at
+    ``max_wait`` (the SDK's retry handler, which runs after it, then waits the capped time)."""
+
+    def __init__(self, max_wait: float) -> None:
+        super().__init__()
+        self.max_wait = max_wait
 
     async def send(
         self, request: httpx.Request, transport: httpx.AsyncBaseTransport
@@ -257,10 +346,26 @@ class _CountingHandler(BaseMiddleware):
         if counter is None:  # first attempt: the options are dropped after it, so keep our own
             options = request.extensions.get(REQUEST_OPTIONS_KEY) or {}
             counter = request.extensions[_Counter.KEY] = options.get(_Counter.KEY)
-        if isinstance(counter, _Counter):
-            counter.sent += 1
-            counter.retries += "Retry-Attempt" in request.headers
-        return await super().send(request, transport)
+        if not isinstance(counter, _Counter):
+            return await super().send(request, transport)
+        await counter.wait_turn()
+        counter.sent += 1
+        counter.retries += "Retry-Attempt" in request.headers
+        response = await super().send(request, transport)
+        self._cap(response, counter)
+        counter.note(response)
+        return response
+
+    def _cap(self, response: httpx.Response, counter: _Counter) -> None:
+        """Shorten a ``Retry-After`` longer than ``max_wait``, and count it."""
+        if response.status_code not in (429, 503, 504):
+            return
+        seconds = _retry_after(response.headers.get("Retry-After"))
+        if seconds is None or seconds <= self.max_wait:
+            return
+        counter.capped += 1
+        counter.longest = max(counter.longest, seconds)
+        response.headers["Retry-After"] = str(int(self.max_wait))
 
 
 class _Problem(Exception):
@@ -271,50 +376,142 @@ class _Problem(Exception):
         self.status = status
 
 
-_EXPECTED = (APIError, httpx.HTTPError, ClientAuthenticationError, _Problem)
+_EXPECTED = (APIError, httpx.HTTPError, AzureError, _Problem)  # AzureError: getting a token
+
+
+@dataclass
+class _Chain:
+    """The items of one ``nextLink`` chain, its final ``@odata.deltaLink`` (delta rounds) and how
+    many of its pages came from a checkpoint."""
+
+    items: list[JSON]
+    delta_link: str | None = None
+    resumed: int = 0
 
 
 class _Graph:
     """Raw GETs through the SDK adapter: bytes in, orjson out, ``@odata.nextLink`` followed."""
 
-    def __init__(self, client: GraphServiceClient) -> None:
+    def __init__(self, client: GraphServiceClient, checkpoint: Checkpoint | None = None) -> None:
         self.client = client
         self.adapter: Any = client.request_adapter  # send_primitive_async is typed as -> None
         self.counter = _Counter()
-        self.origin = _origin(str(self.adapter.base_url))
+        self.base_url = str(self.adapter.base_url).rstrip("/")
+        self.origin = _origin(self.base_url)
+        self.checkpoint = checkpoint
         self.requests = 0
+        self.resumed = 0
 
-    async def document(self, info: RequestInformation) -> JSON:
+    async def fetch(self, info: RequestInformation) -> tuple[bytes, JSON]:
+        """One GET: the raw body and its parsed JSON object.
+
+        Two faults the SDK does not retry get exactly one more attempt: a 401 (an access token that
+        expired mid-run) is sent again without its Authorization header, so the SDK asks the
+        credential for a token again; a connection reset or a truncated or unparseable body (not a
+        timeout) is sent again as it was. Both are counted (``GraphData``); a second failure stands.
+        """
         info.add_request_options([self.counter])
         self.requests += 1
-        raw = await self.adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
-        doc = _parse(raw) if raw else None
-        if not isinstance(doc, dict):
-            raise _Problem("Graph answered with something that is not a JSON object")
-        return doc
+        for last in (False, True):
+            try:
+                raw = await self.adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
+            except APIError as exc:
+                if last or exc.response_status_code != 401:
+                    raise
+                self.counter.reauthenticated += 1
+                info.headers.remove("Authorization")
+                continue
+            except httpx.TransportError as exc:
+                if last or isinstance(exc, httpx.TimeoutException):
+                    raise
+                self.counter.resent += 1
+                continue
+            doc = _parse(raw) if raw else None
+            if isinstance(doc, dict):
+                return raw, doc
+            if last:
+                raise _Problem("Graph answered with something that is not a JSON object")
+            self.counter.resent += 1
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def document(self, info: RequestInformation) -> JSON:
+        return (await self.fetch(info))[1]
 
     async def pages(self, info: RequestInformation) -> list[JSON]:
         """Every item of a collection, following ``@odata.nextLink`` to the end."""
-        items: list[JSON] = []
+        return (await self.chain(info)).items
+
+    async def chain(
+        self,
+        info: RequestInformation,
+        *,
+        resumable: bool = False,
+        limit: Slots | None = None,
+    ) -> _Chain:
+        """A whole chain; ``resumable`` logs its pages to the checkpoint (if any) and continues a
+        logged chain where it stopped; ``limit`` bounds requests in flight across chains."""
+        log = self.checkpoint.log(self.url_of(info)) if resumable and self.checkpoint else None
+        point = log.resume() if log is not None else None
+        if point is None:
+            return await self._walk(info, info, [], log, limit)
+        if point.next_link is None:
+            self.resumed += point.pages
+            return _Chain(point.items, point.delta_link, point.pages)
+        try:
+            chain = await self._walk(
+                self.follow(point.next_link, info), info, point.items, log, limit
+            )
+        except _EXPECTED as exc:
+            if _describe(exc).status not in (400, 404, 410) or log is None:
+                raise
+            log.start()  # the stored skip token expired: read the chain again from its start
+            return await self._walk(info, info, [], log, limit)
+        self.resumed += point.pages
+        chain.resumed = point.pages
+        return chain
+
+    async def _walk(
+        self,
+        info: RequestInformation,
+        first: RequestInformation,
+        items: list[JSON],
+        log: PageLog | None,
+        limit: Slots | None,
+    ) -> _Chain:
+        pages = 0
         while True:
-            doc = await self.document(info)
+            if limit is None:
+                raw, doc = await self.fetch(info)
+            else:
+                async with limit.hold(pages=pages if info is first else pages + 1):
+                    raw, doc = await self.fetch(info)
+            pages += 1
             value = doc.get("value")
             if not isinstance(value, list):
                 raise _Problem("collection response without a 'value' list")
             items.extend(v for v in value if isinstance(v, dict))
+            if log is not None:
+                log.append(raw)
             link = doc.get("@odata.nextLink")
             if not link:
-                return items
-            info = self.follow(str(link), info)
+                delta = doc.get("@odata.deltaLink")
+                return _Chain(items, str(delta) if delta else None)
+            info = self.follow(str(link), first)
 
-    def follow(self, link: str, previous: RequestInformation) -> RequestInformation:
-        """A GET for a nextLink, refused if it leaves the Graph host we were given."""
+    def url_of(self, info: RequestInformation) -> str:
+        """The absolute URL of a request (the identity of its chain in a checkpoint)."""
+        url = str(info.url)
+        return url if "://" in url else self.base_url + url
+
+    def follow(self, link: str, previous: RequestInformation | None) -> RequestInformation:
+        """A GET for a nextLink (or a stored deltaLink), refused if it leaves the Graph host we
+        were given."""
         if _origin(link) != self.origin:
             raise _Problem(f"@odata.nextLink points away from {self.origin[1]}")
         info = RequestInformation(Method.GET)
         info.url = link
         info.headers.try_add("Accept", "application/json")
-        for value in previous.headers.get("ConsistencyLevel"):
+        for value in previous.headers.get("ConsistencyLevel") if previous is not None else ():
             info.headers.try_add("ConsistencyLevel", value)
         return info
 
@@ -347,31 +544,52 @@ async def collect_graph(
     log_days: int = 30,
     now: datetime | None = None,
     page_size: int = 999,
+    partitions: int = 0,
+    track_changes: bool = False,
+    delta: DeltaState | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> GraphData:
     """Collect every Graph source of the audit; see the module docstring for the record shapes.
 
     ``app`` is the service principal's display name or appId; None skips the app sources (their
     status is ``not_requested``). Raises :class:`SourceError` when a required source (organization,
     domains, users) fails for a reason other than a missing permission.
+
+    ``partitions`` > 0 reads the guest list in partitions with at most that many requests in
+    flight (verified against ``$count``; same rows as sequential paging, another order).
+    ``track_changes`` sets ``GraphData.delta_link``; ``delta`` makes the users source incremental
+    (``GraphData.changes``), falling back to a full read (reason in the users status detail) when
+    the link is refused or belongs to another tenant or ``$select``. ``checkpoint`` logs the users
+    pages, resumes logged chains, and is cleared once the users source is complete.
     """
     if not 1 <= page_size <= 999:
         raise ConfigError(f"page_size must be between 1 and 999, not {page_size}")
+    if partitions < 0:
+        raise ConfigError(f"partitions must be 0 (sequential) or more, not {partitions}")
     _quiet_sdk_imports()
-    graph, data = _Graph(client), GraphData()
+    graph, data = _Graph(client, checkpoint), GraphData()
     since = (now or datetime.now(UTC)) - timedelta(days=log_days)
     await _run(
         data, "organization", lambda: graph.pages(client.organization.to_get_request_information())
     )
+    plan = _UsersPlan(include_sign_in, page_size, partitions, track_changes or delta is not None)
+    plan.delta, plan.note = _usable_delta(delta, data)
     try:
         async with asyncio.TaskGroup() as group:
             domains_info = client.domains.to_get_request_information()
             group.create_task(_run(data, "domains", lambda: graph.pages(domains_info)))
-            group.create_task(_users(graph, data, include_sign_in, page_size))
+            group.create_task(_users(graph, data, plan))
             group.create_task(_app(graph, data, app, since if log_days > 0 else None, page_size))
     except BaseExceptionGroup as errors:
         raise _first_leaf(errors) from None
     data.statuses = {s: data.statuses[s] for s in SOURCES if s in data.statuses}
     data.throttled, data.requests = graph.counter.retries, graph.requests
+    data.resumed_pages = graph.resumed
+    counter = graph.counter
+    data.capped_waits, data.longest_retry_after = counter.capped, counter.longest
+    data.reauthenticated, data.resent = counter.reauthenticated, counter.resent
+    if checkpoint is not None and data.statuses["users"].usable:
+        checkpoint.clear()
     return data
 
 
@@ -419,11 +637,25 @@ def _describe(exc: BaseException) -> _Problem:
     if isinstance(exc, ClientAuthenticationError):
         first_line = str(exc.message or exc).strip().splitlines()[0] if str(exc).strip() else ""
         return _Problem(_clip(f"authentication failed: {first_line}"))
+    if isinstance(exc, AzureError):
+        first_line = str(exc.message or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return _Problem(_clip(f"cannot get an access token: {type(exc).__name__}: {first_line}"))
+    if isinstance(exc, httpx.TimeoutException):
+        return _Problem(f"Graph did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.ConnectError):
+        said = f": {exc}" if str(exc) else ""
+        return _Problem(_clip(f"the connection to Graph broke ({type(exc).__name__}{said})"))
     return _Problem(_clip(f"cannot reach Graph: {type(exc).__name__}: {exc}"))
 
 
 def _clip(text: str, limit: int = 400) -> str:
+    """``text`` cut to ``limit`` characters, with anything shaped like a token masked: a server
+    (or a proxy) echoing the request's Authorization header must not put it in our messages."""
+    text = _TOKEN_LIKE.sub("[token]", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_TOKEN_LIKE = re.compile(r"(?i)(?<=bearer )\S+|eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 
 
 def _not_requested(data: GraphData, sources: Iterable[str], reason: str | None = None) -> None:
@@ -434,11 +666,63 @@ def _not_requested(data: GraphData, sources: Iterable[str], reason: str | None =
 # ---- users ------------------------------------------------------------------------------------
 
 
-async def _users(graph: _Graph, data: GraphData, include_sign_in: bool, page_size: int) -> None:
-    """Guests plus invited members; with sign-in activity when asked and permitted."""
-    if include_sign_in:
+@dataclass
+class _UsersPlan:
+    """How to read the users source (see :func:`collect_graph`)."""
+
+    include_sign_in: bool
+    page_size: int
+    partitions: int
+    track_changes: bool
+    delta: DeltaState | None = None
+    note: str | None = None  # why an incremental read became a full one
+    detail: JSON = field(default_factory=dict)  # how the guest list was paged
+
+
+def _usable_delta(
+    delta: DeltaState | None, data: GraphData
+) -> tuple[DeltaState | None, str | None]:
+    """``delta`` unless it cannot apply to this tenant and ``$select`` (then None and why)."""
+    if delta is None:
+        return None, None
+    orgs = data.records.get("organization") or [{}]
+    tenant = orgs[0].get("id")
+    if delta.tenant_id and tenant and str(tenant) != delta.tenant_id:
+        return None, "full read: the previous snapshot is of another tenant"
+    if tuple(delta.select) != GUEST_SELECT:
+        return None, "full read: the previous snapshot tracked other properties"
+    return delta, None
+
+
+async def _users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
+    """Guests plus invited members: incremental when a delta link applies, else a full read."""
+    if plan.delta is not None:
         try:
-            rows = await _guests(graph, (*GUEST_SELECT, SIGN_IN_SELECT), page_size)
+            await _incremental(graph, data, plan.delta)
+            return
+        except _EXPECTED as exc:
+            if _describe(exc).status in (401, 403):
+                data.statuses["users"] = _failed("users", exc)
+                _not_requested(data, ["sign_in_activity"])
+                return
+            plan.note = f"full read: the delta link was refused ({_describe(exc)})"
+    if plan.track_changes:
+        data.delta_link = await _latest_delta_link(graph)
+    await _full_users(graph, data, plan)
+    status = data.statuses["users"]
+    if status.usable:
+        status.detail.update(plan.detail)
+    if status.usable and plan.note:
+        status.detail["incremental"] = plan.note
+    if status.usable and plan.track_changes and data.delta_link is None:
+        status.detail["delta"] = "unavailable: no delta link (the next run reads everything)"
+
+
+async def _full_users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
+    """Every guest and invited member; with sign-in activity when asked and permitted."""
+    if plan.include_sign_in:
+        try:
+            rows = await _guests(graph, (*GUEST_SELECT, SIGN_IN_SELECT), plan)
         except _EXPECTED as exc:
             if _describe(exc).status not in (401, 403):
                 data.statuses["users"] = _failed("users", exc)
@@ -454,19 +738,56 @@ async def _users(graph: _Graph, data: GraphData, include_sign_in: bool, page_siz
             return
     else:
         _not_requested(data, ["sign_in_activity"])
-    await _run(data, "users", lambda: _guests(graph, GUEST_SELECT, page_size))
+    await _run(data, "users", lambda: _guests(graph, GUEST_SELECT, plan))
 
 
-async def _guests(graph: _Graph, select: tuple[str, ...], page_size: int) -> list[JSON]:
+async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> list[JSON]:
     """``userType eq 'Guest'`` and externally-originated members, merged and deduplicated by id."""
-    queries = ("userType eq 'Guest'", "creationType eq 'Invitation' and userType eq 'Member'")
-    guests, members = await asyncio.gather(
-        *(graph.pages(_users_request(graph.client, q, select, page_size)) for q in queries)
-    )
+    limit = Slots(plan.partitions) if plan.partitions else None
+
+    async def chain(filter_: str) -> list[JSON]:
+        info = _users_request(graph.client, filter_, select, plan.page_size)
+        return (await graph.chain(info, resumable=True, limit=limit)).items
+
+    async def guests() -> list[JSON]:
+        if not plan.partitions:
+            return await chain(_GUESTS)
+        rows, report = await collect_partitioned(
+            _GUESTS,
+            fetch=chain,
+            count=lambda: _count(graph, _GUESTS),
+            min_count=2 * plan.page_size,
+        )
+        plan.detail = report.to_detail()
+        return rows
+
+    try:
+        async with asyncio.TaskGroup() as group:  # a failure stops the other read too
+            reads = group.create_task(guests()), group.create_task(chain(_INVITED_MEMBERS))
+    except BaseExceptionGroup as errors:
+        raise _first_leaf(errors) from None
+    found, members = (task.result() for task in reads)
     merged: dict[str, JSON] = {}
-    for user in guests + [m for m in members if m.get("userType") == "Member"]:
+    for user in found + [m for m in members if m.get("userType") == "Member"]:
         merged.setdefault(str(user.get("id")), user)
     return list(merged.values())
+
+
+async def _count(graph: _Graph, filter_: str) -> int | None:
+    """``$count`` of a users query (advanced query), or None when Graph will not count it."""
+    query = graph.client.users.UsersRequestBuilderGetQueryParameters(
+        filter=filter_, count=True, top=1, select=["id"]
+    )
+    config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
+    config.headers.add("ConsistencyLevel", "eventual")
+    try:
+        doc = await graph.document(graph.client.users.to_get_request_information(config))
+    except _EXPECTED as exc:
+        if _describe(exc).status in (401, 403):
+            raise
+        return None
+    count = doc.get("@odata.count")
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _users_request(
@@ -476,6 +797,69 @@ def _users_request(
         filter=filter_, select=list(select), top=top
     )
     return client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
+
+
+# ---- users: delta query -----------------------------------------------------------------------
+
+
+async def _latest_delta_link(graph: _Graph) -> str | None:
+    """A ``deltaLink`` for "changes from now on" (``$deltatoken=latest``: no data, one request);
+    None when Graph will not give one (the next incremental run then reads everything)."""
+    select = ",".join(GUEST_SELECT)
+    info = graph.follow(f"{graph.base_url}/users/delta?$select={select}&$deltatoken=latest", None)
+    try:
+        doc = await graph.document(info)
+    except _EXPECTED:
+        return None
+    link = doc.get("@odata.deltaLink")
+    return str(link) if link and _origin(str(link)) == graph.origin else None
+
+
+async def _incremental(graph: _Graph, data: GraphData, delta: DeltaState) -> None:
+    """Follow the stored delta link to the next one; the net changes go to ``data.changes``."""
+    chain = await graph.chain(graph.follow(delta.link, None), resumable=True)
+    if not chain.delta_link:
+        raise _Problem("the delta round ended without an @odata.deltaLink")
+    changes = DeltaChanges(link=chain.delta_link)
+    fold_changes(changes, chain.items)
+    await _refetch(graph, changes, needs_refetch(changes, GUEST_SELECT, delta.known_ids))
+    data.changes, data.delta_link = changes, changes.link
+    data.statuses["users"] = SourceStatus(
+        "users", SourceState.OK, rows=len(changes.upserts), detail=changes.to_detail()
+    )
+    data.statuses["sign_in_activity"] = SourceStatus(
+        "sign_in_activity",
+        SourceState.NOT_REQUESTED,
+        error="not collected by an incremental run (delta query does not track signInActivity)",
+    )
+
+
+async def _refetch(graph: _Graph, changes: DeltaChanges, ids: list[str]) -> None:
+    """Read whole objects for entries that carried only their changed properties."""
+    limit = asyncio.Semaphore(_REFETCH_CONCURRENCY)
+
+    async def one(uid: str) -> None:
+        builder = graph.client.users.by_user_id(uid)
+        query = builder.UserItemRequestBuilderGetQueryParameters(select=list(GUEST_SELECT))
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+        async with limit:
+            try:
+                user = await graph.document(info)
+            except _EXPECTED as exc:
+                if _describe(exc).status != 404:
+                    raise
+                fold_changes(changes, [{"id": uid, "@removed": {"reason": "deleted"}}])
+                return
+        user.pop("@odata.context", None)
+        changes.upserts[uid] = user
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for uid in ids:
+                group.create_task(one(uid))
+    except BaseExceptionGroup as errors:
+        raise _first_leaf(errors) from None
+    changes.refetched = len(ids)
 
 
 # ---- the app: service principal, assignments, group members, provisioning ---------------------

@@ -19,6 +19,7 @@ import contextlib
 import math
 import random
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class Faults:
     request rate per second above which requests get 429. Faults never consume a page: the
     retry gets it. ``expired_tokens`` names sources whose follow-up pages (``$skiptoken``) fail
     with 400 ``Directory_ExpiredPageToken``, a failure in the middle of a collection.
+    ``outage_after`` cuts the service off after that many answered requests: every later request
+    gets 500 (not retried by the SDK), as a lost network would fail a collection at page k; set it
+    back to None to end the outage.
     """
 
     throttle_rate: float = 0.0
@@ -68,6 +72,7 @@ class Faults:
     throttle_budget: float | None = None
     seed: int = 0
     expired_tokens: set[str] = field(default_factory=set)
+    outage_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ class GraphEmulator:
         self._bucket = _Bucket(self.faults.throttle_budget)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
+        """The most requests this emulator was answering at the same time."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -173,13 +181,20 @@ class GraphEmulator:
 
     def serve(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one HTTP request (``target`` is the raw path and query); used by the handler."""
-        if self.latency > 0:
-            time.sleep(self.latency)
-        parts = urlsplit(target)
-        authorized, denial = self._check_auth(headers)
-        reply = denial or self._dispatch(method, parts.path, parts.query, headers, body)
-        self._record(RecordedRequest(method, parts.path, parts.query, reply.status, authorized))
-        return reply
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.latency > 0:
+                time.sleep(self.latency)
+            parts = urlsplit(target)
+            authorized, denial = self._check_auth(headers)
+            reply = denial or self._dispatch(method, parts.path, parts.query, headers, body)
+            self._record(RecordedRequest(method, parts.path, parts.query, reply.status, authorized))
+            return reply
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _dispatch(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
@@ -243,12 +258,15 @@ class GraphEmulator:
         if in_batch:
             return None
         with self._lock:
-            wait = self._bucket.take()
+            cut = faults.outage_after is not None and len(self._requests) >= faults.outage_after
+            wait = None if cut else self._bucket.take()
             if wait is None and faults.throttle_rate and self._rng.random() < faults.throttle_rate:
                 wait = faults.retry_after
             status = 0
             if wait is None and faults.error_rate and self._rng.random() < faults.error_rate:
                 status = self._rng.choice(faults.error_statuses)
+        if cut:
+            return error_reply(500, "generalException", "The service is unreachable (outage).")
         if wait is not None:
             seconds = str(max(0, math.ceil(wait)))
             return error_reply(429, "TooManyRequests", "Too many requests.", Retry_After=seconds)
@@ -357,6 +375,14 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled partition, a test's fault) is not a server error;
+        anything else is printed as usual."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._open_lock:

@@ -175,6 +175,8 @@ class Router:
         return self.entity(req, "users/$entity", entity, m["id"])
 
     def delta(self, req: Request, _: re.Match[str]) -> Reply:
+        if req.query.get("$deltatoken", "").lower() == "latest":
+            return self.delta_latest(req)
         if "$deltatoken" in req.query:
             state = decode_token(req.query["$deltatoken"])
             state = {**state, "o": 0, "n": self.store.version}
@@ -197,8 +199,14 @@ class Router:
             more = offset + top < len(users)
         return self.delta_page(req, state, items, more, select)
 
-    def delta_start(self, req: Request) -> JSON:
-        _check_options(req, frozenset(("$select", "$top")))
+    def delta_latest(self, req: Request) -> Reply:
+        """``$deltatoken=latest`` ("sync from now"): no users, a deltaLink at the current state."""
+        _check_options(req, frozenset(("$select", "$top", "$deltatoken")))
+        state = self.delta_start(req, ("$deltatoken",))
+        return self.delta_page(req, state, [], False, tuple(state["s"]) or None)
+
+    def delta_start(self, req: Request, also: tuple[str, ...] = ()) -> JSON:
+        _check_options(req, frozenset(("$select", "$top", *also)))
         select = _user_select(req)
         return {"s": list(select or ()), "t": page_size(req.query), "o": 0, "n": self.store.version}
 

@@ -109,6 +109,7 @@ class UserStore:
         self._removed: dict[str, int] = {}
         self.version = 0
         self._matches: dict[str, list[JSON]] = {}
+        self._since: dict[int, list[tuple[str, JSON | None]]] = {}
 
     def get(self, user_id: str) -> JSON | None:
         """The live user with this id, if any."""
@@ -135,13 +136,18 @@ class UserStore:
                 gc.enable()
 
     def changes_since(self, version: int) -> list[tuple[str, JSON | None]]:
-        """Users changed (object) or deleted (None) after ``version``, oldest change first."""
+        """Users changed (object) or deleted (None) after ``version``, oldest change first
+        (cached per version until the next change: every page of a delta round asks again)."""
         with self._lock:
-            events: list[tuple[int, str, JSON | None]] = [
-                (v, uid, self._live[uid]) for uid, v in self._changed.items() if v > version
-            ]
-            events += [(v, uid, None) for uid, v in self._removed.items() if v > version]
-        return [(uid, user) for _, uid, user in sorted(events, key=lambda t: t[0])]
+            found = self._since.get(version)
+            if found is None:
+                events: list[tuple[int, str, JSON | None]] = [
+                    (v, uid, self._live[uid]) for uid, v in self._changed.items() if v > version
+                ]
+                events += [(v, uid, None) for uid, v in self._removed.items() if v > version]
+                found = [(uid, user) for _, uid, user in sorted(events, key=lambda t: t[0])]
+                self._since[version] = found
+            return found
 
     def put(self, user: JSON) -> None:
         """Add or replace a user (a change that the next delta round reports)."""
@@ -172,6 +178,7 @@ class UserStore:
     def _bump(self) -> None:
         self.version += 1
         self._matches = {}
+        self._since = {}
 
     @staticmethod
     def removed(user_id: str) -> JSON:
