@@ -25,7 +25,7 @@ MAX_ADDRESS = 254
 
 def split(addresses: pd.Series) -> pd.DataFrame:
     """Columns ``local`` and ``domain`` split at the last ``@``; NA where there is no ``@``."""
-    parts = addresses.astype("str").str.extract(r"^(?P<local>.*)@(?P<domain>[^@]*)$")
+    parts = addresses.astype("str").str.extract(r"(?s)^(?P<local>.*)@(?P<domain>[^@]*)\Z")
     return parts.astype("str")
 
 
@@ -99,7 +99,7 @@ def demangle_upn(upns: pd.Series) -> pd.Series:
     UPNs without ``#EXT#`` are returned unchanged.
     """
     text = upns.astype("str")
-    prefix = text.str.extract(r"^(.*?)#EXT#", flags=re.IGNORECASE)[0]
+    prefix = text.str.extract(r"^(.*?)#EXT#", flags=re.IGNORECASE | re.DOTALL)[0]
     demangled = prefix.str.replace(r"_(?=[^_]*$)", "@", regex=True)
     demangled = demangled.where(prefix.str.contains("_", regex=False).fillna(False), prefix)
     return demangled.where(prefix.notna(), text).astype("str")
@@ -109,7 +109,7 @@ def is_ext_upn(upns: pd.Series, initial_domain: str | None) -> pd.Series:
     """True where the UPN has the guest form ``alias_domain#EXT#@<initial domain>``."""
     if not initial_domain:
         return pd.Series(False, index=upns.index)
-    pattern = rf"^[^@#]*[^@#_]_[^@#_]+#EXT#@{re.escape(initial_domain)}$"
+    pattern = rf"^[^@#]*[^@#_]_[^@#_]+#EXT#@{re.escape(initial_domain)}\Z"
     matched = upns.astype("str").str.match(pattern, case=False)
     return matched.fillna(False).astype(bool)
 

@@ -106,7 +106,7 @@ def add_provisioning(frame: pd.DataFrame, logs: pd.DataFrame | None) -> pd.DataF
     """The latest provisioning-log entry per guest (by ``sourceIdentity.id``)."""
     cols = {"status": "last_prov_status", "provisioningAction": "last_prov_action"}
     cols |= {"errorCode": "last_prov_error", "activityDateTime": "last_prov_time"}
-    if logs is None:
+    if logs is None or logs.empty:  # pandas cannot map through an empty datetime Series
         for col in cols.values():
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")
         frame["last_prov_time"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")

@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from audit._files import private_dir, private_file, write_private
 from audit._version import __version__
 from audit.errors import SnapshotError
 from audit.models import SourceState, SourceStatus
@@ -79,14 +80,19 @@ class Snapshot:
 
 
 def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
-    """Write ``snapshot`` to the folder ``path`` atomically; an existing snapshot there is replaced."""
+    """Write ``snapshot`` to the folder ``path`` atomically; an existing snapshot there is replaced.
+
+    A ``path`` that holds anything but a snapshot (or nothing) raises :class:`SnapshotError`.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _check_replaceable(target)
+    private_dir(target.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # mode 0o700
     try:
         for name, df in snapshot.tables.items():
-            _write_table(df, tmp / f"{name}.parquet")
-        (tmp / MANIFEST).write_bytes(orjson.dumps(snapshot.manifest(), option=orjson.OPT_INDENT_2))
+            _write_table(df, private_file(tmp / f"{name}.parquet"))
+        manifest = orjson.dumps(snapshot.manifest(), option=orjson.OPT_INDENT_2)
+        write_private(tmp / MANIFEST, manifest)
         _fsync_dir(tmp)
         _replace(tmp, target)
     except BaseException:
@@ -97,8 +103,13 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
 
 
 def load(path: str | os.PathLike[str]) -> Snapshot:
-    """Read a snapshot folder written by :func:`save`; raises SnapshotError when it is not one."""
+    """Read a snapshot folder written by :func:`save`; raises SnapshotError when it is not one.
+
+    When a save was killed between moving the old snapshot aside and moving the new one in, the
+    old one is put back first (see :func:`_replace`), so the last complete snapshot is what loads.
+    """
     folder = Path(path)
+    _recover(folder)
     manifest = _read_manifest(folder)
     tables = {name: _read_table(folder / f"{name}.parquet") for name in manifest["tables"]}
     return Snapshot(
@@ -156,18 +167,60 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _replace(tmp: Path, target: Path) -> None:
-    """Move ``tmp`` to ``target``; an old snapshot is moved aside first and removed only afterwards."""
+    """Move ``tmp`` to ``target``; an old snapshot is moved aside first and removed only afterwards.
+
+    A crash between the two renames leaves no ``target`` but a complete ``.<name>.old`` beside it,
+    which :func:`load` moves back (:func:`_recover`): never a half snapshot in place of a good one.
+    """
     if not target.exists():
         os.replace(tmp, target)
+        _fsync_path(target.parent)
         return
-    old = target.with_name(f".{target.name}.old")
+    old = _aside(target)
     shutil.rmtree(old, ignore_errors=True)
     os.replace(target, old)
     os.replace(tmp, target)
+    _fsync_path(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace anything but a snapshot or an empty folder (``--out ~`` must not delete ~)."""
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+        raise SnapshotError(f"{target} exists and is not a snapshot; choose a new or empty folder")
+    if target.exists() and not target.is_dir():
+        raise SnapshotError(f"{target} exists and is not a folder")
+
+
+def _aside(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def _recover(folder: Path) -> None:
+    """Put back a complete snapshot that a killed :func:`save` left moved aside."""
+    old = _aside(folder)
+    if not folder.exists() and (old / MANIFEST).is_file():
+        os.replace(old, folder)
+
+
+def _fsync_path(path: Path) -> None:
+    """Make a rename durable: fsync the folder that holds it (where the OS allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
+    """Flush every file (owner-only, whatever the writer did) and the folder itself."""
     for file in folder.iterdir():
+        os.chmod(file, 0o600)
         with open(file, "rb") as fh:
             os.fsync(fh.fileno())
+    _fsync_path(folder)

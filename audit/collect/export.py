@@ -12,14 +12,18 @@ A missing optional file means "not collected", never "empty".
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from audit.errors import InputError
+from audit._files import private_dir, write_private
+from audit.errors import ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 
 JSON = dict[str, Any]
@@ -119,23 +123,117 @@ def _collection(file: Path) -> Iterator[JSON]:
 
 
 def load_json(file: Path) -> Any:
-    """Parse a JSON file; InputError with the line number when it is not JSON."""
+    """Parse a JSON file; InputError with the line number when it is not JSON.
+
+    A UTF-8 byte order mark is skipped and UTF-16 with a BOM is decoded (Windows PowerShell's
+    ``Out-File`` writes both). A file whose first 64 KiB hold a NUL byte or that does not start
+    with ``{`` or ``[`` is refused before the rest of it is read.
+    """
     try:
         if file.stat().st_size > MAX_FILE:
             raise InputError(file, "file is larger than 2 GiB; export it in pages (name.0001.json)")
-        raw = file.read_bytes()
+        with file.open("rb") as handle:
+            _sniff(file, handle.read(_SNIFF))
+        raw = _utf8(file, file.read_bytes())
     except OSError as exc:
         raise InputError(file, f"cannot read ({exc.strerror})") from None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "UTF-8" in exc.msg:
+            raise _not_utf8(file, raw) from None
         raise InputError(file, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+
+
+_SNIFF = 64 * 1024
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _sniff(file: Path, head: bytes) -> None:
+    """Refuse what cannot be a Graph JSON document from its first bytes."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    body = head.removeprefix(codecs.BOM_UTF8)
+    nul = body.find(b"\x00")
+    if nul >= 0:
+        where = body[:nul].count(b"\n") + 1
+        raise InputError(file, "not JSON text (it holds NUL bytes)", line=where)
+    start = body.lstrip()
+    if not start:
+        if len(head) < _SNIFF:
+            raise InputError(file, "empty file: expected a JSON document", line=1)
+        return
+    if start[:1] not in (b"{", b"["):
+        where = body[: len(body) - len(start)].count(b"\n") + 1
+        raise InputError(file, "not valid JSON (expected '{' or '[')", line=where)
+
+
+def _utf8(file: Path, raw: bytes) -> bytes:
+    """``raw`` as UTF-8 without a BOM; UTF-16 (with its BOM) is decoded."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :]
+    if raw.startswith(_BOMS[1:]):
+        try:
+            return raw.decode("utf-16").encode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise InputError(file, f"not valid UTF-16 text ({exc.reason})", line=1) from None
+    return raw
+
+
+def _not_utf8(file: Path, raw: bytes) -> InputError:
+    """The error for bytes that are not UTF-8, with the line of the first bad byte."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return InputError(file, "not UTF-8 text; save it as UTF-8", line=line)
+    return InputError(file, "not valid JSON (a lone UTF-16 surrogate in a string)")
+
+
+_EXPORT_FILE = re.compile(
+    r"(organization|domains|users|servicePrincipal|appRoleAssignedTo|synchronizationJobs"
+    r"|synchronizationSchema|provisioningLogs|dns)(\.\d+)?\.json|mailusers\.csv|groupMembers"
+)
+
+
+def check_export_target(folder: str | Path) -> Path:
+    """``folder`` as an export destination: absent, empty or an earlier export, else ConfigError.
+
+    An export folder is replaced as a whole, so a folder holding anything else is refused before
+    any work is done rather than deleted.
+    """
+    root = Path(folder)
+    if not root.exists():
+        return root
+    if not root.is_dir():
+        raise ConfigError(f"{root} exists and is not a folder")
+    foreign = [p.name for p in root.iterdir() if not _EXPORT_FILE.fullmatch(p.name)]
+    groups = root / "groupMembers"
+    if groups.is_dir():
+        foreign += [f"groupMembers/{p.name}" for p in groups.iterdir() if p.suffix != ".json"]
+    if foreign:
+        raise ConfigError(
+            f"{root} holds files that are not part of an export ({', '.join(sorted(foreign)[:3])}); "
+            "choose a new or empty folder"
+        )
+    return root
+
+
+def publish_folder(staging: Path, final: Path) -> None:
+    """Move the complete folder ``staging`` to ``final``, replacing an earlier one there."""
+    if not final.exists():
+        os.replace(staging, final)
+        return
+    aside = final.with_name(f".{final.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    os.replace(final, aside)
+    os.replace(staging, final)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_raw(records: dict[str, list[JSON]], folder: str | Path, *, page_size: int = 999) -> Path:
     """Write collected records as an export folder that :func:`read_export` reads back."""
-    root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(folder)
     for source, stem in LISTS.items():
         if source in records:
             _write_pages(root, stem, records[source], page_size)
@@ -143,24 +241,24 @@ def write_raw(records: dict[str, list[JSON]], folder: str | Path, *, page_size: 
         _write_groups(root / "groupMembers", records["group_members"])
     if records.get("sync_schema"):
         schema = {k: v for k, v in records["sync_schema"][0].items() if not k.startswith("_")}
-        (root / "synchronizationSchema.json").write_bytes(orjson.dumps(schema))
+        write_private(root / "synchronizationSchema.json", orjson.dumps(schema))
     return root
 
 
 def _write_pages(root: Path, stem: str, rows: list[JSON], page_size: int) -> None:
     if len(rows) <= page_size:
-        (root / f"{stem}.json").write_bytes(orjson.dumps({"value": rows}))
+        write_private(root / f"{stem}.json", orjson.dumps({"value": rows}))
         return
     for n, start in enumerate(range(0, len(rows), page_size), start=1):
         page = {"value": rows[start : start + page_size]}
-        (root / f"{stem}.{n:04d}.json").write_bytes(orjson.dumps(page))
+        write_private(root / f"{stem}.{n:04d}.json", orjson.dumps(page))
 
 
 def _write_groups(folder: Path, members: list[JSON]) -> None:
-    folder.mkdir(exist_ok=True)
+    private_dir(folder)
     by_group: dict[str, list[JSON]] = {}
     for m in members:
         clean = {k: v for k, v in m.items() if k != "_groupId"}
         by_group.setdefault(str(m.get("_groupId")), []).append(clean)
     for group_id, rows in by_group.items():
-        (folder / f"{group_id}.json").write_bytes(orjson.dumps({"value": rows}))
+        write_private(folder / f"{group_id}.json", orjson.dumps({"value": rows}))

@@ -75,10 +75,11 @@ def _decode(file: Path) -> str:
         raise InputError(file, f"cannot read ({exc.strerror})") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16")
+    body = raw.removeprefix(b"\xef\xbb\xbf")  # error positions count from after the BOM
     try:
-        return raw.decode("utf-8-sig")
+        return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line = body[: exc.start].count(b"\n") + 1
         raise InputError(
             file, "not UTF-8 or UTF-16 text; export with -Encoding UTF8", line=line
         ) from None

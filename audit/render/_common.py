@@ -13,13 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from audit.models import Outcome, Severity, SourceState
 from audit.result import AuditResult, WhatIf
+
+if TYPE_CHECKING:
+    from audit.diff import Diff
 
 SEVERITIES = tuple(s.value for s in sorted(Severity, key=lambda s: s.rank, reverse=True))
 """Severity values, most severe first (``high, medium, low, info``)."""
@@ -195,8 +198,7 @@ def whatif_sentence(whatif: WhatIf | None) -> str:
     plural = "guest" if whatif.newly_ready == 1 else "guests"
     return (
         f"Switching the e-mail mapping ({whatif.description}) makes {whatif.newly_ready:,} more "
-        f"{plural} ready, provided {whatif.precondition} (precondition {met})."
-        + _mail_fix(whatif)
+        f"{plural} ready, provided {whatif.precondition} (precondition {met})." + _mail_fix(whatif)
     )
 
 
@@ -226,12 +228,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` and move it into place only when the block succeeds.
 
     A crash while writing a 100,000-row report therefore never leaves a truncated file behind.
+    The file is owner-only (``0o600``) from its creation: reports hold guest names and addresses.
     """
+    from audit._files import FILE_MODE, private_dir, private_file
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
+        private_file(tmp)
         yield tmp
+        os.chmod(tmp, FILE_MODE)  # in case the writer replaced the file instead of filling it
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -245,3 +252,37 @@ def _mail_fix(whatif: WhatIf) -> str:
         f" {whatif.needs_mail_fix:,} of them also need an Exchange Online fix before mail to the "
         "initial-domain address reaches them (exo-forwarding-broken, exo-not-mail-enabled)."
     )
+
+
+DIFF_COUNT_LABELS = {
+    "new": "New findings",
+    "fixed": "Fixed",
+    "still_open": "Still open",
+    "outcome_changes": "Outcome changes",
+    "guests_added": "Guests added",
+    "guests_removed": "Guests removed",
+    "exceptions_expired": "Exceptions expired",
+    "newly_muted": "Newly muted",
+    "not_rechecked": "Not re-checked",
+}
+"""Headline labels of :meth:`audit.diff.Diff.counts`, in display order."""
+
+_OPTIONAL_COUNTS = ("newly_muted", "not_rechecked")
+
+
+def diff_since(diff: Diff) -> str:
+    """When the earlier run's data was collected, e.g. ``2025-02-14 09:20 UTC``."""
+    when = diff.old.when
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def diff_counts(diff: Diff) -> list[dict[str, Any]]:
+    """The diff's headline counts as ``{key, label, count}``; rare kinds only when non-zero."""
+    counts = diff.counts()
+    return [
+        {"key": key, "label": label, "count": counts[key]}
+        for key, label in DIFF_COUNT_LABELS.items()
+        if key not in _OPTIONAL_COUNTS or counts[key]
+    ]

@@ -1,7 +1,7 @@
 """``report.xlsx``: the workbook for the people fixing accounts.
 
-Sheets: Summary (headline figures and a bar chart of outcomes), Findings, Guests, Domains, Rules,
-Sources. openpyxl's write-only mode streams rows, so 100,000 guests need little memory; in that
+Sheets: Summary (headline figures and a bar chart of outcomes), Changes (only when the run was
+compared with an earlier one: one row per change), Findings, Guests, Domains, Rules, Sources. openpyxl's write-only mode streams rows, so 100,000 guests need little memory; in that
 mode freeze panes, autofilter and column widths only count when set before the first row, which
 is why every sheet is configured first. Cells are typed (counts as numbers, booleans as booleans,
 times as timezone-naive UTC datetimes because Excel has no time zones). Text never becomes a
@@ -33,6 +33,8 @@ from audit.render._common import (
     app_name,
     atomic_path,
     column,
+    diff_counts,
+    diff_since,
     findings_by_severity,
     guest_view,
     joined,
@@ -69,6 +71,11 @@ _PALETTE = {
     "ok": ("C6EFCE", "006100"),
     "skipped": ("FFEB9C", "9C5700"),
     "muted": ("EDEDED", "404040"),
+    "exception_expired": ("FFC7CE", "9C0006"),
+    "new": ("FFC7CE", "9C0006"),
+    "outcome_changed": ("FFEB9C", "9C5700"),
+    "not_rechecked": ("DDEBF7", "1F4E78"),
+    "fixed": ("C6EFCE", "006100"),
 }
 _HEADER = "b2b header"
 _TITLE = "b2b title"
@@ -149,6 +156,17 @@ _RULES = (
     _Col("rationale", 60),
     _Col("remediation", 60),
 )
+_CHANGES = (
+    _Col("kind", 18, "styled"),
+    _Col("rule_id", 28),
+    _Col("severity", 10, "styled"),
+    _Col("object_id", 38),
+    _Col("user_principal_name", 44),
+    _Col("display_name", 28),
+    _Col("old_outcome", 13, "styled", "old outcome"),
+    _Col("new_outcome", 13, "styled", "new outcome"),
+    _Col("detail", 60),
+)
 _SOURCES = (
     _Col("name", 26),
     _Col("state", 14, "styled"),
@@ -181,13 +199,16 @@ def write_xlsx(
     styles = _add_styles(workbook)
     _write_summary(_Out(workbook.create_sheet("Summary"), styles), result)
     sources = pd.DataFrame([s.to_dict() for s in result.sources], columns=[c.key for c in _SOURCES])
-    for title, frame, cols in (
+    tables: list[tuple[str, pd.DataFrame, Sequence[_Col]]] = [
         ("Findings", result.findings, _FINDINGS),
         ("Guests", guest_view(result), _GUESTS),
         ("Domains", result.domains, _DOMAINS),
         ("Rules", result.rules, _RULES),
         ("Sources", sources, _SOURCES),
-    ):
+    ]
+    if result.diff is not None:
+        tables.insert(0, ("Changes", result.diff.changes(), _CHANGES))
+    for title, frame, cols in tables:
         _write_table(workbook, styles, title, frame, cols, max_rows)
     with atomic_path(path) as tmp:
         workbook.save(tmp)
@@ -327,7 +348,7 @@ def _write_summary(out: _Out, result: AuditResult) -> None:
     for letter, width in zip("ABCD", (26, 16, 16, 16), strict=True):
         out.sheet.column_dimensions[letter].width = width
     head = _headline_rows(out, result)
-    for row in [*head, *_table_rows(out, result)]:
+    for row in [*head, *_table_rows(out, result), *_change_rows(out, result)]:
         out.sheet.append(row)
     _add_outcome_chart(out.sheet, header_row=len(head) + 1)
 
@@ -366,6 +387,21 @@ def _table_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
         [_styled(out, h, _HEADER) for h in ("Severity", "Open findings", "Muted")],
         *([_styled(out, s), by_severity[s], muted[s]] for s in SEVERITIES),
     ]
+
+
+def _change_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
+    """Counts of the run-to-run diff (nothing when the run was not compared)."""
+    diff = result.diff
+    if diff is None:
+        return []
+    rows: list[list[Any]] = [
+        [],
+        [_styled(out, "Changes since", _HEADER), _text(out, diff_since(diff))],
+        *([_styled(out, w, _WARN)] for w in diff.warnings),
+        *([c["label"], c["count"]] for c in diff_counts(diff)),
+        ["Details", "the Changes sheet"],
+    ]
+    return rows
 
 
 def _warning_rows(out: _Out, result: AuditResult) -> list[list[Any]]:

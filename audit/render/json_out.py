@@ -2,9 +2,10 @@
 
 Top-level fields, in order: ``tool``, ``version``, ``tenant``, ``target``, ``app``,
 ``generated_at``, ``collected_at``, ``sources``, ``rules``, ``findings``, ``outcomes``,
-``summary``, ``whatif``. Times are ISO 8601 UTC with a ``Z``; NA becomes ``null``. Records are
-built column by column (no per-row pandas access) so 100,000 guests serialise in well under a
-second.
+``summary``, ``whatif``, then ``diff`` only when the result was compared with an earlier run
+(see :meth:`audit.diff.Diff.to_dict`). Times are ISO 8601 UTC with a ``Z``; NA becomes ``null``.
+Records are built column by column (no per-row pandas access) so 100,000 guests serialise in well
+under a second.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def write_findings_json(result: AuditResult, path: str | os.PathLike[str]) -> Pa
 
 def build_document(result: AuditResult) -> dict[str, Any]:
     """The findings.json document as plain Python data."""
-    return {
+    document: dict[str, Any] = {
         "tool": "b2b-preflight",
         "version": result.tool_version,
         "tenant": result.tenant,
@@ -89,6 +90,9 @@ def build_document(result: AuditResult) -> dict[str, Any]:
         },
         "whatif": dataclasses.asdict(result.whatif) if result.whatif is not None else None,
     }
+    if result.diff is not None:
+        document["diff"] = result.diff.to_dict()
+    return document
 
 
 def records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:

@@ -1,0 +1,459 @@
+"""Pseudonymise guests' names and addresses, for reports and exports shared outside the organisation.
+
+One :class:`Pseudonymiser` per run holds a random key (HMAC-SHA256; never written anywhere, never
+printed) and maps every word of a name or an address, case-insensitively, to a keyed pseudonym of
+the same length and character classes: ASCII letters stay ASCII letters (case kept), digits stay
+digits, other letters become other non-ASCII letters, and everything else (``@ . _ - #``, quotes,
+spaces, bidi and zero-width characters) stays as it is. So the same guest gets the same pseudonym
+in every table, report and export of the run; ``john@contoso.com``, its UPN
+``john_contoso.com#EXT#@tenant.onmicrosoft.com`` and ``SMTP:JOHN@CONTOSO.COM`` stay consistent; and
+an address keeps its length, its validity and its (non-)ASCII-ness, so rules judge a redacted
+snapshot as they judged the original one. Words that identify no guest are kept: the tenant's own
+domains, consumer mail providers (``gmail.com``), top-level domains, ``SMTP``, ``#EXT#``.
+
+What is redacted: in an :class:`~audit.result.AuditResult`, the guests' names and addresses in
+``guests``, ``findings`` (with the words of those in ``detail``), ``domains`` (guest domains and
+their MX hosts) and ``diff``; in a :class:`~audit.snapshot.Snapshot`, the same values in
+``users``, ``mailusers``, ``group_members``, ``app_role_assignments``, ``provisioning_logs``,
+``dns`` and the statuses' messages. Object ids, rule ids, outcomes and counts are kept, so
+findings, outcomes and diffs stay joinable by object id. In a Graph JSON export, the same
+properties wherever they occur (:func:`redact_records`).
+
+Use one pseudonymiser for everything written in one run::
+
+    p = Pseudonymiser.for_snapshot(snapshot)
+    render_all(redact_result(result, p), out)
+    save(redact_snapshot(snapshot, p), out / "snapshot")
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import hmac
+import io
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import idna
+import orjson
+import pandas as pd
+
+from audit._files import write_private
+
+if TYPE_CHECKING:
+    from audit.result import AuditResult
+    from audit.snapshot import Snapshot
+
+__all__ = [
+    "Pseudonymiser",
+    "redact_dns_document",
+    "redact_mailusers_csv",
+    "redact_records",
+    "redact_result",
+    "redact_snapshot",
+]
+
+_WORD = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r"(?i)\bxn--[a-z0-9-]*[a-z0-9]|[^\W_]+")  # an IDNA A-label is one token
+_LOWER_POOL = "àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþ"
+_UPPER_POOL = _LOWER_POOL.upper()
+_STRUCTURAL = ("smtp", "sip", "x400", "x500", "eum", "ext", "onmicrosoft", "www", "mail", "spf1",
+               "include", "redirect", "all", "v", "atlassian", "domain", "verification", "verify",
+               "google", "site", "slack", "dropbox", "notion", "miro", "zoom", "ms")  # fmt: skip
+
+#: Guests-frame (and findings/diff) columns holding guest names or addresses.
+GUEST_COLUMNS = (
+    "display_name", "given_name", "surname", "mail_nickname", "user_principal_name",
+    "original_upn", "provisioning_upn", "mail", "mail_domain", "other_mails", "proxy_addresses",
+    "primary_smtp", "mu_primary_smtp", "mu_external_email", "mu_email_addresses", "target_key",
+    "target_email", "target_email_domain", "whatif_target_key", "whatif_target_email",
+    "whatif_target_email_domain", "domain", "mx",
+)  # fmt: skip
+#: Free-text columns: only the words of known guest names and addresses in them are replaced.
+TEXT_COLUMNS = ("detail", "muted_by", "last_prov_error", "reason", "errorCode")
+
+#: Snapshot tables and their columns holding guest names or addresses.
+SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": ("displayName", "givenName", "surname", "userPrincipalName", "mail",
+              "mailNickname", "otherMails", "proxyAddresses"),
+    "mailusers": ("DisplayName", "UserPrincipalName", "PrimarySmtpAddress",
+                  "ExternalEmailAddress", "EmailAddresses"),
+    "group_members": ("displayName",),
+    "app_role_assignments": ("principalDisplayName",),
+    "dns": ("domain",),
+}  # fmt: skip
+_SNAPSHOT_TEXT: dict[str, tuple[str, ...]] = {"provisioning_logs": ("reason", "errorCode")}
+
+#: Graph JSON properties holding names or addresses (anywhere in an object).
+RECORD_KEYS = frozenset(
+    {"displayName", "givenName", "surname", "userPrincipalName", "mail", "mailNickname",
+     "otherMails", "proxyAddresses", "issuerAssignedId", "principalDisplayName"}
+)  # fmt: skip
+
+
+class Pseudonymiser:
+    """Keyed, consistent pseudonyms for the words of guest names and addresses (see the module)."""
+
+    def __init__(self, *, key: bytes | None = None, keep: Iterable[str] = ()) -> None:
+        self._key = key if key is not None else secrets.token_bytes(32)
+        self._keep = {w.casefold() for w in _STRUCTURAL} | _public_words()
+        self._keep |= {w.casefold() for value in keep for w in _WORD.findall(value)}
+        self._known: set[str] = set()
+        self._cache: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Pseudonymiser(keeping {len(self._keep)} words, {len(self._known)} learned)"
+
+    @classmethod
+    def for_snapshot(cls, snapshot: Snapshot, *, key: bytes | None = None) -> Pseudonymiser:
+        """A pseudonymiser keeping ``snapshot``'s tenant domains, having learned its guests."""
+        domains = snapshot.tables.get("domains")
+        own = list(domains["id"].dropna()) if domains is not None and "id" in domains else []
+        p = cls(key=key, keep=[*own, str(snapshot.tenant.get("initial_domain") or "")])
+        for name, columns in SNAPSHOT_COLUMNS.items():
+            table = snapshot.tables.get(name)
+            if table is not None:
+                p.learn_frame(table, columns)
+        return p
+
+    @classmethod
+    def for_records(cls, records: Mapping[str, Any], *, key: bytes | None = None) -> Pseudonymiser:
+        """A pseudonymiser for raw Graph records (``--save-raw``), keeping the tenant's domains.
+
+        With the same ``key`` it gives the same pseudonyms as :meth:`for_snapshot` of the
+        snapshot built from these records, so an export and the reports of one run agree.
+        """
+        own = [str(d.get("id")).lower() for d in records.get("domains", []) if d.get("id")]
+        initial = [str(d.get("id")).lower() for d in records.get("domains", [])
+                   if d.get("id") and d.get("isInitial") is True]  # fmt: skip
+        p = cls(key=key, keep=[*own, *initial])
+        for items in records.values():
+            _learn_records(items, p)
+        return p
+
+    @classmethod
+    def for_result(cls, result: AuditResult, *, key: bytes | None = None) -> Pseudonymiser:
+        """A pseudonymiser keeping ``result``'s initial domain, having learned its guests."""
+        p = cls(key=key, keep=[str(result.tenant.get("initial_domain") or "")])
+        p.learn_frame(result.guests, GUEST_COLUMNS)
+        return p
+
+    def word(self, word: str) -> str:
+        """The pseudonym of one word (a run of letters and digits)."""
+        if word.casefold() in self._keep:
+            return word
+        cached = self._cache.get(word)
+        if cached is None:
+            cached = self._cache[word] = _substitute(word, self._stream(word))
+        return cached
+
+    def text(self, value: str) -> str:
+        """``value`` with every word replaced (names and addresses)."""
+        return _TOKEN.sub(lambda m: self._token(m.group()), value)
+
+    def known_text(self, value: str) -> str:
+        """``value`` with only the words of learned names and addresses replaced (free text)."""
+        return _TOKEN.sub(
+            lambda m: self._token(m.group()) if m.group().casefold() in self._known else m.group(),
+            value,
+        )
+
+    def learn(self, value: Any) -> None:
+        """Remember the words of a guest's name or address (strings, lists of strings)."""
+        for text in _strings(value):
+            self._known.update(
+                t.casefold() for t in _TOKEN.findall(text) if t.casefold() not in self._keep
+            )
+
+    def _token(self, token: str) -> str:
+        if token[:4].lower() != "xn--":
+            return self.word(token)
+        try:  # an A-label: redact its Unicode form, so it matches the U-label written elsewhere
+            return idna.encode(self.text(idna.decode(token)), uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            return _WORD.sub(lambda m: self.word(m.group()), token)
+
+    def learn_frame(self, frame: pd.DataFrame, columns: Iterable[str]) -> None:
+        """:meth:`learn` every value of ``columns`` (those present) of ``frame``."""
+        for column in columns:
+            if column in frame.columns:
+                for value in frame[column].dropna().tolist():
+                    self.learn(value)
+
+    def value(self, value: Any, *, free_text: bool = False) -> Any:
+        """A cell redacted: strings and lists of strings; anything else unchanged."""
+        change: Callable[[str], str] = self.known_text if free_text else self.text
+        if isinstance(value, str):
+            return change(value)
+        if isinstance(value, list | tuple):
+            return [change(v) if isinstance(v, str) else v for v in value]
+        if hasattr(value, "tolist") and not isinstance(value, pd.Timestamp):
+            return self.value(value.tolist(), free_text=free_text)
+        return value
+
+    def frame(
+        self,
+        frame: pd.DataFrame,
+        columns: Iterable[str],
+        free_text: Iterable[str] = TEXT_COLUMNS,
+    ) -> pd.DataFrame:
+        """A copy of ``frame`` with ``columns`` redacted and ``free_text`` columns' known words."""
+        out = frame.copy()
+        for names, free in ((columns, False), (free_text, True)):
+            for column in names:
+                if column in out.columns:
+                    out[column] = self.series(out[column], free_text=free)
+        return out
+
+    def series(self, column: pd.Series, *, free_text: bool = False) -> pd.Series:
+        """A column redacted cell by cell (see :meth:`value`), its dtype kept."""
+        free = free_text
+        redacted = column.map(lambda v: self.value(v, free_text=free), na_action="ignore")
+        return redacted.astype(column.dtype) if column.dtype != object else redacted
+
+    def _stream(self, word: str) -> bytes:
+        seed = hmac.new(self._key, word.casefold().encode("utf-8", "surrogatepass"), "sha256")
+        digest = seed.digest()
+        return digest if len(word) <= len(digest) else hashlib.shake_256(digest).digest(len(word))
+
+
+def _substitute(word: str, stream: bytes) -> str:
+    """``word`` with each character replaced by one of its class, chosen by ``stream``."""
+    out = []
+    for char, byte in zip(word, stream, strict=False):
+        if "a" <= char <= "z":
+            out.append(chr(97 + byte % 26))
+        elif "A" <= char <= "Z":
+            out.append(chr(65 + byte % 26))
+        elif "0" <= char <= "9":
+            out.append(chr(48 + byte % 10))
+        else:
+            out.append((_UPPER_POOL if char.isupper() else _LOWER_POOL)[byte % len(_LOWER_POOL)])
+    return "".join(out)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    if hasattr(value, "tolist"):
+        return _strings(value.tolist())
+    return []
+
+
+def _public_words() -> set[str]:
+    """Words of consumer mail domains (``gmail``, ``com``, ...): they identify nobody."""
+    from audit.frame import public_domains
+
+    return {w.casefold() for domain in public_domains() for w in _WORD.findall(domain)}
+
+
+def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = None) -> AuditResult:
+    """A copy of ``result`` with guests' names and addresses pseudonymised (see the module).
+
+    Findings, outcomes, rule statuses and counts are the original analysis': only texts change.
+    """
+    p = pseudonymiser or Pseudonymiser.for_result(result)
+    p.learn_frame(result.guests, GUEST_COLUMNS)
+    findings = result.findings
+    guest_rows = findings["level"] != "app" if "level" in findings else None
+    redacted = p.frame(findings, GUEST_COLUMNS)
+    if guest_rows is not None:  # an app-level row names the app, not a guest
+        for column in ("display_name", "user_principal_name", "mail", "domain"):
+            if column in findings:
+                redacted.loc[~guest_rows, column] = findings.loc[~guest_rows, column]
+    return dataclasses.replace(
+        result,
+        guests=p.frame(result.guests, GUEST_COLUMNS),
+        findings=redacted,
+        domains=p.frame(result.domains, ("domain", "mx")),
+        sources=[_status(s, p) for s in result.sources],
+        diff=_diff(result.diff, p),
+    )
+
+
+def redact_snapshot(snapshot: Snapshot, pseudonymiser: Pseudonymiser | None = None) -> Snapshot:
+    """A copy of ``snapshot`` with guests' names and addresses pseudonymised (see the module)."""
+    p = pseudonymiser or Pseudonymiser.for_snapshot(snapshot)
+    for name, columns in SNAPSHOT_COLUMNS.items():
+        table = snapshot.tables.get(name)
+        if table is not None:
+            p.learn_frame(table, columns)
+    tables = {}
+    for name, table in snapshot.tables.items():
+        columns = SNAPSHOT_COLUMNS.get(name, ())
+        tables[name] = p.frame(table, columns, _SNAPSHOT_TEXT.get(name, ()))
+    if "dns" in tables:
+        tables["dns"] = _dns_table(tables["dns"], p)
+    if "users" in tables and "identities" in tables["users"]:
+        tables["users"]["identities"] = tables["users"]["identities"].map(
+            lambda v: _identities(v, p), na_action="ignore"
+        )
+    return dataclasses.replace(
+        snapshot,
+        tables=tables,
+        sources={k: _status(s, p) for k, s in snapshot.sources.items()},
+        config=_walk(snapshot.config, p),
+        extra=_walk(snapshot.extra, p),
+        path=None,
+    )
+
+
+def redact_records(records: Mapping[str, Any], pseudonymiser: Pseudonymiser) -> dict[str, Any]:
+    """Raw Graph records (as ``collect --save-raw`` writes them) with names and addresses redacted.
+
+    Values of :data:`RECORD_KEYS` are redacted wherever they occur; other strings (provisioning log
+    reasons, ...) get the words of learned names and addresses replaced. Ids are kept.
+    """
+    for items in records.values():
+        _learn_records(items, pseudonymiser)
+    return {source: _record(items, pseudonymiser) for source, items in records.items()}
+
+
+def redact_dns_document(
+    document: Mapping[str, Any], pseudonymiser: Pseudonymiser
+) -> dict[str, Any]:
+    """A ``dns.json`` document with guest domains (its keys) and their records redacted."""
+    p = pseudonymiser
+    domains = document.get("domains")
+    if not isinstance(domains, Mapping):
+        return dict(document)
+    out = {p.text(name): _dns_answers(answers, p) for name, answers in domains.items()}
+    return {**document, "domains": out}
+
+
+def _dns_answers(answers: Any, p: Pseudonymiser) -> Any:
+    """One domain's answers: MX hosts fully, other records only where they name guests; the
+    answer states, errors and flags as they are (the replay must read them)."""
+    if not isinstance(answers, Mapping):
+        return answers
+    out: dict[str, Any] = {}
+    for rtype, answer in answers.items():
+        if isinstance(answer, Mapping) and isinstance(answer.get("records"), list):
+            if str(rtype).upper() == "MX":
+                records = [_mx_records(r, p) for r in answer["records"]]
+            else:
+                records = [_walk(r, p) for r in answer["records"]]
+            out[rtype] = {**answer, "records": records}
+        else:
+            out[rtype] = answer
+    return out
+
+
+_MAILUSER_COLUMNS = frozenset(SNAPSHOT_COLUMNS["mailusers"])
+
+
+def redact_mailusers_csv(
+    source: str | Path, target: str | Path, pseudonymiser: Pseudonymiser
+) -> Path:
+    """Copy a Get-MailUser CSV with names and addresses redacted (UTF-8 with BOM, all quoted)."""
+    raw = Path(source).read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+    else:
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = [h.strip() for h in rows[0]] if rows else []
+    redacted = [header] + [
+        [pseudonymiser.text(cell) if name in _MAILUSER_COLUMNS else cell
+         for name, cell in zip(header, row, strict=False)] + row[len(header):]
+        for row in rows[1:]
+    ]  # fmt: skip
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(redacted)
+    return write_private(target, b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8", "replace"))
+
+
+def _learn_records(value: Any, p: Pseudonymiser, key: str | None = None) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _learn_records(v, p, str(k))
+    elif isinstance(value, list):
+        for item in value:
+            _learn_records(item, p, key)
+    elif isinstance(value, str) and key in RECORD_KEYS:
+        p.learn(value)
+
+
+def _record(value: Any, p: Pseudonymiser, key: str | None = None) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _record(v, p, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_record(item, p, key) for item in value]
+    if isinstance(value, str):
+        if key in RECORD_KEYS:
+            return p.text(value)
+        if key is None or key == "id" or key.endswith(("Id", "@odata.type")) or key[0] == "@":
+            return value
+        return p.known_text(value)
+    return value
+
+
+def _walk(value: Any, p: Pseudonymiser, *, known_only: bool = True) -> Any:
+    """Strings anywhere in a JSON-like value: learned words (or every word) replaced."""
+    if isinstance(value, str):
+        return p.known_text(value) if known_only else p.text(value)
+    if isinstance(value, Mapping):
+        return {k: _walk(v, p, known_only=known_only) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walk(v, p, known_only=known_only) for v in value]
+    return value
+
+
+def _status(status: Any, p: Pseudonymiser) -> Any:
+    error = p.known_text(status.error) if status.error else status.error
+    return dataclasses.replace(status, error=error, detail=_walk(status.detail, p))
+
+
+def _dns_table(table: pd.DataFrame, p: Pseudonymiser) -> pd.DataFrame:
+    """MX hosts fully, other record texts (TXT: SPF includes, tokens) only where they name guests."""
+    out = table.copy()
+    if "mx" in out:
+        out["mx"] = out["mx"].map(lambda v: _mx_records(v, p), na_action="ignore")
+    if "txt" in out:
+        out["txt"] = p.series(out["txt"], free_text=True)
+    return out
+
+
+def _mx_records(value: Any, p: Pseudonymiser) -> Any:
+    """MX records (``"<preference> <host>"``): the host redacted, the preference kept (a null MX
+    is preference 0 with host ``.``)."""
+    if isinstance(value, str):
+        preference, space, host = value.partition(" ")
+        if space and preference.isdigit():
+            return f"{preference} {p.text(host)}"
+        return p.text(value)
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        return [_mx_records(v, p) for v in value]
+    return value
+
+
+def _identities(value: Any, p: Pseudonymiser) -> Any:
+    """The ``identities`` JSON text with each ``issuerAssignedId`` redacted."""
+    if not isinstance(value, str):
+        return value
+    try:
+        items = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return p.known_text(value)
+    return orjson.dumps(_record(items, p)).decode()
+
+
+def _diff(diff: Any, p: Pseudonymiser) -> Any:
+    """A diff with each of its frames redacted like findings (object ids kept)."""
+    if diff is None or not dataclasses.is_dataclass(diff) or isinstance(diff, type):
+        return diff
+    changes = {
+        f.name: p.frame(getattr(diff, f.name), GUEST_COLUMNS)
+        for f in dataclasses.fields(diff)
+        if isinstance(getattr(diff, f.name), pd.DataFrame)
+    }
+    return dataclasses.replace(diff, **changes)

@@ -1,0 +1,439 @@
+"""A hostile tenant end to end, and malformed input files: inert outputs, clear errors.
+
+The corpus (``tests/data/hostile``, written by ``tests/make_hostile_corpus.py``) is run through the
+real CLI; the run must succeed and every output must be proven inert: report.html (parsed, and in
+a real browser when chromium is there), report.xlsx (no formula cell, every formula-like text
+quote-prefixed), the CSVs (no cell a spreadsheet would evaluate), findings.json (data, values
+unchanged) and remediation.ps1 (no tenant text outside a comment or a single-quoted literal).
+Every payload carries the marker ``PWN``, so "inert" is checked as "the marker is never in code".
+
+Malformed export files (broken JSON, wrong shapes, bad encodings, BOMs, CRLF, a MailUser CSV
+without a column, 1 GB files) end in one clear line naming the file (and line), exit code 2, and
+leave the output folder and the export untouched; BOMs, UTF-16 and CRLF are simply read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+import shutil
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import lxml.html  # type: ignore[import-untyped]
+import openpyxl
+import orjson
+import pytest
+from click.testing import CliRunner, Result
+
+from audit import snapshot as snap
+from audit.analyze import analyze
+from audit.cli import cli
+from audit.config import AuditConfig
+from audit.render.safe import is_formula_like
+from tests.make_hostile_corpus import (
+    HOSTILE_TEXT,
+    MARKER,
+    TARGET,
+    counts,
+    text_guests,
+    write_corpus,
+)
+
+HANDMADE = Path(__file__).parent / "data" / "handmade"
+VERIFIED = ("hostile.example", "partner-a.example")
+FLAGS = [f"--verified-domain={d}" for d in VERIFIED]
+FLAGS += ["--verification-token=atlassian-domain-verification=ours"]
+
+
+def _invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def _clean_exit(result: Result) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile") / "out"
+    result = _invoke("run", "--from-export", str(TARGET), *FLAGS, "--out", str(folder))
+    _clean_exit(result)
+    assert result.exit_code == 0, result.output
+    from audit.render.remediation import write_remediation  # not (yet) one of render_all's formats
+
+    config = AuditConfig(verified_domains=VERIFIED)
+    write_remediation(analyze(snap.load(folder / "snapshot"), config), folder / "remediation.ps1")
+    return folder
+
+
+def test_corpus_is_reproducible(tmp_path: Path) -> None:
+    fresh = write_corpus(tmp_path / "hostile")
+    files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(TARGET) for p in TARGET.rglob("*") if p.is_file())
+    for name in files:
+        assert (fresh / name).read_bytes() == (TARGET / name).read_bytes(), name
+    assert counts()["hostile_texts"] >= 30
+
+
+def test_snapshot_keeps_hostile_text_exactly(out: Path) -> None:
+    users = snap.load(out / "snapshot").tables["users"].set_index("id")
+    for guest in text_guests():
+        assert users.at[guest["id"], "displayName"] == guest["displayName"]
+    ids = users.index.tolist()
+    assert len(ids) == len(set(ids))  # duplicate ids collapsed
+    assert not any(i in (None, "") for i in ids)
+
+
+# ---- report.html ----------------------------------------------------------------------------------
+
+_SAFE_ATTRIBUTES = {"class", "id", "title", "aria-label", "value", "data-key", "data-count"}
+
+
+def test_html_is_inert(out: Path) -> None:
+    raw = (out / "report.html").read_bytes()
+    page = lxml.html.fromstring(raw)
+    scripts = page.xpath("//script")
+    assert [s.get("type") for s in scripts] == ["application/json", None]
+    data = scripts[0].text or ""
+    assert MARKER in data  # the hostile guests are in the page's data ...
+    for needle in ("<", ">", "\u2028", "\u2029"):
+        assert needle not in data  # ... escaped, so nothing in it can end the element
+    assert MARKER not in (scripts[1].text or "")
+    csp = page.xpath("//meta[@http-equiv='Content-Security-Policy']/@content")[0]
+    assert "default-src 'none'" in csp
+    assert "unsafe" not in csp
+    for element in page.iter():
+        if not isinstance(element.tag, str):
+            continue
+        assert element.tag not in ("img", "iframe", "object", "embed", "frame", "base", "form")
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), (element.tag, name, value)
+            if name in ("href", "src", "action", "srcdoc", "style") or MARKER in value:
+                assert MARKER not in value
+                assert not value.strip().lower().startswith("javascript:")
+                assert name in _SAFE_ATTRIBUTES | {"href", "src", "style", "d", "points"}, name
+    text = page.text_content()
+    assert "alert('PWN-ORG')" in text  # the tenant name, shown as text
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Function-scoped: Playwright's sync API keeps an event loop running while it is open."""
+    from tests.test_render_browser import ARGS, CHROMIUM, _missing
+
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser test cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.browser
+def test_html_in_a_browser_runs_nothing_from_the_tenant(browser: Any, out: Path) -> None:
+    events: dict[str, list[str]] = {"errors": [], "dialogs": [], "requests": []}
+    tab = browser.new_page(viewport={"width": 1360, "height": 1000})
+    tab.on("console", lambda m: events["errors"].append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: events["errors"].append(str(e)))
+
+    def dialog(d: Any) -> None:
+        events["dialogs"].append(d.message)
+        d.dismiss()
+
+    tab.on("dialog", dialog)
+    tab.on("request", lambda r: events["requests"].append(r.url))
+    tab.goto((out / "report.html").as_uri())
+    tab.wait_for_selector("html[data-ready=true]")
+    total = tab.get_attribute("#guest-count", "data-count")
+    for needle in ("PWN-02", "PWN-03", "PWN-22", "PWN-13"):
+        tab.click("#guest-clear")
+        tab.wait_for_selector(f'#guest-count[data-count="{total}"]', state="attached")
+        tab.fill("#guest-q", needle)
+        tab.wait_for_selector('#guest-count[data-count="1"]', state="attached")
+        tab.click("#guest-table tbody tr[data-row] .toggle")
+        shown = tab.locator("#guest-table tbody tr[data-row] .name").first.text_content()
+        expected = next(t for t in HOSTILE_TEXT if needle in t)
+        assert needle in shown, shown
+        assert shown.strip() in expected, shown
+    assert tab.evaluate("document.scripts.length") == 2
+    assert tab.evaluate("document.querySelectorAll('img, iframe, [onerror], [onload]').length") == 0
+    tab.close()
+    assert events["dialogs"] == []
+    assert events["errors"] == []
+    assert [u for u in events["requests"] if not u.startswith("file://")] == []
+
+
+# ---- report.xlsx, CSVs, findings.json ---------------------------------------------------------------
+
+
+def test_excel_cells_are_inert(out: Path) -> None:
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    risky = 0
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str) and is_formula_like(cell.value):
+                    assert cell.quotePrefix, (sheet.title, cell.coordinate, cell.value)
+                    risky += 1
+    assert risky >= 8  # the formula payloads are really in there
+    with zipfile.ZipFile(out / "report.xlsx") as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
+        xml = b"".join(archive.read(n) for n in sheets)
+    assert sheets
+    assert b"<f>" not in xml
+    assert b"<f " not in xml
+
+
+@pytest.mark.parametrize("name", ["findings.csv", "guests.csv"])
+def test_csv_cells_are_inert(out: Path, name: str) -> None:
+    raw = (out / name).read_bytes()
+    assert b"\x00" not in raw
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    width = len(rows[0])
+    quoted = 0
+    for row in rows:
+        assert len(row) == width  # no row broken by a line break in a value
+        for field in row:
+            assert not is_formula_like(field), field[:80]
+            quoted += field.startswith("'") and is_formula_like(field[1:])
+    assert quoted >= 3
+    assert MARKER in raw.decode("utf-8-sig")
+
+
+def test_findings_json_keeps_values_unchanged(out: Path) -> None:
+    document = orjson.loads((out / "findings.json").read_bytes())
+    names = {f["display_name"] for f in document["findings"]}
+    assert {t for t in HOSTILE_TEXT if t.startswith(("<script>", "=HYPERLINK", "+cmd"))} <= names
+    sources = {s["name"]: s["state"] for s in document["sources"]}
+    assert sources["mailusers"] == "partial"  # the broken rows are reported, not dropped silently
+
+
+# ---- remediation.ps1 ------------------------------------------------------------------------------
+
+_SQ = "'\u2018\u2019\u201a\u201b"
+
+
+def _code_outside_literals(line: str) -> str:
+    """The line with ``#`` comments and single-quoted literals removed (PowerShell rules)."""
+    out, i = [], 0
+    while i < len(line):
+        char = line[i]
+        if char == "#":
+            break
+        if char in _SQ:
+            i += 1
+            while i < len(line):
+                if line[i] in _SQ:
+                    if i + 1 < len(line) and line[i + 1] in _SQ:
+                        i += 2
+                        continue
+                    break
+                i += 1
+            assert i < len(line), f"unterminated literal: {line[:120]}"
+            i += 1
+            out.append("''")
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def test_remediation_script_is_inert(out: Path) -> None:
+    raw = (out / "remediation.ps1").read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)
+    text = raw[3:].decode("utf-8")
+    lines = text.split("\r\n")
+    breaks = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029\x00]")
+    assert not any(breaks.search(line) for line in lines)
+    assert MARKER in text  # hostile guests are listed ...
+    for line in lines:
+        code = _code_outside_literals(line)
+        assert MARKER not in code, line[:200]  # ... but only in comments and literals
+        assert "<#" not in code
+        assert "#>" not in code
+        assert '"' not in code  # no double-quoted (expanding) strings
+
+
+# ---- malformed input files ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def previous(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete earlier run of the handmade tenant: what a failed run must leave untouched."""
+    folder = tmp_path_factory.mktemp("previous") / "out"
+    assert _invoke("run", "--from-export", str(HANDMADE), "--out", str(folder)).exit_code == 0
+    return folder
+
+
+def _files(folder: Path) -> dict[str, object]:
+    """Each file's bytes (size and mtime for the huge sparse ones)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        if p.stat().st_size < 2**20
+        else (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def _sparse(path: Path, size: int, head: bytes = b"") -> None:
+    with path.open("wb") as handle:
+        handle.write(head)
+        handle.truncate(size)
+
+
+Breaker = Callable[[Path], object]
+MALFORMED: dict[str, tuple[Breaker, str]] = {
+    "truncated JSON": (
+        lambda e: (e / "users.json").write_bytes((e / "users.json").read_bytes()[:-40]),
+        "users.json:",
+    ),
+    "trailing garbage": (
+        lambda e: (e / "domains.json").write_bytes((e / "domains.json").read_bytes() + b"\n}x"),
+        "domains.json:",
+    ),
+    "NUL bytes": (
+        lambda e: (e / "users.json").write_bytes(b'{"value": [\n\x00\x00]}'),
+        "users.json:2",
+    ),
+    "not UTF-8": (
+        lambda e: (e / "organization.json").write_bytes(b'{"value": [\n{"displayName": "\xe9"}]}'),
+        "organization.json:2: not UTF-8",
+    ),
+    "lone surrogate": (
+        lambda e: (e / "users.json").write_bytes(b'{"value": [{"id": "\\ud800"}]}'),
+        "users.json:1: not valid JSON",
+    ),
+    "empty file": (lambda e: (e / "domains.json").write_bytes(b""), "domains.json:1: empty"),
+    "plain text": (lambda e: (e / "domains.json").write_text("hello\n"), "domains.json:1"),
+    "top level list": (lambda e: (e / "users.json").write_text("[]"), "users.json: expected"),
+    "top level string": (lambda e: (e / "users.json").write_text('"x"'), "users.json:1"),
+    "value not a list": (
+        lambda e: (e / "users.json").write_text('{"value": {"id": "x"}}'),
+        "users.json: expected",
+    ),
+    "item not an object": (
+        lambda e: (e / "users.json").write_text('{"value": [1]}'),
+        "users.json: item 0",
+    ),
+    "schema as a collection": (
+        lambda e: (e / "synchronizationSchema.json").write_text('{"value": []}'),
+        "synchronizationSchema.json: expected",
+    ),
+    "broken group file": (
+        lambda e: next((e / "groupMembers").iterdir()).write_text("{"),
+        "groupMembers/",
+    ),
+    "broken dns.json": (lambda e: (e / "dns.json").write_text('{"format": 9}'), "dns.json"),
+    "mailusers missing a column": (
+        lambda e: (e / "mailusers.csv").write_text(
+            "\n".join(
+                line.replace(',"EmailAddresses"', "")
+                for line in (e / "mailusers.csv").read_text("utf-8-sig").splitlines()
+            )
+        ),
+        "mailusers.csv:1: missing column(s) EmailAddresses",
+    ),
+    "mailusers not UTF-8": (
+        lambda e: (e / "mailusers.csv").write_bytes(
+            (e / "mailusers.csv").read_bytes().replace(b"John", b"J\xf6hn", 1)
+        ),
+        "mailusers.csv:2: not UTF-8",
+    ),
+    "1 GB users.json": (lambda e: _sparse(e / "users.json", 2**30), "users.json:1: not JSON text"),
+    "1 GB users.json with a valid start": (
+        lambda e: _sparse(e / "users.json", 2**30, b'{"value": [\n'),
+        "users.json:2: not JSON text",
+    ),
+    "1 GB mailusers.csv": (
+        lambda e: _sparse(e / "mailusers.csv", 2**30, b"DisplayName\n"),
+        "mailusers.csv: file is larger than 512 MiB",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_malformed_file_is_a_clear_error_that_touches_nothing(
+    name: str, previous: Path, tmp_path: Path
+) -> None:
+    breaker, message = MALFORMED[name]
+    export = tmp_path / "export"
+    shutil.copytree(HANDMADE, export)
+    breaker(export)
+    inputs = _files(export)
+    out = tmp_path / "out"
+    shutil.copytree(previous, out)
+    before = _files(out)
+    result = _invoke("run", "--from-export", str(export), "--save-raw", str(tmp_path / "raw"),
+                     "--out", str(out))  # fmt: skip
+    _clean_exit(result)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: "), result.output
+    assert message in lines[0], lines[0]
+    assert str(export) in lines[0]
+    assert _files(out) == before
+    assert _files(export) == inputs
+    assert not (tmp_path / "raw").exists()
+
+
+def _with_bom(path: Path) -> None:
+    path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+
+
+def _utf16(path: Path) -> None:
+    path.write_bytes(path.read_bytes().decode("utf-8-sig").encode("utf-16"))
+
+
+def _crlf(path: Path) -> None:
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+def _every(pattern: str, change: Callable[[Path], None]) -> Breaker:
+    def apply(export: Path) -> None:
+        for path in export.rglob(pattern):
+            if path.is_file():
+                change(path)
+
+    return apply
+
+
+TOLERATED: dict[str, Breaker] = {
+    "UTF-8 BOMs": _every("*.json", _with_bom),
+    "UTF-16 with BOM (Out-File)": _every("*.json", _utf16),
+    "CRLF line ends": _every("*", _crlf),
+    "mailusers as UTF-16": _every("mailusers.csv", _utf16),
+    "mailusers with LF and no BOM": lambda e: (e / "mailusers.csv").write_bytes(
+        (e / "mailusers.csv").read_bytes().removeprefix(codecs.BOM_UTF8).replace(b"\r\n", b"\n")
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TOLERATED))
+def test_encodings_windows_tools_write_are_read(name: str, previous: Path, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    shutil.copytree(HANDMADE, export)
+    TOLERATED[name](export)
+    result = _invoke("run", "--from-export", str(export), "--out", str(tmp_path / "out"))
+    _clean_exit(result)
+    assert result.exit_code == 0, result.output
+
+    def findings(folder: Path) -> list[tuple[str, str, str]]:
+        data = orjson.loads((folder / "findings.json").read_bytes())
+        return sorted((f["rule_id"], f["object_id"], f["detail"]) for f in data["findings"])
+
+    assert findings(tmp_path / "out") == findings(previous)
