@@ -30,6 +30,8 @@ from audit.render._common import (
     app_name,
     atomic_path,
     column,
+    diff_counts,
+    diff_since,
     findings_by_severity,
     guest_view,
     iso_utc,
@@ -152,6 +154,52 @@ def context(result: AuditResult) -> dict[str, Any]:
         "problem_sources": problem_sources(result),
         "skipped_rules": skipped_rules(result),
         "app_findings": _app_findings(result.findings),
+        "changes": _changes(result.diff),
+    }
+
+
+CHANGES_LIMIT = 10
+"""Rows per table of the "Changes since" section; the rest is counted ("and N more")."""
+
+_CHANGE_FINDING_FIELDS = ("rule_id", "severity", "user_principal_name", "display_name", "detail")
+_CHANGE_OUTCOME_FIELDS = ("user_principal_name", "display_name", "old_outcome", "new_outcome")
+
+
+def _changes(diff: Any) -> dict[str, Any] | None:
+    """The "Changes since <date>" section: counts and capped tables (None without a diff)."""
+    if diff is None:
+        return None
+    return {
+        "since": diff_since(diff),
+        "since_iso": iso_utc(diff.old.when),
+        "counts": diff_counts(diff),
+        "warnings": list(diff.warnings),
+        "tables": [
+            _capped("New findings", diff.new_findings, _CHANGE_FINDING_FIELDS),
+            _capped("Fixed findings", diff.fixed_findings, _CHANGE_FINDING_FIELDS),
+            _capped(
+                "Exceptions expired",
+                diff.exceptions_expired,
+                (*_CHANGE_FINDING_FIELDS[:4], "exception"),
+            ),
+            _capped(
+                "Not re-checked (rule skipped or data unknown)",
+                diff.not_rechecked,
+                (*_CHANGE_FINDING_FIELDS[:4], "why"),
+            ),
+        ],
+        "outcomes": _capped("Outcome changes", diff.outcome_changes, _CHANGE_OUTCOME_FIELDS),
+    }
+
+
+def _capped(title: str, frame: pd.DataFrame, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The first :data:`CHANGES_LIMIT` rows of ``frame`` and how many more there are."""
+    return {
+        "title": title,
+        "rows": json_records(frame.head(CHANGES_LIMIT), fields),
+        "more": max(len(frame) - CHANGES_LIMIT, 0),
+        "total": len(frame),
+        "note": fields[-1],
     }
 
 
