@@ -74,3 +74,9 @@ class AuditResult:
     def open_findings(self) -> pd.DataFrame:
         """Findings that are not muted by an exception."""
         return self.findings[self.findings["status"] == "flagged"]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: tenant, outcomes, what-if, failed sources, top rules; all escaped."""
+        from audit.notebook import result_html
+
+        return result_html(self)
