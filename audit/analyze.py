@@ -16,7 +16,7 @@ from audit.findings import findings_table, rules_table, status_table
 from audit.frame import guests_frame
 from audit.frame_target import effective_mapping
 from audit.models import RuleState
-from audit.outcomes import predict
+from audit.outcomes import predict_outcomes
 from audit.result import AuditResult
 from audit.rules import all_rules
 from audit.snapshot import Snapshot, now_utc
@@ -89,8 +89,8 @@ def _flagged(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _outcomes(frame: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
-    now = predict(frame, flagged, prefix="target")
-    whatif = predict(frame, flagged, prefix="whatif")
+    now = predict_outcomes(frame, flagged, prefix="target")
+    whatif = predict_outcomes(frame, flagged, prefix="whatif")
     return pd.DataFrame(
         {
             "object_id": frame["object_id"],

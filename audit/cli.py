@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +34,14 @@ def _errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug: one line (and the trace only when asked), exit code 4
+            if os.environ.get("B2B_PREFLIGHT_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {str(exc)[:300]}", err=True)
+            click.echo("rerun with B2B_PREFLIGHT_DEBUG=1 for the traceback", err=True)
+            sys.exit(4)
 
     return wrapper  # type: ignore[return-value]
 
@@ -70,6 +80,18 @@ def collect_options(func: F) -> F:
         click.option("--dns-timeout", type=float, default=2.0, help="Seconds per DNS query."),
         click.option("--mailusers", type=click.Path(dir_okay=False), help="Get-MailUser CSV export."),
         click.option("--save-raw", type=click.Path(file_okay=False), help="Also write a Graph JSON export folder."),
+        click.option("--partitions", type=click.IntRange(0, 64), default=16, show_default=True,
+                     help="Guest pages read in parallel partitions, at most N requests in flight (0: sequential)."),
+        click.option("--track-changes/--no-track-changes", default=True, show_default=True,
+                     help="Store a /users/delta link so a later --incremental run reads only changes."),
+        click.option("--incremental", type=click.Path(exists=True, file_okay=False),
+                     help="Earlier snapshot or run folder: read only the guests changed since it."),
+        click.option("--checkpoint-dir", type=click.Path(file_okay=False),
+                     help="Page log of the guest read (default: next to the output); a rerun resumes it."),
+        click.option("--resume/--no-resume", default=True, show_default=True,
+                     help="Resume an interrupted collection from its checkpoint."),
+        click.option("--max-retry-wait", type=click.FloatRange(0, 3600), default=120.0, show_default=True,
+                     help="Longest wait (s) honoured for a throttling Retry-After; capped waits are reported."),
     ]  # fmt: skip
     for opt in reversed(opts):
         func = opt(func)
@@ -90,19 +112,33 @@ def cli() -> None:
 @cli.command()
 @collect_options
 @analysis_options
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--compare-with", type=click.Path(), help="Earlier snapshot folder to diff against.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (or --history).")
+@click.option(
+    "--history",
+    type=click.Path(file_okay=False),
+    help="History folder: write into ROOT/<tenant>/<UTC time>/ unless --out is given.",
+)
+@click.option(
+    "--compare-with",
+    type=click.Path(),
+    help="Earlier snapshot or run folder to diff against, or 'latest' (from --history).",
+)
+@click.option("--redact", is_flag=True, help="Pseudonymise guest names and addresses in what is written.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="Print only the output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @_errors
 def run(**kw: Any) -> None:
-    """Collect, analyse and write every report into --out.
+    """Collect, analyse and write every report into --out (or a new run folder in --history).
 
     \b
     Example:
       b2b-preflight run --auth secret --tenant-id T --client-id C \\
         --verified-domain contoso.com --mailusers mailusers.csv --out reports/contoso
+    Monthly:
+      b2b-preflight run --auth secret --history reports --compare-with latest --fail-on high
     """
+    if not kw.get("out") and not kw.get("history"):
+        raise click.UsageError("give --out DIR or --history ROOT")
     from audit.commands import run_command
 
     sys.exit(run_command(kw))
@@ -113,6 +149,7 @@ def run(**kw: Any) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False), required=True, help="Snapshot folder to write."
 )
+@click.option("--redact", is_flag=True, help="Pseudonymise guest names and addresses in what is written.")  # fmt: skip
 @_errors
 def collect(**kw: Any) -> None:
     """Collect every source into a snapshot folder (no analysis).
@@ -147,6 +184,7 @@ def analyze(**kw: Any) -> None:
 @click.argument("snapshot", type=click.Path(exists=True, file_okay=False))
 @analysis_options
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--redact", is_flag=True, help="Pseudonymise guest names and addresses in what is written.")  # fmt: skip
 @_errors
 def report(**kw: Any) -> None:
     """Write the reports for a saved snapshot.
@@ -158,6 +196,45 @@ def report(**kw: Any) -> None:
     from audit.commands import report_command
 
     sys.exit(report_command(kw))
+
+
+@cli.command()
+@click.argument("old", type=click.Path(exists=True, file_okay=False))
+@click.argument("new", type=click.Path(exists=True, file_okay=False))
+@analysis_options
+@click.option("--out", type=click.Path(file_okay=False), help="Write diff.json and NEW's reports.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@_errors
+def diff(**kw: Any) -> None:
+    """Compare two snapshots (or run folders): new, fixed and still-open findings, outcomes.
+
+    Both are analysed with the same flags, each as of its own collection time.
+
+    \b
+    Example:
+      b2b-preflight diff reports/T/20261001T060000Z reports/T/20261101T060000Z \\
+        --verified-domain contoso.com --out reports/changes-2026-11
+    """
+    from audit.commands_history import diff_command
+
+    sys.exit(diff_command(kw))
+
+
+@cli.command()
+@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.option("--tenant", help="Only runs of this tenant (id, name or folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@_errors
+def history(**kw: Any) -> None:
+    """List the runs in a history folder (default: reports) with headline figures.
+
+    \b
+    Example:
+      b2b-preflight history reports --tenant 84841066-274d-4ec0-a5c1-276be684bdd3
+    """
+    from audit.commands_history import history_command
+
+    sys.exit(history_command(kw))
 
 
 @cli.command()
@@ -210,5 +287,11 @@ def rules(markdown: bool) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``b2b-preflight`` command."""
+    """Entry point of the ``b2b-preflight`` command.
+
+    Files it creates are owner-only (umask 077: reports name guests), and the Azure SDK's own
+    loggers stay quiet below errors (their request logs can carry headers and URLs).
+    """
+    os.umask(0o077)
+    logging.getLogger("azure").setLevel(logging.ERROR)
     cli(prog_name="b2b-preflight")

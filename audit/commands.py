@@ -50,55 +50,138 @@ def options_from(kw: dict[str, Any], config: AuditConfig) -> Any:
         mailusers=kw.get("mailusers"),
         from_export=kw.get("from_export"),
         save_raw=kw.get("save_raw"),
+        partitions=kw.get("partitions") or 0,
+        track_changes=bool(kw.get("track_changes")),
+        delta_from=_incremental_base(kw.get("incremental")),
+        checkpoint_dir=checkpoint_dir(kw),
+        resume=kw.get("resume", True),
+        max_retry_wait=kw.get("max_retry_wait") or 120.0,
+        redact_key=kw.get("redact_key"),
     )
+
+
+def _incremental_base(path: str | None) -> Snapshot | None:
+    """The snapshot ``--incremental`` names (a snapshot folder or a run folder)."""
+    if not path:
+        return None
+    from audit import snapshot as snap
+    from audit.history import snapshot_dir
+
+    return snap.load(snapshot_dir(path))
+
+
+def checkpoint_dir(kw: dict[str, Any]) -> str | None:
+    """``--checkpoint-dir``, else a folder beside the output, so rerunning the same command resumes.
+
+    ``--out X``: ``.X.checkpoint`` next to ``X`` (a failed run leaves ``X`` as it was);
+    ``run --history R``: ``R/.checkpoint-<tenant>``. Offline runs (``--from-export``) have none.
+    """
+    if kw.get("checkpoint_dir"):
+        return str(kw["checkpoint_dir"])
+    if kw.get("from_export"):
+        return None
+    if kw.get("history") and not kw.get("out"):
+        tenant = "".join(
+            c for c in str(kw.get("tenant_id") or "default") if c.isalnum() or c == "-"
+        )
+        return str(Path(kw["history"]) / f".checkpoint-{tenant or 'default'}")
+    if not kw.get("out"):
+        return None
+    out = Path(kw["out"]).absolute()
+    return str(out.parent / f".{out.name}.checkpoint")
 
 
 def collect_snapshot(kw: dict[str, Any], config: AuditConfig) -> Snapshot:
     """Collect (live or offline) and check the sources the audit cannot do without."""
+    from audit.errors import AuditError, CollectionError
     from audit.pipeline import collect_sync, require_core
 
-    snapshot = collect_sync(options_from(kw, config), config=config)
+    options = options_from(kw, config)
+    try:
+        snapshot = collect_sync(options, config=config)
+    except AuditError:
+        raise
+    except Exception as exc:  # an unforeseen fault: one clear line and exit code 3, no traceback
+        message = f"{type(exc).__name__}: {exc}"[:400]
+        raise CollectionError(f"collection failed unexpectedly: {message}") from exc
     require_core(snapshot)
     return snapshot
 
 
 def run_command(kw: dict[str, Any]) -> int:
     """``run``: collect, save the snapshot, analyse, render; exit 1 on findings at --fail-on."""
-    from audit import snapshot as snap
+    from audit.commands_history import compare_with_path, run_out_dir
 
     config = config_from(kw)
-    out = Path(kw["out"])
+    _redact_key(kw)
     snapshot = collect_snapshot(kw, config)
-    snap.save(snapshot, out / "snapshot")
-    result = analyze_and_render(snapshot, config, out, compare_with=kw.get("compare_with"))
+    out = run_out_dir(kw, snapshot)
+    compare_with = compare_with_path(kw, snapshot, out)
+    save_snapshot(snapshot, out / "snapshot", kw)
+    result = analyze_and_render(
+        snapshot, config, out, compare_with=compare_with, redact_key=kw.get("redact_key")
+    )
     print_summary(result, out, quiet=kw.get("quiet", False), as_json=kw.get("as_json", False))
     return exit_code(result, config.fail_on)
 
 
+def _redact_key(kw: dict[str, Any]) -> None:
+    """With ``--redact``, one random key for everything this run writes (never stored)."""
+    if kw.get("redact"):
+        import secrets
+
+        kw["redact_key"] = secrets.token_bytes(32)
+
+
+def save_snapshot(snapshot: Snapshot, path: str | Path, kw: dict[str, Any]) -> Path:
+    """Save the snapshot, pseudonymised with the run's key under ``--redact``."""
+    from audit import snapshot as snap
+
+    key = kw.get("redact_key")
+    if key is not None:
+        from audit.redact import Pseudonymiser, redact_snapshot
+
+        snapshot = redact_snapshot(snapshot, Pseudonymiser.for_snapshot(snapshot, key=key))
+    return snap.save(snapshot, path)
+
+
 def analyze_and_render(
-    snapshot: Snapshot, config: AuditConfig, out: Path, *, compare_with: str | None = None
+    snapshot: Snapshot,
+    config: AuditConfig,
+    out: Path,
+    *,
+    compare_with: str | None = None,
+    redact_key: bytes | None = None,
 ) -> AuditResult:
-    """Analyse a snapshot and write every report format into ``out``."""
+    """Analyse a snapshot and write every report format into ``out``.
+
+    With ``redact_key`` the analysis is the original's and only the written texts are
+    pseudonymised (:mod:`audit.redact`); the returned result is the redacted one.
+    """
     from audit.analyze import analyze
     from audit.render import render_all
 
     result = analyze(snapshot, config)
     if compare_with:
-        from audit import snapshot as snap
+        from audit.commands_history import analyze_run
         from audit.diff import diff_results
 
-        result.diff = diff_results(analyze(snap.load(compare_with), config), result)
+        result.diff = diff_results(analyze_run(compare_with, config), result)
+    if redact_key is not None:
+        from audit.redact import Pseudonymiser, redact_result
+
+        result = redact_result(result, Pseudonymiser.for_snapshot(snapshot, key=redact_key))
     render_all(result, out)
     return result
 
 
 def collect_command(kw: dict[str, Any]) -> None:
     """``collect``: write a snapshot folder."""
-    from audit import snapshot as snap
 
     config = AuditConfig()
+    _redact_key(kw)
     snapshot = collect_snapshot(kw, config)
-    path = snap.save(snapshot, kw["out"])
+    path = save_snapshot(snapshot, kw["out"], kw)
     for status in snapshot.sources.values():
         note = status.missing_permission or status.error or ""
         click.echo(f"  {status.name:22} {status.state.value:14} {status.rows:>8}  {note}")
@@ -122,7 +205,9 @@ def report_command(kw: dict[str, Any]) -> int:
 
     config = config_from(kw)
     out = Path(kw["out"])
-    result = analyze_and_render(snap.load(kw["snapshot"]), config, out)
+    _redact_key(kw)
+    snapshot = snap.load(kw["snapshot"])
+    result = analyze_and_render(snapshot, config, out, redact_key=kw.get("redact_key"))
     print_summary(result, out)
     return exit_code(result, config.fail_on)
 

@@ -17,7 +17,9 @@ from audit.rules._common import known
 from audit.rules.duplicate_target_key import duplicated, in_scope
 
 
-def predict(frame: pd.DataFrame, flagged: pd.DataFrame, *, prefix: str = "target") -> pd.DataFrame:
+def predict_outcomes(
+    frame: pd.DataFrame, flagged: pd.DataFrame, *, prefix: str = "target"
+) -> pd.DataFrame:
     """Outcome and reasons per guest; ``prefix`` ``whatif`` reads the recommended-mapping columns."""
     email, key, verified = _columns(frame, prefix)
     scope = frame["scope"]

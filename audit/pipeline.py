@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from audit._files import private_dir, private_file, write_private
 from audit.collect.build import build_snapshot, guest_domains
 from audit.config import AuditConfig
-from audit.errors import CollectionError
+from audit.errors import CollectionError, ConfigError
 from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot, now_utc
 
@@ -40,27 +44,69 @@ class CollectOptions:
     dns: bool = True
     dns_timeout: float = 2.0
     dns_concurrency: int = 128
+    max_retry_wait: float = 120.0  # cap on a Retry-After wait (s); capped waits are recorded
     mailusers: str | None = None
     from_export: str | None = None
     save_raw: str | None = None
+    # Tenant scale (bench/README.md): ``partitions`` > 0 reads guests in parallel partitions (at
+    # most that many requests in flight); ``track_changes`` stores a /users/delta link in the
+    # snapshot; ``delta_from`` (a snapshot that stored one) reads only the changes since it;
+    # ``checkpoint_dir`` logs pages there so a collection interrupted at page k resumes (with
+    # ``resume``; False discards an old checkpoint first).
+    partitions: int = 0
+    track_changes: bool = False
+    delta_from: Snapshot | None = field(default=None, repr=False)
+    checkpoint_dir: str | None = None
+    resume: bool = True
+    # ``redact_key``: pseudonymise names and addresses in the ``save_raw`` export with this key
+    # (audit.redact; the reports of the same run use the same key, so they agree).
+    redact_key: bytes | None = field(default=None, repr=False)
 
 
 async def collect(
     options: CollectOptions, *, config: AuditConfig | None = None, now: datetime | None = None
 ) -> Snapshot:
-    """Collect every source into a snapshot (not yet saved)."""
+    """Collect every source into a snapshot (not yet saved).
+
+    With ``save_raw``, the export folder is written to a temporary sibling and moved into place
+    only when the whole collection succeeded: a failure never leaves a partial export, nor replaces
+    an earlier one. An existing ``save_raw`` folder must be empty or an earlier export.
+    """
+    if not options.save_raw:
+        return await _collect(options, config=config, now=now)
+    from audit.collect.export import check_export_target, publish_folder
+
+    final = check_export_target(options.save_raw)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=private_dir(final.parent)))
+    try:
+        staged = dataclasses.replace(options, save_raw=str(staging))
+        snapshot = await _collect(staged, config=config, now=now)
+        publish_folder(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return snapshot
+
+
+async def _collect(
+    options: CollectOptions, *, config: AuditConfig | None, now: datetime | None
+) -> Snapshot:
     now = now or now_utc()
+    if options.save_raw and options.delta_from is not None:
+        raise ConfigError("save_raw needs a full collection; it cannot be combined with delta_from")
+    extra_tables: dict[str, pd.DataFrame] = {}
     if options.from_export:
         records, statuses, extra = _offline(options.from_export)
     else:
-        records, statuses, extra = await _live(options, now)
+        records, statuses, extra = await _live(options, now, extra_tables)
+    redactor = _raw_redactor(options, records)
     if options.save_raw:
         from audit.collect.export import write_raw
 
-        write_raw(records, options.save_raw)
-    extra_tables: dict[str, pd.DataFrame] = {}
-    await _add_dns(options, records, statuses, extra_tables, extra)
-    _add_mailusers(options, statuses, extra_tables, extra)
+        write_raw(redactor.records(records) if redactor else records, options.save_raw)
+    _users_table_once(records, extra_tables)
+    await _add_dns(options, records, statuses, extra_tables, extra, redactor)
+    _add_mailusers(options, statuses, extra_tables, extra, redactor)
     conf = (config or AuditConfig()).to_dict()
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
@@ -74,6 +120,46 @@ def collect_sync(
     return asyncio.run(collect(options, config=config, now=now))
 
 
+class _RawRedactor:
+    """Pseudonymises what ``save_raw`` writes: Graph records, dns.json and mailusers.csv."""
+
+    def __init__(self, records: dict[str, Any], key: bytes) -> None:
+        from audit.redact import Pseudonymiser
+
+        self.p = Pseudonymiser.for_records(records, key=key)
+
+    def records(self, records: dict[str, Any]) -> dict[str, Any]:
+        from audit.redact import redact_records
+
+        return redact_records(records, self.p)
+
+    def dns(self, document: dict[str, Any]) -> dict[str, Any]:
+        from audit.redact import redact_dns_document
+
+        return redact_dns_document(document, self.p)
+
+    def mailusers(self, source: str, target: Path) -> None:
+        from audit.redact import redact_mailusers_csv
+
+        redact_mailusers_csv(source, target, self.p)
+
+
+def _raw_redactor(options: CollectOptions, records: dict[str, Any]) -> _RawRedactor | None:
+    if options.save_raw and options.redact_key is not None:
+        return _RawRedactor(records, options.redact_key)
+    return None
+
+
+def _users_table_once(records: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
+    """Build the users table once (DNS and the snapshot both need it) and let the raw objects go:
+    at a million guests they hold gigabytes."""
+    from audit.collect.tables import users_table
+
+    raw = records.pop("users", None)
+    if raw is not None and "users" not in tables:
+        tables["users"] = users_table(raw)
+
+
 def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
     from audit.collect.export import read_export
 
@@ -82,10 +168,14 @@ def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict
 
 
 async def _live(
-    options: CollectOptions, now: datetime
+    options: CollectOptions, now: datetime, tables: dict[str, pd.DataFrame]
 ) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
+    from audit.collect.checkpoint import Checkpoint
+    from audit.collect.delta import DeltaState
     from audit.collect.graph import collect_graph
 
+    delta = DeltaState.from_snapshot(options.delta_from) if options.delta_from else None
+    folder = options.checkpoint_dir
     async with graph_client(options) as client:
         data = await collect_graph(
             client,
@@ -93,10 +183,45 @@ async def _live(
             include_sign_in=options.include_sign_in,
             log_days=options.log_days,
             now=now,
+            partitions=options.partitions,
+            track_changes=options.track_changes or options.delta_from is not None,
+            delta=delta,
+            checkpoint=Checkpoint(folder, resume=options.resume) if folder else None,
         )
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
     extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
+    extra["faults"] = {
+        "capped_waits": data.capped_waits,
+        "longest_retry_after": data.longest_retry_after,
+        "max_retry_wait": options.max_retry_wait,
+        "reauthenticated": data.reauthenticated,
+        "resent": data.resent,
+    }
+    extra |= _scale_extra(options, data, tables)
     return data.records, dict(data.statuses), extra | {"requests": data.requests}
+
+
+def _scale_extra(
+    options: CollectOptions, data: Any, tables: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    """Apply an incremental run's changes to the previous users table; note the delta link."""
+    from audit.collect.delta import DELTA_LINK, DELTA_SELECT, apply_changes
+    from audit.collect.graph import GUEST_SELECT
+
+    extra: dict[str, Any] = {}
+    previous = options.delta_from
+    if data.changes is not None and previous is not None:
+        tables["users"] = apply_changes(previous.tables["users"], data.changes)
+        extra["incremental_from"] = previous.collected_at.isoformat()
+    elif previous is not None:
+        users = data.statuses.get("users")
+        reason = users.detail.get("incremental") if users is not None else None
+        extra["incremental"] = reason or "full read: the previous snapshot stored no delta link"
+    if data.delta_link:
+        extra[DELTA_LINK], extra[DELTA_SELECT] = data.delta_link, list(GUEST_SELECT)
+    if data.resumed_pages:
+        extra["resumed_pages"] = data.resumed_pages
+    return extra
 
 
 @contextlib.asynccontextmanager
@@ -115,7 +240,12 @@ async def graph_client(options: CollectOptions) -> AsyncIterator[Any]:
         cloud=options.cloud,
         base_url=base_url,
     )
-    client = make_graph_client(base_url=base_url, credential=credential, cloud=options.cloud)
+    client = make_graph_client(
+        base_url=base_url,
+        credential=credential,
+        cloud=options.cloud,
+        max_wait=options.max_retry_wait,
+    )
     try:
         yield client
     finally:
@@ -135,6 +265,7 @@ async def _add_dns(
     statuses: dict[str, SourceStatus],
     tables: dict[str, pd.DataFrame],
     extra: dict[str, Any],
+    redactor: _RawRedactor | None = None,
 ) -> None:
     from audit.collect import dns
     from audit.collect import tables as t
@@ -146,11 +277,13 @@ async def _add_dns(
         replay = dns.result_from_json(load_json(recorded), path=recorded)
         tables["dns"] = replay.table
         statuses["dns"] = replay.status
+        _save_dns(options, dns.answers_to_json(replay), redactor)
         return
     if not options.dns:
         statuses["dns"] = SourceStatus("dns", SourceState.NOT_REQUESTED)
         return
-    domains = guest_domains(t.users_table(records.get("users", [])))
+    users = tables.get("users")  # built by _users_table_once, or an incremental run's merge
+    domains = guest_domains(users if users is not None else t.users_table([]))
     result = await dns.resolve_domains(
         domains,
         nameservers=list(options.nameservers) or None,
@@ -160,11 +293,18 @@ async def _add_dns(
     tables["dns"] = result.table
     statuses["dns"] = result.status
     extra["dns_answers"] = None
+    _save_dns(options, dns.answers_to_json(result), redactor)
+
+
+def _save_dns(
+    options: CollectOptions, document: dict[str, Any], redactor: _RawRedactor | None
+) -> None:
+    """Write ``dns.json`` into the ``save_raw`` export (pseudonymised under redaction)."""
     if options.save_raw:
         import orjson
 
         file = Path(options.save_raw) / "dns.json"
-        file.write_bytes(orjson.dumps(dns.answers_to_json(result)))
+        write_private(file, orjson.dumps(redactor.dns(document) if redactor else document))
 
 
 def _add_mailusers(
@@ -172,6 +312,7 @@ def _add_mailusers(
     statuses: dict[str, SourceStatus],
     tables: dict[str, pd.DataFrame],
     extra: dict[str, Any],
+    redactor: _RawRedactor | None = None,
 ) -> None:
     from audit.collect.mailusers import read_mailusers
 
@@ -190,8 +331,10 @@ def _add_mailusers(
         import shutil
 
         target = Path(options.save_raw) / "mailusers.csv"
-        if Path(path).resolve() != target.resolve():
-            shutil.copyfile(path, target)
+        if redactor is not None:
+            redactor.mailusers(path, target)
+        elif Path(path).resolve() != target.resolve():
+            shutil.copyfile(path, private_file(target))
 
 
 def require_core(snapshot: Snapshot) -> None:
@@ -199,7 +342,9 @@ def require_core(snapshot: Snapshot) -> None:
     for name in ("users", "domains", "organization"):
         status = snapshot.sources.get(name)
         if status is not None and not status.usable:
-            why = status.missing_permission or status.error or status.state.value
+            why = status.error or status.state.value
+            if status.missing_permission:
+                why += f" (the app needs {status.missing_permission})"
             raise CollectionError(f"required source {name} failed: {why}")
 
 

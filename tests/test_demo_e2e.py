@@ -18,7 +18,16 @@ GUESTS, DOMAINS, SEED = 300, 40, 5
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("demo") / "run"
-    cmd = [sys.executable, "-m", "audit", "demo", "--guests", str(GUESTS), "--domains", str(DOMAINS)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "audit",
+        "demo",
+        "--guests",
+        str(GUESTS),
+        "--domains",
+        str(DOMAINS),
+    ]
     cmd += ["--seed", str(SEED), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr

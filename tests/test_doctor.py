@@ -12,7 +12,9 @@ from audit.demo.tenant import generate_tenant
 def _doctor(faults: Faults | None = None) -> tuple[int, str, int]:
     tenant = generate_tenant(80, 17, seed=2)
     with GraphEmulator(tenant, faults=faults) as graph:
-        result = CliRunner().invoke(cli, ["doctor", "--graph-url", graph.base_url, "--auth", "none"])
+        result = CliRunner().invoke(
+            cli, ["doctor", "--graph-url", graph.base_url, "--auth", "none"]
+        )
         verbs = {r.method for r in graph.requests}
         count = len(graph.requests)
     assert verbs == {"GET"}

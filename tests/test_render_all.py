@@ -21,6 +21,7 @@ def test_public_names() -> None:
         "write_findings_json",
         "write_guests_csv",
         "write_html",
+        "write_remediation",
         "write_xlsx",
     ]
 
@@ -33,6 +34,7 @@ def test_writes_every_format(tmp_path: Path) -> None:
         "json": "findings.json",
         "findings_csv": "findings.csv",
         "guests_csv": "guests.csv",
+        "ps1": "remediation.ps1",
     }
     assert all(p.parent == tmp_path / "out" and p.stat().st_size > 0 for p in paths.values())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(

@@ -91,6 +91,7 @@ def test_exact_fields(result: AuditResult, tmp_path: Path) -> None:
         "before",
         "after",
         "newly_ready",
+        "needs_mail_fix",
     }
 
 
