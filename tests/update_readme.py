@@ -1,18 +1,21 @@
-"""Regenerate the README's rule table: ``.venv/bin/python -m tests.update_readme``."""
+"""Regenerate the README's rule table and API reference: ``.venv/bin/python -m tests.update_readme``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from audit.commands import rules_markdown
+from tests.api_reference import API_BLOCK, api_markdown
 from tests.test_docs import BLOCK, README
 
 
 def main() -> None:
-    """Rewrite the block between the rules markers."""
+    """Rewrite the blocks between the rules and api markers."""
     text = README.read_text(encoding="utf-8")
     table = rules_markdown().strip()
     new = BLOCK.sub(lambda _: f"<!-- rules:start -->\n{table}\n<!-- rules:end -->", text)
+    api = api_markdown().strip()
+    new = API_BLOCK.sub(lambda _: f"<!-- api:start -->\n{api}\n<!-- api:end -->", new)
     Path(README).write_text(new, encoding="utf-8")
 
 
