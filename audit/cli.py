@@ -124,6 +124,7 @@ def cli() -> None:
     help="Earlier snapshot or run folder to diff against, or 'latest' (from --history).",
 )
 @click.option("--redact", is_flag=True, help="Pseudonymise guest names and addresses in what is written.")  # fmt: skip
+@click.option("--progress/--no-progress", default=None, help="Stage lines on stderr (default: when it is a terminal).")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="Print only the output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @_errors
@@ -184,6 +185,7 @@ def analyze(**kw: Any) -> None:
 @click.argument("snapshot", type=click.Path(exists=True, file_okay=False))
 @analysis_options
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--progress/--no-progress", default=None, help="Stage lines on stderr (default: when it is a terminal).")  # fmt: skip
 @click.option("--redact", is_flag=True, help="Pseudonymise guest names and addresses in what is written.")  # fmt: skip
 @_errors
 def report(**kw: Any) -> None:

@@ -10,6 +10,7 @@ import orjson
 
 from audit.config import AuditConfig, load_config
 from audit.models import Severity
+from audit.progress import Progress
 from audit.result import AuditResult
 from audit.snapshot import Snapshot
 
@@ -114,12 +115,21 @@ def run_command(kw: dict[str, Any]) -> int:
 
     config = config_from(kw)
     _redact_key(kw)
-    snapshot = collect_snapshot(kw, config)
+    progress = Progress.for_command(kw)
+    with progress.stage("collecting") as stage:
+        snapshot = collect_snapshot(kw, config)
+        stage["note"] = _collected(snapshot)
     out = run_out_dir(kw, snapshot)
     compare_with = compare_with_path(kw, snapshot, out)
-    save_snapshot(snapshot, out / "snapshot", kw)
+    with progress.stage("saving the snapshot"):
+        save_snapshot(snapshot, out / "snapshot", kw)
     result = analyze_and_render(
-        snapshot, config, out, compare_with=compare_with, redact_key=kw.get("redact_key")
+        snapshot,
+        config,
+        out,
+        compare_with=compare_with,
+        redact_key=kw.get("redact_key"),
+        progress=progress,
     )
     print_summary(result, out, quiet=kw.get("quiet", False), as_json=kw.get("as_json", False))
     return exit_code(result, config.fail_on)
@@ -152,6 +162,7 @@ def analyze_and_render(
     *,
     compare_with: str | None = None,
     redact_key: bytes | None = None,
+    progress: Progress | None = None,
 ) -> AuditResult:
     """Analyse a snapshot and write every report format into ``out``.
 
@@ -161,18 +172,33 @@ def analyze_and_render(
     from audit.analyze import analyze
     from audit.render import render_all
 
-    result = analyze(snapshot, config)
+    progress = progress or Progress(False)
+    with progress.stage("analysing") as stage:
+        result = analyze(snapshot, config)
+        stage["note"] = f"{len(result.guests):,} guests, {len(result.findings):,} findings"
     if compare_with:
         from audit.commands_history import analyze_run
         from audit.diff import diff_results
 
-        result.diff = diff_results(analyze_run(compare_with, config), result)
+        with progress.stage(f"comparing with {compare_with}"):
+            result.diff = diff_results(analyze_run(compare_with, config), result)
     if redact_key is not None:
         from audit.redact import Pseudonymiser, redact_result
 
         result = redact_result(result, Pseudonymiser.for_snapshot(snapshot, key=redact_key))
-    render_all(result, out)
+    with progress.stage(f"writing reports to {out}"):
+        render_all(result, out)
     return result
+
+
+def _collected(snapshot: Snapshot) -> str:
+    """``99,600 guests, 5,000 domains`` for the progress line."""
+    users = snapshot.tables.get("users")
+    dns = snapshot.tables.get("dns")
+    parts = [f"{len(users):,} users" if users is not None else "no users"]
+    if dns is not None:
+        parts.append(f"{len(dns):,} domains resolved")
+    return ", ".join(parts)
 
 
 def collect_command(kw: dict[str, Any]) -> None:
@@ -207,7 +233,13 @@ def report_command(kw: dict[str, Any]) -> int:
     out = Path(kw["out"])
     _redact_key(kw)
     snapshot = snap.load(kw["snapshot"])
-    result = analyze_and_render(snapshot, config, out, redact_key=kw.get("redact_key"))
+    result = analyze_and_render(
+        snapshot,
+        config,
+        out,
+        redact_key=kw.get("redact_key"),
+        progress=Progress.for_command(kw),
+    )
     print_summary(result, out)
     return exit_code(result, config.fail_on)
 
