@@ -311,3 +311,35 @@ def test_a_failing_count_stops_the_partitions() -> None:
     with pytest.raises(PermissionError):
         asyncio.run(collect_partitioned(GUESTS, fetch=fetch, count=count, min_count=0))
     assert time.monotonic() - started < 5
+
+
+def test_partition_filters_refused_with_400_fall_back_to_sequential() -> None:
+    """A service that does not take the ``startswith`` partition filters (HTTP 400) still gives
+    the whole list: read sequentially, with the reason reported."""
+    from urllib.parse import unquote
+
+    from tests._fault_proxy import Fault, FaultProxy
+
+    refuse = Fault(
+        lambda s: "startswith" in unquote(s.query), "status", times=999, status=400,
+        code="Request_UnsupportedQuery",
+    )  # fmt: skip
+    with GraphEmulator(tenant_with(ASCII_ALIASES)) as em:
+        sequential = collect(em, page_size=3)
+        with FaultProxy(em.base_url, [refuse]) as proxy:
+
+            async def run() -> GraphData:
+                client = make_graph_client(base_url=proxy.base_url, credential=None)
+                try:
+                    return await collect_graph(client, app=None, page_size=3, partitions=8)
+                finally:
+                    await close_graph_client(client)
+
+            refused = asyncio.run(run())
+    assert refuse.fired >= 1
+    assert by_id(refused) == by_id(sequential)
+    detail = refused.statuses["users"].detail
+    assert detail["fallback"] == (
+        "sequential: the partition filters were refused (HTTP 400 Request_UnsupportedQuery)"
+    )
+    assert refused.statuses["users"].state is SourceState.OK

@@ -741,6 +741,14 @@ async def _full_users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
     await _run(data, "users", lambda: _guests(graph, GUEST_SELECT, plan))
 
 
+def _filter_refused(exc: BaseException) -> str | None:
+    """``HTTP 400 <code>`` when Graph refused a request as malformed (a filter it does not take)."""
+    if isinstance(exc, APIError) and exc.response_status_code == 400:
+        code = getattr(getattr(exc, "error", None), "code", None)
+        return f"HTTP 400 {code}" if code else "HTTP 400"
+    return None
+
+
 async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> list[JSON]:
     """``userType eq 'Guest'`` and externally-originated members, merged and deduplicated by id."""
     limit = Slots(plan.partitions) if plan.partitions else None
@@ -757,6 +765,7 @@ async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> l
             fetch=chain,
             count=lambda: _count(graph, _GUESTS),
             min_count=2 * plan.page_size,
+            refused=_filter_refused,
         )
         plan.detail = report.to_detail()
         return rows

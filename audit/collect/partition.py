@@ -165,17 +165,21 @@ async def collect_partitioned(
     fetch: Fetch,
     count: Callable[[], Awaitable[int | None]],
     min_count: int,
+    refused: Callable[[BaseException], str | None] = lambda _: None,
 ) -> tuple[list[JSON], PartitionReport]:
     """Every object matching ``base``, read in partitions when that is safe and worth it.
 
     ``fetch(filter)`` reads one whole chain (the caller bounds concurrency per request);
     ``count()`` is the ``$count`` of ``base`` or None. The partitions start together with the
     count (waiting for it would cost a round trip); when the count is missing or at most
-    ``min_count`` they are cancelled and the list is read sequentially.
+    ``min_count`` they are cancelled and the list is read sequentially. ``refused(error)`` names
+    a partition failure that means "this service does not take the partition filters" (a 400):
+    then the list is read sequentially too, and the reason is reported; other failures raise.
     """
     report = PartitionReport()
     wave, extra = partition_filters(base), catch_all_filters(base)
     chains = asyncio.ensure_future(_all(fetch(f) for f in (*wave, *extra)))
+    rows: list[JSON] = []
     try:
         report.expected = await count()
         if report.expected is not None and report.expected > min_count:
@@ -183,7 +187,11 @@ async def collect_partitioned(
             report.mode, report.partitions, report.catch_all = "partitioned", len(wave), len(extra)
         else:
             report.fallback = None if report.expected is not None else "no $count available"
-            rows = []
+    except Exception as exc:
+        reason = refused(exc)
+        if reason is None:
+            raise
+        report.fallback = f"sequential: the partition filters were refused ({reason})"
     finally:
         await _settle(chains)
     if report.mode == "partitioned" and len(rows) < (report.expected or 0):
