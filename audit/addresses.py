@@ -2,22 +2,42 @@
 
 Syntax follows RFC 5321/5322 dot-atoms as Graph and the SaaS targets accept them (no quoted local parts,
 no domain literals). Work on domains is done once per distinct domain, never per address.
+
+Text is processed with Arrow's kernels, RE2 patterns written to match exactly what Python's ``re``
+would (``\\s`` spelled out, ``$`` allowing a final newline). Python runs only for the few values the
+kernels cannot settle: IDNA for non-ASCII domains, odd spellings of ``#EXT#``, malformed list cells.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import idna
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-# RFC 5322 atext, plus non-ASCII (RFC 6531 SMTPUTF8; flagged separately by address-non-ascii).
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
-_LOCAL_RE = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*$")
+from audit._text import bool_series, list_items, numpy_bools, text_array, text_series
+
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _EXT = "#EXT#"
+
+# RFC 5322 atext, plus non-ASCII (RFC 6531 SMTPUTF8; flagged separately by address-non-ascii).
+# A dot-atom local part; the final ``\n?`` keeps Python's ``$``, which also matches before it.
+_ATOM_RE2 = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x{80}-\x{10FFFF}]+"
+_LOCAL_RE2 = rf"^{_ATOM_RE2}(?:\.{_ATOM_RE2})*\n?$"
+# Python's ``\s`` on text: exactly the characters for which ``str.isspace()`` is true.
+_SPACE_RE2 = (
+    r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+# Host names whose IDNA A-label is simply their lower-case form (see ``_plain_hosts``).
+_PLAIN_HOST_RE2 = r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+_HYPHENS_3_4_RE2 = r"(?:^|\.)[A-Za-z0-9-]{2}--"
 
 MAX_LOCAL = 64
 MAX_ADDRESS = 254
@@ -25,8 +45,18 @@ MAX_ADDRESS = 254
 
 def split(addresses: pd.Series) -> pd.DataFrame:
     """Columns ``local`` and ``domain`` split at the last ``@``; NA where there is no ``@``."""
-    parts = addresses.astype("str").str.extract(r"(?s)^(?P<local>.*)@(?P<domain>[^@]*)\Z")
-    return parts.astype("str")
+    parts = _split_arrays(text_array(addresses))
+    index = addresses.index
+    return pd.DataFrame(
+        {"local": text_series(parts[0], index), "domain": text_series(parts[1], index)}
+    )
+
+
+def _split_arrays(text: Any) -> tuple[Any, Any]:
+    """Local part and domain at the last ``@`` (both null without one), as Arrow arrays."""
+    with_at = pc.if_else(pc.match_substring(text, "@"), text, pa.scalar(None, pa.large_string()))
+    parts = pc.split_pattern(with_at, "@", max_splits=1, reverse=True)
+    return pc.list_element(parts, 0), pc.list_element(parts, 1)
 
 
 def a_label(domain: str | None) -> str | None:
@@ -49,47 +79,74 @@ def _valid_host(name: str) -> bool:
 
 def domains_a_label(domains: pd.Series) -> pd.Series:
     """:func:`a_label` of every value, computed once per distinct domain."""
-    distinct = domains.dropna().unique()
-    table = {d: a_label(d) for d in distinct}
-    return domains.map(table).astype("str")
+    return text_series(_a_label_array(text_array(domains)), domains.index, domains.name)
+
+
+def _a_label_array(domains: Any) -> Any:
+    """:func:`a_label` of an Arrow string array: once per distinct value, then taken back."""
+    encoded = pc.dictionary_encode(domains)
+    labels = _a_labels_of_distinct(encoded.dictionary)
+    return pc.take(labels, encoded.indices)
+
+
+def _a_labels_of_distinct(domains: Any) -> Any:
+    """A-labels of distinct domains: plain ASCII host names in bulk, the rest through ``idna``."""
+    other = ~_plain_hosts(domains)
+    labels = [a_label(d) for d in domains.filter(pa.array(other)).to_pylist()]
+    return pc.replace_with_mask(
+        pc.utf8_lower(domains), pa.array(other), pa.array(labels, pa.large_string())
+    )
+
+
+def _plain_hosts(domains: Any) -> np.ndarray:
+    """Domains made of LDH labels (no ``xn--``-like hyphens) with a letter TLD, at most 253 long.
+
+    For these, ``idna.encode(uts46=True)`` only lower-cases ASCII letters and every check in
+    :func:`a_label` passes, so the A-label is the lower-case form: no per-domain Python is needed.
+    """
+    shaped = pc.fill_null(pc.match_substring_regex(domains, _PLAIN_HOST_RE2), False)
+    hyphens = pc.fill_null(pc.match_substring_regex(domains, _HYPHENS_3_4_RE2), False)
+    short = pc.fill_null(pc.less_equal(pc.utf8_length(domains), 253), False)
+    return numpy_bools(pc.and_(pc.and_(shaped, pc.invert(hyphens)), short))
 
 
 def domain_of(addresses: pd.Series) -> pd.Series:
     """The A-label domain of each address (NA when the address or its domain is not valid)."""
-    return domains_a_label(split(addresses)["domain"])
+    _, domain = _split_arrays(text_array(addresses))
+    return text_series(_a_label_array(domain), addresses.index, "domain")
 
 
 def is_valid(addresses: pd.Series) -> pd.Series:
     """True where the address is a syntactically valid mailbox (length is checked separately)."""
-    parts = split(addresses)
-    local_ok = parts["local"].str.match(_LOCAL_RE.pattern).fillna(False).astype(bool)
-    domain_ok = domains_a_label(parts["domain"]).notna()
-    no_space = ~addresses.astype("str").str.contains(r"\s", regex=True).fillna(False).astype(bool)
-    return (local_ok & domain_ok & no_space).astype(bool)
+    text = text_array(addresses)
+    local, domain = _split_arrays(text)
+    local_ok = pc.fill_null(pc.match_substring_regex(local, _LOCAL_RE2), False)
+    domain_ok = pc.is_valid(_a_label_array(domain))
+    space = pc.fill_null(pc.match_substring_regex(text, _SPACE_RE2), False)
+    return bool_series(pc.and_(pc.and_(local_ok, domain_ok), pc.invert(space)), addresses.index)
 
 
 def too_long(addresses: pd.Series) -> pd.Series:
     """True where the local part exceeds 64 or the whole address 254 characters (RFC 5321)."""
-    parts = split(addresses)
-    local_len = parts["local"].str.len().fillna(0)
-    total = addresses.astype("str").str.len().fillna(0)
-    return ((local_len > MAX_LOCAL) | (total > MAX_ADDRESS)).astype(bool)
+    text = text_array(addresses)
+    local, _ = _split_arrays(text)
+    local_long = pc.greater(pc.fill_null(pc.utf8_length(local), 0), MAX_LOCAL)
+    total_long = pc.greater(pc.fill_null(pc.utf8_length(text), 0), MAX_ADDRESS)
+    return bool_series(pc.or_(local_long, total_long), addresses.index)
 
 
 def needs_smtputf8(addresses: pd.Series) -> pd.Series:
-    """True where the local part is not ASCII, or the domain is not given in its A-label form."""
-    parts = split(addresses)
-    local_utf8 = _flag(parts["local"].str.contains(r"[^\x00-\x7f]", regex=True))
-    domain = parts["domain"]
+    """True where the local part is not ASCII, or the domain is not given in its A-label form.
+
+    An address without ``@`` counts as needing it: its missing domain compares unequal to its own
+    NFC form (NaN semantics of the ``str`` dtype; address-invalid flags such an address as well).
+    """
+    local, domain = _split_arrays(text_array(addresses))
+    local_utf8 = pc.fill_null(pc.invert(pc.string_is_ascii(local)), False)
     # A U-label where mail systems and targets compare A-labels, or text that is not NFC.
-    u_label = _flag(domain.str.contains(r"[^\x00-\x7f]", regex=True))
-    not_nfc = _flag(domain.str.normalize("NFC") != domain)
-    return local_utf8 | u_label | not_nfc
-
-
-def _flag(values: pd.Series) -> pd.Series:
-    """A plain bool Series with NA read as False."""
-    return values.astype("boolean").fillna(False).astype(bool)
+    u_label = pc.fill_null(pc.invert(pc.string_is_ascii(domain)), False)
+    not_nfc = pc.fill_null(pc.not_equal(pc.utf8_normalize(domain, "NFC"), domain), True)
+    return bool_series(pc.or_(pc.or_(local_utf8, u_label), not_nfc), addresses.index)
 
 
 def demangle_upn(upns: pd.Series) -> pd.Series:
@@ -98,11 +155,29 @@ def demangle_upn(upns: pd.Series) -> pd.Series:
     The prefix before ``#EXT#`` has its last ``_`` turned into ``@`` (host names cannot hold ``_``).
     UPNs without ``#EXT#`` are returned unchanged.
     """
-    text = upns.astype("str")
-    prefix = text.str.extract(r"^(.*?)#EXT#", flags=re.IGNORECASE | re.DOTALL)[0]
-    demangled = prefix.str.replace(r"_(?=[^_]*$)", "@", regex=True)
-    demangled = demangled.where(prefix.str.contains("_", regex=False).fillna(False), prefix)
-    return demangled.where(prefix.notna(), text).astype("str")
+    text = text_array(upns)
+    prefix = _before_ext(text)
+    parts = pc.split_pattern(prefix, "_", max_splits=1, reverse=True)
+    demangled = pc.binary_join(parts, pa.scalar("@", pa.large_string()))
+    return text_series(pc.coalesce(demangled, text), upns.index, 0)
+
+
+def _before_ext(text: Any) -> Any:
+    """The text before the first ``#EXT#`` in any case; null without one.
+
+    Cut at the first upper-case ``#EXT#`` in bulk; only texts with another spelling at or before it
+    go through the (slower) case-insensitive regular expression.
+    """
+    exact = pc.split_pattern(text, _EXT, max_splits=1)
+    found = pc.fill_null(pc.equal(pc.list_value_length(exact), 2), False)
+    prefix = pc.if_else(found, pc.list_element(exact, 0), pa.scalar(None, pa.large_string()))
+    other = pc.fill_null(pc.match_substring(prefix, _EXT, ignore_case=True), False)
+    anywhere = pc.fill_null(pc.match_substring(text, _EXT, ignore_case=True), False)
+    redo = pc.or_(other, pc.and_(anywhere, pc.invert(found)))
+    if not pc.any(redo).as_py():
+        return prefix
+    again = pc.extract_regex(text.filter(redo), r"(?is)^(?P<prefix>.*?)#EXT#")
+    return pc.replace_with_mask(prefix, redo, pc.struct_field(again, "prefix"))
 
 
 def is_ext_upn(upns: pd.Series, initial_domain: str | None) -> pd.Series:
@@ -116,7 +191,17 @@ def is_ext_upn(upns: pd.Series, initial_domain: str | None) -> pd.Series:
 
 def primary_smtp(proxies: pd.Series) -> pd.Series:
     """The address of the upper-case ``SMTP:`` proxy of each list (the primary), else NA."""
-    return proxies.map(_primary, na_action="ignore").astype("str")
+    items = list_items(proxies)
+    if items is None:  # not plain lists of strings: look at each cell as it is
+        return proxies.map(_primary, na_action="ignore").astype("str")
+    texts, owners = items
+    primary = numpy_bools(pc.starts_with(texts, "SMTP:"))
+    rows, first = np.unique(owners[primary], return_index=True)
+    addresses = pc.utf8_slice_codeunits(texts, 5)
+    found = np.full(len(proxies), -1, dtype=np.int64)
+    found[rows] = np.flatnonzero(primary)[first]
+    picked = pc.take(addresses, pa.array(found, mask=found < 0))
+    return text_series(picked, proxies.index, proxies.name)
 
 
 def _primary(values: Iterable[str]) -> str | None:

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from audit._text import text_array, text_series
 from audit.engine import APP, RuleRun
 from audit.models import RuleState
 from audit.snapshot import Snapshot
@@ -26,11 +29,20 @@ FINDING_COLUMNS = [
 ]
 
 
+_FRAME_FIELDS = {
+    "object_id": "object_id",
+    "user_principal_name": "user_principal_name",
+    "display_name": "display_name",
+    "mail": "mail",
+    "mail_domain": "domain",
+}
+
+
 def findings_table(
     runs: Sequence[RuleRun], frame: pd.DataFrame, snapshot: Snapshot
 ) -> pd.DataFrame:
     """One row per (flagged rule, object); app-level rules give one finding on the app."""
-    parts = [_guest_findings(run, frame) for run in runs if run.rule.level != APP]
+    parts = [_guest_findings([run for run in runs if run.rule.level != APP], frame)]
     parts += [_app_finding(run, frame, snapshot) for run in runs if run.rule.level == APP]
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -44,25 +56,43 @@ def _flag_index(run: RuleRun) -> pd.Index:
     return run.mask.index[run.mask.fillna(False).astype(bool).to_numpy()]
 
 
-def _guest_findings(run: RuleRun, frame: pd.DataFrame) -> pd.DataFrame:
-    idx = _flag_index(run)
-    rows = frame.loc[idx]
-    details = run.details if run.details is not None else pd.Series("", index=idx)
-    return pd.DataFrame(
-        {
-            "rule_id": run.rule.id,
-            "severity": run.rule.severity.value,
-            "status": "flagged",
-            "object_id": rows["object_id"],
-            "user_principal_name": rows["user_principal_name"],
-            "display_name": rows["display_name"],
-            "mail": rows["mail"],
-            "domain": rows["mail_domain"],
-            "detail": details.reindex(idx).fillna(""),
-            "level": run.rule.level,
-            "muted_by": "",
-        }
-    )
+def _flag_positions(run: RuleRun) -> np.ndarray:
+    if run.state is not RuleState.RAN or run.mask is None:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(run.mask.fillna(False).astype(bool).to_numpy())
+
+
+def _guest_findings(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
+    """The findings of guest-level rules, rule after rule, built with one take per column."""
+    positions = [_flag_positions(run) for run in runs]
+    rows = np.concatenate([np.zeros(0, dtype=np.int64), *positions])
+    index = pd.RangeIndex(len(rows))
+    owner = pa.array(np.repeat(np.arange(len(runs)), [len(p) for p in positions]))
+
+    def per_rule(values: list[str]) -> pd.Series:
+        return text_series(pc.take(pa.array(values, pa.large_string()), owner), index)
+
+    columns = {
+        "rule_id": per_rule([run.rule.id for run in runs]),
+        "severity": per_rule([run.rule.severity.value for run in runs]),
+        "status": pd.Series("flagged", index=index, dtype="str"),
+    }
+    for source, name in _FRAME_FIELDS.items():
+        columns[name] = frame[source].take(rows).set_axis(index)
+    columns["detail"] = text_series(pa.concat_arrays(_details(runs)), index)
+    columns["level"] = per_rule([run.rule.level for run in runs])
+    columns["muted_by"] = pd.Series("", index=index, dtype="str")
+    return pd.DataFrame(columns, index=index)
+
+
+def _details(runs: Sequence[RuleRun]) -> list[object]:
+    """Each run's details for its flagged rows, in row order ("" where a rule has none)."""
+    arrays = [pa.array([], pa.large_string())]
+    for run in runs:
+        idx = _flag_index(run)
+        details = run.details if run.details is not None else pd.Series("", index=idx)
+        arrays.append(text_array(details.reindex(idx).fillna("")))
+    return arrays
 
 
 def _app_finding(run: RuleRun, frame: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
@@ -108,12 +138,31 @@ def rules_table(runs: Sequence[RuleRun], findings: pd.DataFrame) -> pd.DataFrame
 
 def status_table(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
     """Per guest, each rule's status: flagged, passed, not_evaluated or skipped."""
-    data = {"object_id": frame["object_id"]}
+    data: dict[str, pd.Series] = {"object_id": frame["object_id"].astype("str")}
     for run in runs:
         if run.mask is None:
-            data[run.rule.id] = pd.Series("skipped", index=frame.index)
+            data[run.rule.id] = _categories(
+                np.zeros(len(frame), np.int8), ("skipped",), "str", frame.index
+            )
             continue
-        values = np.where(run.mask.isna(), "not_evaluated", "passed").astype(object)
-        values[run.mask.fillna(False).astype(bool).to_numpy()] = "flagged"
-        data[run.rule.id] = pd.Series(values, index=frame.index)
-    return pd.DataFrame(data).astype("category").astype({"object_id": "str"})
+        codes = np.where(run.mask.isna().to_numpy(), 1, 2).astype(np.int8)
+        codes[run.mask.fillna(False).astype(bool).to_numpy()] = 0
+        data[run.rule.id] = _categories(codes, _STATUSES, object, frame.index)
+    return pd.DataFrame(data, index=frame.index)
+
+
+_STATUSES = ("flagged", "not_evaluated", "passed")
+
+
+def _categories(
+    codes: np.ndarray, names: tuple[str, ...], empty: str | type, index: pd.Index
+) -> pd.Series:
+    """A categorical of ``names[code]`` whose categories are the values present, sorted.
+
+    That is what ``astype("category")`` gives, built from the codes without comparing strings.
+    """
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+    remap = np.full(len(names), -1, dtype=np.int8)
+    remap[present] = np.arange(len(present), dtype=np.int8)
+    categories = pd.Index([names[i] for i in present], dtype=empty if not len(present) else "str")
+    return pd.Series(pd.Categorical.from_codes(remap[codes], categories=categories), index=index)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
+from audit._text import first_rows, map_text, text_isin
 from audit.config import AuditConfig
 from audit.targets import Target
 from audit.tokens import normalise_token, verification_tokens
@@ -21,8 +23,8 @@ def add_dns(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
         frame["domain_claimed_elsewhere"] = pd.Series(pd.NA, index=frame.index, dtype="boolean")
         return frame
     facts = facts.drop_duplicates("domain").set_index("domain")
-    frame["mail_state"] = frame["mail_domain"].map(facts["mail_state"]).astype("str")
-    claimed = frame["mail_domain"].map(facts["claimed_elsewhere"])
+    frame["mail_state"] = map_text(frame["mail_domain"], facts["mail_state"]).astype("str")
+    claimed = map_text(frame["mail_domain"], facts["claimed_elsewhere"])
     frame["domain_claimed_elsewhere"] = claimed.astype("boolean")
     return frame
 
@@ -56,18 +58,18 @@ def add_scope(
         frame["scope"] = pd.Series(pd.NA, index=frame.index, dtype="str")
         return frame
     kind = assignments["principalType"].str.lower()
-    users = set(assignments.loc[kind.eq("user").fillna(False), "principalId"].dropna())
+    users = assignments.loc[kind.eq("user").fillna(False), "principalId"].dropna()
     groups = set(assignments.loc[kind.eq("group").fillna(False), "principalId"].dropna())
     is_group = members["odataType"].str.lower().str.endswith("group").fillna(False)
-    in_groups = members["groupId"].isin(groups)
-    group_users = set(members.loc[in_groups & ~is_group, "id"].dropna())
+    in_groups = text_isin(members["groupId"], groups)
+    group_users = members.loc[in_groups & ~is_group, "id"].dropna()
     nested = _nested_groups(members, groups, is_group)
-    nested_users = set(members.loc[members["groupId"].isin(nested) & ~is_group, "id"].dropna())
+    nested_users = members.loc[text_isin(members["groupId"], nested) & ~is_group, "id"].dropna()
     ids = frame["object_id"]
     scope = pd.Series("none", index=frame.index, dtype="str")
-    scope = scope.mask(ids.isin(nested_users), "nested_only")
-    scope = scope.mask(ids.isin(group_users), "group")
-    frame["scope"] = scope.mask(ids.isin(users), "direct")
+    scope = scope.mask(text_isin(ids, nested_users), "nested_only")
+    scope = scope.mask(text_isin(ids, group_users), "group")
+    frame["scope"] = scope.mask(text_isin(ids, users), "direct")
     return frame
 
 
@@ -77,10 +79,13 @@ def _nested_groups(members: pd.DataFrame, roots: Iterable[str], is_group: pd.Ser
     seen: set[str] = set()
     frontier = set(roots)
     while frontier:
-        children = set(edges.loc[edges["groupId"].isin(frontier), "id"].dropna()) - seen
+        children = set(edges.loc[text_isin(edges["groupId"], frontier), "id"].dropna()) - seen
         seen |= children
         frontier = children
     return seen - set(roots)
+
+
+_MU_TEXT = {"PrimarySmtpAddress": "mu_primary_smtp", "ExternalEmailAddress": "mu_external_email"}
 
 
 def add_mailusers(frame: pd.DataFrame, mailusers: pd.DataFrame | None) -> pd.DataFrame:
@@ -91,15 +96,24 @@ def add_mailusers(frame: pd.DataFrame, mailusers: pd.DataFrame | None) -> pd.Dat
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")
         frame["mu_email_addresses"] = pd.Series([[] for _ in frame.index], dtype=object)
         return frame
-    mu = mailusers.assign(_key=mailusers["ExternalDirectoryObjectId"].str.lower())
-    mu = mu.drop_duplicates("_key").set_index("_key")
-    key = frame["object_id"].str.lower()
-    frame["mu_present"] = key.isin(mu.index).astype("boolean")
-    frame["mu_primary_smtp"] = key.map(mu["PrimarySmtpAddress"]).astype("str")
-    frame["mu_external_email"] = key.map(mu["ExternalEmailAddress"]).astype("str")
-    addresses = key.map(mu["EmailAddresses"])
-    frame["mu_email_addresses"] = addresses.map(lambda v: list(v) if isinstance(v, list) else [])
+    key = mailusers["ExternalDirectoryObjectId"].str.lower()
+    rows = first_rows(frame["object_id"].str.lower(), key)
+    frame["mu_present"] = pd.Series(rows >= 0, index=frame.index).astype("boolean")
+    for source, column in _MU_TEXT.items():
+        frame[column] = _take(mailusers[source], rows, frame.index).astype("str")
+    addresses = _take(mailusers["EmailAddresses"], rows, frame.index).to_numpy()
+    lists = [list(v) if isinstance(v, list) else [] for v in addresses]
+    frame["mu_email_addresses"] = pd.Series(lists, index=frame.index, dtype=object)
     return frame
+
+
+def _take(column: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """``column``'s values at row positions ``rows`` (-1 gives NA), on ``index``.
+
+    A join through :func:`first_rows`: like ``keys.map(column)`` on the de-duplicated table, with
+    the lookup done once for several columns.
+    """
+    return pd.Series(pd.api.extensions.take(column.array, rows, allow_fill=True), index=index)
 
 
 def add_provisioning(frame: pd.DataFrame, logs: pd.DataFrame | None) -> pd.DataFrame:
@@ -112,9 +126,9 @@ def add_provisioning(frame: pd.DataFrame, logs: pd.DataFrame | None) -> pd.DataF
         frame["last_prov_time"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
         return frame
     latest = logs.sort_values("activityDateTime").drop_duplicates("sourceId", keep="last")
-    latest = latest.set_index("sourceId")
+    rows = first_rows(frame["object_id"], latest["sourceId"])
     for src, col in cols.items():
-        frame[col] = frame["object_id"].map(latest[src])
+        frame[col] = _take(latest[src], rows, frame.index)
     frame["last_prov_time"] = frame["last_prov_time"].astype("datetime64[us, UTC]")
     for col in ("last_prov_status", "last_prov_action", "last_prov_error"):
         frame[col] = frame[col].astype("str")

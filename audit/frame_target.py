@@ -13,6 +13,7 @@ import orjson
 import pandas as pd
 
 from audit import addresses as addr
+from audit._text import map_text
 from audit.config import AuditConfig
 from audit.errors import ExpressionError
 from audit.mapping import AttributeMapping
@@ -116,8 +117,10 @@ def _evaluate(expression: str, frame: pd.DataFrame) -> tuple[pd.Series, str | No
         values = evaluate(expression, frame)
     except ExpressionError as exc:
         return pd.Series(pd.NA, index=frame.index, dtype="str"), str(exc)
-    values = values.map(lambda v: v[0] if isinstance(v, list) and v else v)
-    return values.map(lambda v: None if isinstance(v, list) else v).astype("str"), None
+    if values.dtype == object:  # multi-valued: the first value flows (none for an empty list)
+        values = values.map(lambda v: v[0] if isinstance(v, list) and v else v)
+        values = values.map(lambda v: None if isinstance(v, list) else v)
+    return values.astype("str"), None
 
 
 def verified(
@@ -135,7 +138,9 @@ def verified(
     if not config.verification_tokens:
         return result.mask(domains.isna(), pd.NA)
     by_txt = (
-        domains.map(facts.set_index("domain")["verified_by_txt"]) if facts is not None else None
+        map_text(domains, facts.set_index("domain")["verified_by_txt"])
+        if facts is not None
+        else None
     )
     if by_txt is None:
         by_txt = pd.Series(pd.NA, index=domains.index, dtype="boolean")

@@ -24,8 +24,8 @@ def predict_outcomes(
     email, key, verified = _columns(frame, prefix)
     scope = frame["scope"]
     out_scope = scope.isin(["none", "nested_only"]).fillna(False).astype(bool)
-    reasons = _blocking(frame, flagged, email, key, in_scope(scope))
-    blocked = reasons.map(bool)
+    blocking = _blocking(flagged, email, key, in_scope(scope))
+    blocked = pd.Series(blocking > 0, index=frame.index)
     unverified = (verified == False).fillna(False).astype(bool)  # noqa: E712 (nullable boolean)
     unknown = verified.isna()
     outcome = np.select(
@@ -34,8 +34,7 @@ def predict_outcomes(
         default=Outcome.READY.value,
     )
     public = addr.domain_of(email).isin(public_domains()).astype(bool)
-    decided = (out_scope, blocked, unverified | unknown)
-    why = _reasons(scope, reasons, decided, public)
+    why = _reasons(scope, blocking, out_scope, unverified | unknown, public)
     return pd.DataFrame({"outcome": outcome, "reasons": why}, index=frame.index)
 
 
@@ -47,59 +46,65 @@ def _columns(frame: pd.DataFrame, prefix: str) -> tuple[pd.Series, pd.Series, pd
     return frame["whatif_target_email"], frame["whatif_target_key"], verified
 
 
+# Blocking reasons per guest are coded as bits (in list order) plus which rule explains a missing
+# e-mail; every distinct code becomes one list of rule ids, so no per-guest rule logic runs.
+_MISSING, _INVALID, _LONG, _DUP = 1, 2, 4, 8
+_MISSING_IDS = ("address-invalid", "original-upn-missing", "mail-missing")
+_BLOCKING_IDS: tuple[tuple[int, str], ...] = ((_INVALID, "address-invalid"),)
+_BLOCKING_IDS += ((_LONG, "address-too-long"), (_DUP, "duplicate-target-key"))
+
+
 def _blocking(
-    frame: pd.DataFrame, flagged: pd.DataFrame, email: pd.Series, key: pd.Series, scope: pd.Series
-) -> pd.Series:
-    """Rule ids that make the create fail, per guest (empty list when none)."""
-    missing = ~known(email)
-    invalid = known(email) & ~addr.is_valid(email)
-    long = known(email) & addr.too_long(email)
-    dup = duplicated(key, scope) | duplicated(email, scope)
-    missing_reason = _missing_reason(flagged)
-    parts = [
-        (missing, missing_reason),
-        (invalid, pd.Series("address-invalid", index=frame.index)),
-        (long, pd.Series("address-too-long", index=frame.index)),
-        (dup, pd.Series("duplicate-target-key", index=frame.index)),
-    ]
-    lists: list[list[str]] = [[] for _ in range(len(frame))]
-    for mask, label in parts:
-        for i in np.flatnonzero(mask.to_numpy()):
-            lists[int(i)].append(str(label.iat[int(i)]))
-    return pd.Series(lists, index=frame.index, dtype=object)
+    flagged: pd.DataFrame, email: pd.Series, key: pd.Series, scope: pd.Series
+) -> np.ndarray:
+    """Per guest, a code of the rules that make the create fail (0 when none)."""
+    present = known(email).to_numpy()
+    invalid = present & ~addr.is_valid(email).to_numpy()
+    long = present & addr.too_long(email).to_numpy()
+    dup = (duplicated(key, scope) | duplicated(email, scope)).to_numpy()
+    bits = np.where(present, 0, _MISSING) | invalid * _INVALID | long * _LONG | dup * _DUP
+    missing_id = np.where(_flag(flagged, "original-upn-missing").to_numpy(), 1, 0)
+    missing_id = np.where(_flag(flagged, "mail-missing").to_numpy(), 2, missing_id)
+    return np.where(bits > 0, bits + 16 * np.where(present, 0, missing_id), 0).astype(np.int64)
 
 
-def _missing_reason(flagged: pd.DataFrame) -> pd.Series:
-    """Which rule explains an empty target e-mail: mail-missing, else original-upn-missing."""
-    mail = _flag(flagged, "mail-missing")
-    upn = _flag(flagged, "original-upn-missing")
-    reason = pd.Series("address-invalid", index=flagged.index, dtype=object)
-    return reason.mask(upn, "original-upn-missing").mask(mail, "mail-missing")
+def _blocking_ids(code: int) -> list[str]:
+    """The rule ids a :func:`_blocking` code stands for, in their fixed order."""
+    ids = [_MISSING_IDS[code // 16]] if code & _MISSING else []
+    return ids + [rule_id for bit, rule_id in _BLOCKING_IDS if code & bit]
 
 
 def _reasons(
     scope: pd.Series,
-    blocking: pd.Series,
-    decided: tuple[pd.Series, pd.Series, pd.Series],
+    blocking: np.ndarray,
+    out_scope: pd.Series,
+    domain_decided: pd.Series,
     public: pd.Series,
 ) -> pd.Series:
     """The rule ids behind each outcome: scope rules, blocking rules, or the domain rules."""
-    out_scope, blocked, domain_decided = (m.to_numpy() for m in decided)
-    scope_ids = scope.map({"none": "not-in-scope", "nested_only": "nested-group-only"}).to_numpy()
-    pub = public.to_numpy()
-    lists: list[list[str]] = []
-    for i, block in enumerate(blocking.to_numpy()):
-        if out_scope[i]:
-            lists.append([str(scope_ids[i])])
-        elif blocked[i]:
-            lists.append(list(block))
-        elif domain_decided[i]:
-            lists.append(
-                ["domain-unverified", "public-mail-domain"] if pub[i] else ["domain-unverified"]
-            )
-        else:
-            lists.append([])
+    nested = scope.eq("nested_only").fillna(False).to_numpy(dtype=bool)
+    domain = np.where(public.to_numpy(), -2, -1)
+    codes = np.where(domain_decided.to_numpy(dtype=bool), domain, 0)
+    codes = np.where(blocking > 0, blocking, codes)
+    codes = np.where(out_scope.to_numpy(), np.where(nested, -4, -3), codes)
+    templates = {int(code): _ids_of(int(code)) for code in np.unique(codes)}
+    lists = [templates[code].copy() for code in codes.tolist()]
     return pd.Series(lists, index=scope.index, dtype=object)
+
+
+def _ids_of(code: int) -> list[str]:
+    """The reasons a :func:`_reasons` code stands for."""
+    return list(_FIXED_REASONS[code]) if code in _FIXED_REASONS else _blocking_ids(code)
+
+
+# Reasons that are not blocking rules, by the code (0 or negative) :func:`_reasons` gives them.
+_FIXED_REASONS: dict[int, tuple[str, ...]] = {
+    -4: ("nested-group-only",),
+    -3: ("not-in-scope",),
+    -2: ("domain-unverified", "public-mail-domain"),
+    -1: ("domain-unverified",),
+    0: (),
+}
 
 
 def _flag(flagged: pd.DataFrame, rule_id: str) -> pd.Series:

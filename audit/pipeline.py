@@ -14,16 +14,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from audit._files import private_dir, private_file, write_private
-from audit.collect.build import build_snapshot, guest_domains
+from audit.collect.build import build_snapshot, guest_domains, source_tables
 from audit.config import AuditConfig
 from audit.errors import CollectionError, ConfigError
 from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot, now_utc
+
+if TYPE_CHECKING:
+    from audit.collect.mailusers import MailUsers
 
 
 @dataclass
@@ -104,9 +107,11 @@ async def _collect(
         from audit.collect.export import write_raw
 
         write_raw(redactor.records(records) if redactor else records, options.save_raw)
+    # Raw objects become tables as early as possible and are let go (gigabytes at a million
+    # guests): the app's sources first, so they are gone before the users table is built.
+    extra_tables |= source_tables(records, statuses, take=True)
     _users_table_once(records, extra_tables)
-    await _add_dns(options, records, statuses, extra_tables, extra, redactor)
-    _add_mailusers(options, statuses, extra_tables, extra, redactor)
+    await _dns_while_parsing(options, statuses, extra_tables, extra, redactor)
     conf = (config or AuditConfig()).to_dict()
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
@@ -158,6 +163,58 @@ def _users_table_once(records: dict[str, Any], tables: dict[str, pd.DataFrame]) 
     raw = records.pop("users", None)
     if raw is not None and "users" not in tables:
         tables["users"] = users_table(raw)
+    del raw
+    _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Give the heap pages the raw objects held back to the OS (glibc's ``malloc_trim``; a
+    no-op elsewhere).
+
+    Freed, they stay in the C heap, where only later C and Python allocations could reuse them;
+    the snapshot's string columns live in Arrow's own allocator, so without this the process
+    would carry the raw collection's gigabytes through the analysis.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
+async def _dns_while_parsing(
+    options: CollectOptions,
+    statuses: dict[str, SourceStatus],
+    tables: dict[str, pd.DataFrame],
+    extra: dict[str, Any],
+    redactor: _RawRedactor | None,
+) -> None:
+    """Resolve the guest domains while the Get-MailUser export is parsed, on the same loop.
+
+    DNS needs only the distinct guest domains (from the users table) and mostly waits on the
+    network; parsing a million-row CSV is seconds of CPU work that would otherwise start after
+    the last answer. The parse runs in steps of a few milliseconds with the loop serving DNS
+    answers in between (a worker thread would hold the GIL for 5 ms at a time and stall every
+    answer). A parse error waits for DNS and propagates after any DNS error, as when they ran
+    one after the other.
+    """
+    resolving = asyncio.ensure_future(_add_dns(options, statuses, tables, extra, redactor))
+    try:
+        parsed = await _parse_mailusers(options)
+    except asyncio.CancelledError:
+        resolving.cancel()
+        raise
+    except BaseException:
+        await asyncio.wait([resolving])
+        resolving.result()  # a DNS error comes first
+        raise
+    await resolving
+    _add_mailusers(options, statuses, tables, extra, redactor, parsed)
 
 
 def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
@@ -261,7 +318,6 @@ def _cloud_graph_url(cloud: str) -> str:
 
 async def _add_dns(
     options: CollectOptions,
-    records: dict[str, Any],
     statuses: dict[str, SourceStatus],
     tables: dict[str, pd.DataFrame],
     extra: dict[str, Any],
@@ -307,23 +363,52 @@ def _save_dns(
         write_private(file, orjson.dumps(redactor.dns(document) if redactor else document))
 
 
+def _mailusers_path(options: CollectOptions) -> str | None:
+    """The Get-MailUser CSV to read: the option, or the export folder's copy when there is one."""
+    path = options.mailusers
+    if path is None and options.from_export:
+        candidate = Path(options.from_export) / "mailusers.csv"
+        path = str(candidate) if candidate.is_file() else None
+    return path
+
+
+async def _parse_mailusers(options: CollectOptions) -> MailUsers | None:
+    """Parse the CSV step by step, yielding to the loop between steps; None without a CSV."""
+    from audit.collect.mailusers import mailusers_steps
+
+    path = _mailusers_path(options)
+    if path is None:
+        return None
+    steps = mailusers_steps(path)
+    try:
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                parsed: MailUsers = done.value
+                return parsed
+            await asyncio.sleep(0)
+    finally:
+        steps.close()  # cancelled mid-file: close it now (and resume the GC it paused)
+
+
 def _add_mailusers(
     options: CollectOptions,
     statuses: dict[str, SourceStatus],
     tables: dict[str, pd.DataFrame],
     extra: dict[str, Any],
     redactor: _RawRedactor | None = None,
+    parsed: MailUsers | None = None,
 ) -> None:
-    from audit.collect.mailusers import read_mailusers
-
-    path = options.mailusers
-    if path is None and options.from_export:
-        candidate = Path(options.from_export) / "mailusers.csv"
-        path = str(candidate) if candidate.is_file() else None
+    """Record the parsed CSV (``parsed``, or read now) and copy it into the ``save_raw`` export."""
+    path = _mailusers_path(options)
     if path is None:
         statuses["mailusers"] = SourceStatus("mailusers", SourceState.NOT_REQUESTED)
         return
-    parsed = read_mailusers(path)
+    if parsed is None:
+        from audit.collect.mailusers import read_mailusers
+
+        parsed = read_mailusers(path)
     tables["mailusers"] = parsed.table
     statuses["mailusers"] = parsed.status
     extra["mailusers_problems"] = parsed.problems[:100]

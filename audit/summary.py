@@ -6,18 +6,22 @@ from typing import Any
 
 import pandas as pd
 
+from audit._text import text_isin
 from audit.config import AuditConfig
 from audit.models import Outcome
 from audit.result import WhatIf
 from audit.targets import Target
+
+_DOMAIN_FIELDS = ["object_id", "mail_domain", "target_email_domain", "target_domain_verified"]
+_DOMAIN_FIELDS += ["domain_claimed_elsewhere", "mail_domain_public", "mail_state"]
 
 
 def domains_table(
     frame: pd.DataFrame, dns: pd.DataFrame | None, findings: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per guest mail domain: guests, affected guests, verification and DNS facts."""
-    open_ids = set(findings.loc[findings["status"] == "flagged", "object_id"])
-    work = frame.assign(_affected=frame["object_id"].isin(open_ids))
+    open_ids = findings.loc[findings["status"] == "flagged", "object_id"]
+    work = frame[_DOMAIN_FIELDS].assign(_affected=text_isin(frame["object_id"], open_ids))
     grouped = work.groupby("mail_domain", dropna=True)
     table = grouped.agg(
         guests=("object_id", "size"),

@@ -38,10 +38,7 @@ def build_snapshot(
     domains = tables.domains_table(records.get("domains", []))
     users = tables.users_table(records.get("users", []))
     built = {"domains": domains, "users": users}
-    for source, make in _TABLES.items():
-        status = statuses.get(source)
-        if status is not None and status.usable and source in records:
-            built[source] = make(records[source])
+    built |= source_tables(records, statuses, take=False)
     built |= extra_tables or {}
     tenant = tables.organization_info(records.get("organization", []), domains)
     statuses = dict(statuses) | _table_counts(statuses, built)
@@ -53,6 +50,25 @@ def build_snapshot(
         config=config or {},
         extra=extra or {},
     )
+
+
+def source_tables(
+    records: dict[str, list[JSON]], statuses: dict[str, SourceStatus], *, take: bool
+) -> dict[str, pd.DataFrame]:
+    """Typed tables of the app's usable sources (service principal, assignments, group members,
+    jobs, schema, logs).
+
+    With ``take``, each source's raw records are removed from ``records`` once converted, so
+    a collection can turn them into (far smaller) tables early and let the raw objects go
+    (hundreds of MB of group members at a million guests); ``build_snapshot`` then takes the
+    tables through ``extra_tables``.
+    """
+    built = {}
+    for source, make in _TABLES.items():
+        status = statuses.get(source)
+        if status is not None and status.usable and source in records:
+            built[source] = make(records.pop(source) if take else records[source])
+    return built
 
 
 def _table_counts(

@@ -6,8 +6,12 @@ by jinja2 with autoescaping. Guests and domains travel as one columnar JSON payl
 ``\\u003c``-style escapes so no tenant string can close the element; the page script renders
 table cells with ``textContent`` only. Strings that repeat (rule ids, domains, outcomes) are
 dictionary-encoded, and a target e-mail equal to ``mail`` is sent as ``0``, which keeps 100,000
-guests far below 25 MB. A Content-Security-Policy with the hashes of the one inline script and
-style blocks every other script, handler and network request, as a second line of defence.
+guests far below 25 MB. Larger tenants keep the page under its budget: past ``max_rows`` guests
+(or ``max_bytes`` of data) the page embeds only the guests with open findings, most severe
+first, says so where the table is, and points to report.xlsx and the CSVs for the rest; the
+summary, rules and domain counts always cover every guest. A Content-Security-Policy with the
+hashes of the one inline script and style blocks every other script, handler and network
+request, as a second line of defence.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import base64
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +47,17 @@ from audit.render._common import (
     tenant_name,
     whatif_sentence,
 )
+from audit.render._html_select import (
+    GuestIndex,
+    domain_selection,
+    guest_subset,
+    open_guests_by_severity,
+)
 from audit.render.json_out import RULE_FIELDS, dumps
 from audit.render.json_out import records as json_records
 from audit.result import AuditResult
 
-__all__ = ["embed_json", "write_html"]
+__all__ = ["DATA_BYTES", "GUEST_ROWS", "Embedded", "embed_json", "embedded_data", "write_html"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 """Folder of the page template and its inline CSS and script."""
@@ -57,6 +69,14 @@ _ESCAPES = (
     ("\u2028".encode(), b"\\u2028"),
     ("\u2029".encode(), b"\\u2029"),
 )
+GUEST_ROWS = 100_000
+"""Guests (and domains) embedded whole up to this many rows; past it, only guests with open
+findings, most severe first. 100,000 rows load in about 1.5 s and sort in under 0.5 s in
+Chromium on two cores."""
+
+DATA_BYTES = 20 * 2**20
+"""Budget of the embedded JSON: the page stays under 25 MB with the summary around it."""
+
 _OUTCOME_LABELS = {
     "ready": "Ready",
     "unmanaged": "Unmanaged",
@@ -66,17 +86,49 @@ _OUTCOME_LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """Which rows the page's tables hold, against how many the result has."""
+
+    guests: int
+    guests_total: int
+    open_guests: int  # guests with at least one open finding, in the whole result
+    domains: int
+    domains_total: int
+
+    @property
+    def complete(self) -> bool:
+        """True when the page holds every guest and every domain."""
+        return self.guests == self.guests_total and self.domains == self.domains_total
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures for the template and the page script."""
+        return asdict(self) | {"complete": self.complete}
+
+
 def write_html(
-    result: AuditResult, path: str | os.PathLike[str], *, templates: Path = TEMPLATES
+    result: AuditResult,
+    path: str | os.PathLike[str],
+    *,
+    templates: Path = TEMPLATES,
+    max_rows: int = GUEST_ROWS,
+    max_bytes: int = DATA_BYTES,
 ) -> Path:
-    """Write ``report.html`` for ``result`` to ``path`` and return the path."""
-    # The payload (tens of MB) is spliced in as bytes instead of going through jinja; the
+    """Write ``report.html`` for ``result`` to ``path`` and return the path.
+
+    Every guest is embedded when there are at most ``max_rows`` and their data fits in
+    ``max_bytes``; otherwise the guests with open findings, most severe first, as many as fit
+    both. The page states how many rows it holds; the summary always counts every guest.
+    """
+    if max_rows < 0 or max_bytes < 0:
+        raise ValueError("max_rows and max_bytes must not be negative")
+    data, embedded = embedded_data(result, max_rows=max_rows, max_bytes=max_bytes)
+    # The payload (up to tens of MB) is spliced in as bytes instead of going through jinja; the
     # marker is random, so no tenant string can imitate it, and it is the last one in the page.
     marker = f"b2b-preflight-data-{secrets.token_hex(16)}"
-    head, found, tail = _page(result, templates, marker).rpartition(marker)
+    head, found, tail = _page(result, templates, marker, embedded).rpartition(marker)
     if not found:
         raise RuntimeError("report template lost the data marker")
-    data = embed_json(payload(result))
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         handle.write(head.encode("utf-8", "replace"))
         handle.write(data)
@@ -84,7 +136,52 @@ def write_html(
     return Path(path)
 
 
-def _page(result: AuditResult, templates: Path, marker: str) -> str:
+def embedded_data(
+    result: AuditResult, *, max_rows: int = GUEST_ROWS, max_bytes: int = DATA_BYTES
+) -> tuple[bytes, Embedded]:
+    """The escaped JSON data block within both budgets, and what it holds."""
+    guests = len(result.guests)
+    domain_rows = domain_selection(result.domains, max_rows)
+    index = GuestIndex.of(result)
+    priority = open_guests_by_severity(result, index)
+
+    def encode(rows: np.ndarray | None) -> bytes:
+        subset = None if rows is None else guest_subset(result, index, rows)
+        return embed_json(payload(result, guests=subset, domain_rows=domain_rows))
+
+    rows = None if guests <= max_rows else priority[:max_rows]
+    data = encode(rows)
+    if len(data) > max_bytes:  # cut to the worst guests that fit (everyone does not)
+        rows, data = _fit(priority[:max_rows] if rows is None else rows, encode, max_bytes)
+    domains_total = len(result.domains)
+    embedded = Embedded(
+        guests=guests if rows is None else len(rows),
+        guests_total=guests,
+        open_guests=len(priority),
+        domains=domains_total if domain_rows is None else len(domain_rows),
+        domains_total=domains_total,
+    )
+    return data, embedded
+
+
+def _fit(
+    rows: np.ndarray, encode: Callable[[np.ndarray], bytes], max_bytes: int
+) -> tuple[np.ndarray, bytes]:
+    """The longest prefix of ``rows`` (found in a few encodings) whose data fits ``max_bytes``.
+
+    Rows cost about the same each: cut to the estimate, a little under, until it fits.
+    """
+    data = encode(rows)
+    fixed = len(encode(rows[:0]))  # what the page carries without a guest: rules, domains
+    while len(data) > max_bytes and len(rows):
+        per_row = max(len(data) - fixed, 1) / len(rows)
+        keep = min(len(rows) - 1, int((max_bytes - fixed) / per_row * 0.98))
+        rows = rows[: max(keep, 0)]
+        data = encode(rows)
+    return rows, data
+
+
+def _page(result: AuditResult, templates: Path, marker: str, embedded: Embedded) -> str:
     """The page with ``marker`` where the data goes (autoescaped, undefined names fail)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
@@ -101,6 +198,7 @@ def _page(result: AuditResult, templates: Path, marker: str) -> str:
         script=Markup(script),
         csp=Markup(_csp(css, script)),
         data=marker,
+        embedded=embedded.to_dict(),
     )
 
 
@@ -279,17 +377,29 @@ def _app_findings(findings: pd.DataFrame) -> list[dict[str, Any]]:
     )
 
 
-def payload(result: AuditResult) -> dict[str, Any]:
-    """The columnar data behind the client-side Guests and Domains tables."""
+def payload(
+    result: AuditResult,
+    *,
+    guests: AuditResult | None = None,
+    domain_rows: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The columnar data behind the client-side Guests and Domains tables.
+
+    ``guests``: the result narrowed to the guests to embed (None: every guest);
+    ``domain_rows``: positions of the domains to embed (None: all).
+    """
     rules = _rule_dictionary(result)
-    guests = _guest_columns(result, rules)  # may add rule ids the catalogue lacks
+    columns = _guest_columns(guests or result, rules)  # may add rule ids the catalogue lacks
+    domains = result.domains
+    if domain_rows is not None:
+        domains = domains.iloc[domain_rows]
     return {
         "rules": rules,
         "outcomes": list(OUTCOMES),
         "outcome_labels": _OUTCOME_LABELS,
         "severities": list(SEVERITIES),
-        "guests": guests,
-        "domains": _domain_columns(result.domains),
+        "guests": columns,
+        "domains": _domain_columns(domains),
     }
 
 

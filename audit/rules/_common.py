@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+
+from audit._text import list_items, text_series
 
 
 def known(values: pd.Series) -> pd.Series:
@@ -26,27 +29,35 @@ def any_address(
     out = {}
     for name in fields:
         col = frame[name]
-        if col.dtype == object and col.map(lambda v: isinstance(v, list)).any():
-            exploded = col.explode()
-            values = exploded.astype("str")
-            present = known(values)
-            hit = (test(values) & present).groupby(level=0).any()
-            out[name] = hit.reindex(frame.index, fill_value=False)
+        if col.dtype == object and any(isinstance(v, list) for v in col.to_numpy()):
+            out[name] = _any_item(col, test)
         else:
             out[name] = test(col) & known(col)
     return pd.DataFrame(out, index=frame.index)
 
 
+def _any_item(col: pd.Series, test: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Per row of a list column: does any present item pass ``test`` (an element-wise test)."""
+    items = list_items(col)
+    if items is None:  # not plain lists of strings: let pandas explode whatever is there
+        values = col.explode().astype("str")
+        hit = (test(values) & known(values)).groupby(level=0).any()
+        return hit.reindex(col.index, fill_value=False)
+    values = text_series(items[0], pd.RangeIndex(len(items[0])))
+    found = np.zeros(len(col), dtype=bool)
+    found[items[1][(test(values) & known(values)).to_numpy()]] = True
+    return pd.Series(found, index=col.index)
+
+
 def describe(hits: pd.DataFrame, frame: pd.DataFrame, label: str) -> pd.Series:
     """``"<label>: field=value; ..."`` for each row, naming the fields that hit."""
+    fields = [(name, hits[name].to_numpy(), frame[name].to_numpy()) for name in hits.columns]
+    texts = []
+    for i in range(len(hits)):
+        parts = [f"{name}={_shown(values[i])[:300]}" for name, hit, values in fields if hit[i]]
+        texts.append(f"{label}: " + "; ".join(parts))
+    return pd.Series(texts, index=hits.index, dtype="str")
 
-    def one(idx: object) -> str:
-        parts = []
-        for name in hits.columns:
-            if hits.at[idx, name]:
-                value = frame.at[idx, name]
-                shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-                parts.append(f"{name}={shown[:300]}")
-        return f"{label}: " + "; ".join(parts)
 
-    return pd.Series([one(i) for i in hits.index], index=hits.index, dtype="str")
+def _shown(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)

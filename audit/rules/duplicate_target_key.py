@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from audit._text import text_codes
 from audit.engine import Context, Example, Rule
 from audit.models import Outcome, Severity
 from audit.rules._common import known
@@ -12,8 +14,12 @@ from audit.rules._common import known
 def duplicated(values: pd.Series, in_scope: pd.Series) -> pd.Series:
     """True for every in-scope row whose value (case-insensitive) another in-scope row shares."""
     key = values.astype("str").str.lower().where(in_scope & known(values))
-    counts = key.map(key.value_counts())
-    return (counts > 1).fillna(False).astype(bool)
+    codes, _ = text_codes(key)
+    counted = codes >= 0
+    counts = np.bincount(codes[counted])
+    shared = np.zeros(len(key), dtype=bool)
+    shared[counted] = counts[codes[counted]] > 1
+    return pd.Series(shared, index=values.index, name=values.name)
 
 
 def in_scope(scope: pd.Series) -> pd.Series:

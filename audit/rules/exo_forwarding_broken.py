@@ -2,28 +2,52 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit._text import list_items, numpy_bools, text_array
 from audit.engine import Context, Example, Rule
 from audit.models import Severity
 from audit.rules._common import known, tri
 
 
-def _smtp_set(values: object) -> set[str]:
-    items = values if isinstance(values, list) else []
-    return {str(v).split(":", 1)[-1].lower() for v in items}
+def _no_alias(addresses: pd.Series, upn: pd.Series) -> pd.Series:
+    """True where no mail-user address (``smtp:`` prefix dropped, lower-cased) equals ``upn``."""
+    listed = list_items(addresses)
+    items, owner = listed if listed is not None else _stringified_items(addresses)
+    folded = _lower(pc.replace_substring_regex(items, r"^[^:]*:", ""))
+    same = pc.equal(folded, pc.take(text_array(upn), pa.array(owner)))
+    found = np.zeros(len(addresses), dtype=bool)
+    found[owner[numpy_bools(same)]] = True
+    return pd.Series(~found, index=addresses.index)
+
+
+def _stringified_items(addresses: pd.Series) -> tuple[Any, np.ndarray]:
+    """Items of the list cells as ``str()`` gives them (other cells hold none), with their rows."""
+    lists = [v if isinstance(v, list) else [] for v in addresses.to_numpy()]
+    sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    items = pa.array([str(v) for cell in lists for v in cell], pa.large_string())
+    return items, np.repeat(np.arange(len(lists)), sizes)
+
+
+def _lower(texts: Any) -> Any:
+    """Python's ``str.lower`` of each text: Arrow's for ASCII, Python's own for the rest."""
+    other = pc.invert(pc.string_is_ascii(texts))
+    python = [text.lower() for text in texts.filter(other).to_pylist()]
+    return pc.replace_with_mask(pc.utf8_lower(texts), other, pa.array(python, pa.large_string()))
 
 
 def _problems(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    have = frame["mu_email_addresses"].map(_smtp_set)
     upn = frame["original_upn"].astype("str").str.lower()
-    no_alias = pd.Series(
-        [u not in s for u, s in zip(upn.fillna(""), have, strict=True)], index=frame.index
-    )
+    no_alias = _no_alias(frame["mu_email_addresses"], upn.fillna(""))
     real = frame["mail"].fillna(frame["provisioning_upn"]).astype("str").str.lower()
     external = frame["mu_external_email"].astype("str").str.lower()
     bad_target = (external != "smtp:" + real).fillna(True).astype(bool)
-    return no_alias.astype(bool), bad_target
+    return no_alias, bad_target
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:

@@ -115,6 +115,10 @@
       ? "Showing " + fmt.format(start + 1) + "–" + fmt.format(end) + " of " + fmt.format(total) +
         " " + cfg.noun + (total !== cfg.n ? " (filtered from " + fmt.format(cfg.n) + ")" : "")
       : "No " + cfg.noun + " match (" + fmt.format(cfg.n) + " in total)";
+    if (cfg.total > cfg.n) {
+      cfg.count.textContent += " · this page holds " + fmt.format(cfg.n) + " of " +
+        fmt.format(cfg.total) + " " + cfg.noun + "; all are in report.xlsx and guests.csv";
+    }
     cfg.pageLabel.textContent = "Page " + fmt.format(this.page + 1) + " of " + fmt.format(pages);
     cfg.pageLabel.setAttribute("data-page", String(this.page + 1));
     cfg.prev.disabled = this.page === 0;
@@ -290,6 +294,7 @@
     pageLabel: $("guest-page"),
     prev: $("guest-prev"), next: $("guest-next"), first: $("guest-first"), last: $("guest-last"),
     noun: "guests",
+    total: +($("guests").getAttribute("data-total") || N),
     empty: "No guests match these filters.",
     colspan: 6,
     filter: guestFilter,
