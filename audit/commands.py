@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -13,6 +13,9 @@ from audit.models import Severity
 from audit.progress import Progress
 from audit.result import AuditResult
 from audit.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from audit.redact import Pseudonymiser
 
 
 def config_from(kw: dict[str, Any]) -> AuditConfig:
@@ -121,14 +124,15 @@ def run_command(kw: dict[str, Any]) -> int:
         stage["note"] = _collected(snapshot)
     out = run_out_dir(kw, snapshot)
     compare_with = compare_with_path(kw, snapshot, out)
+    pseudonymiser = _pseudonymiser(kw, snapshot)
     with progress.stage("saving the snapshot"):
-        save_snapshot(snapshot, out / "snapshot", kw)
+        save_snapshot(snapshot, out / "snapshot", pseudonymiser)
     result = analyze_and_render(
         snapshot,
         config,
         out,
         compare_with=compare_with,
-        redact_key=kw.get("redact_key"),
+        pseudonymiser=pseudonymiser,
         progress=progress,
     )
     print_summary(result, out, quiet=kw.get("quiet", False), as_json=kw.get("as_json", False))
@@ -143,15 +147,26 @@ def _redact_key(kw: dict[str, Any]) -> None:
         kw["redact_key"] = secrets.token_bytes(32)
 
 
-def save_snapshot(snapshot: Snapshot, path: str | Path, kw: dict[str, Any]) -> Path:
-    """Save the snapshot, pseudonymised with the run's key under ``--redact``."""
+def _pseudonymiser(kw: dict[str, Any], snapshot: Snapshot) -> Pseudonymiser | None:
+    """Under ``--redact``, the run's one pseudonymiser (its key, its guests learned once)."""
+    key = kw.get("redact_key")
+    if key is None:
+        return None
+    from audit.redact import Pseudonymiser
+
+    return Pseudonymiser.for_snapshot(snapshot, key=key)
+
+
+def save_snapshot(
+    snapshot: Snapshot, path: str | Path, pseudonymiser: Pseudonymiser | None = None
+) -> Path:
+    """Save the snapshot, pseudonymised with the run's pseudonymiser under ``--redact``."""
     from audit import snapshot as snap
 
-    key = kw.get("redact_key")
-    if key is not None:
-        from audit.redact import Pseudonymiser, redact_snapshot
+    if pseudonymiser is not None:
+        from audit.redact import redact_snapshot
 
-        snapshot = redact_snapshot(snapshot, Pseudonymiser.for_snapshot(snapshot, key=key))
+        snapshot = redact_snapshot(snapshot, pseudonymiser)
     return snap.save(snapshot, path)
 
 
@@ -161,12 +176,12 @@ def analyze_and_render(
     out: Path,
     *,
     compare_with: str | None = None,
-    redact_key: bytes | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
     progress: Progress | None = None,
 ) -> AuditResult:
     """Analyse a snapshot and write every report format into ``out``.
 
-    With ``redact_key`` the analysis is the original's and only the written texts are
+    With a ``pseudonymiser`` the analysis is the original's and only the written texts are
     pseudonymised (:mod:`audit.redact`); the returned result is the redacted one.
     """
     from audit.analyze import analyze
@@ -182,10 +197,10 @@ def analyze_and_render(
 
         with progress.stage(f"comparing with {compare_with}"):
             result.diff = diff_results(analyze_run(compare_with, config), result)
-    if redact_key is not None:
-        from audit.redact import Pseudonymiser, redact_result
+    if pseudonymiser is not None:
+        from audit.redact import redact_result
 
-        result = redact_result(result, Pseudonymiser.for_snapshot(snapshot, key=redact_key))
+        result = redact_result(result, pseudonymiser)
     with progress.stage(f"writing reports to {out}"):
         render_all(result, out)
     return result
@@ -207,7 +222,7 @@ def collect_command(kw: dict[str, Any]) -> None:
     config = AuditConfig()
     _redact_key(kw)
     snapshot = collect_snapshot(kw, config)
-    path = save_snapshot(snapshot, kw["out"], kw)
+    path = save_snapshot(snapshot, kw["out"], _pseudonymiser(kw, snapshot))
     for status in snapshot.sources.values():
         note = status.missing_permission or status.error or ""
         click.echo(f"  {status.name:22} {status.state.value:14} {status.rows:>8}  {note}")
@@ -237,7 +252,7 @@ def report_command(kw: dict[str, Any]) -> int:
         snapshot,
         config,
         out,
-        redact_key=kw.get("redact_key"),
+        pseudonymiser=_pseudonymiser(kw, snapshot),
         progress=Progress.for_command(kw),
     )
     print_summary(result, out)
