@@ -1,4 +1,4 @@
-"""render_all writes report.xlsx in a forked child: same files, errors surface in the parent."""
+"""render_all shares the reports with a forked child: same files, errors surface in the parent."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.render import _can_fork, _SideWriter, render_all
+from audit.render import render_all
+from audit.render._parallel import Helper, by_cost, can_fork
 from audit.render.excel import write_xlsx
 from tests.factories import make_result
 
@@ -63,20 +64,64 @@ def test_a_child_that_dies_is_reported(tmp_path: Path) -> None:
         ("xlsx", tmp_path / "report.xlsx", write_xlsx),
         ("json", tmp_path / "x.json", write_xlsx),
     ]
-    side = _SideWriter.start(make_result(300), jobs)
-    assert side is not None
-    side.process.kill()
+    helper = Helper.start(make_result(300), jobs)
+    assert helper is not None
+    helper.process.kill()
+    helper.process.join()
+    assert helper.claim() == jobs[1]  # the parent still takes what the child did not claim
     with pytest.raises(RuntimeError, match=r"report\.xlsx failed: its process exited with -9"):
-        side.finish(None)
+        helper.finish(None)
+
+
+def test_the_two_processes_share_the_jobs(tmp_path: Path) -> None:
+    """The child starts on the costliest job and both claim the rest: each job is written once,
+    and with many jobs both processes write some."""
+    seen = tmp_path / "seen"
+    seen.mkdir()
+
+    def writer(result: object, path: Path) -> Path:
+        import os
+        import time
+
+        time.sleep(0.05)
+        (seen / f"{path.name}.{os.getpid()}").touch()
+        path.write_text("x")
+        return path
+
+    jobs = [(f"k{i}", tmp_path / f"f{i}", writer) for i in range(12)]
+    helper = Helper.start(make_result(2), [("xlsx", tmp_path / "report.xlsx", writer), *jobs])
+    assert helper is not None
+    own = []
+    while (job := helper.claim()) is not None:
+        own.append(job[0])
+        job[2](None, job[1])
+    timings: dict[str, float] = {}
+    child = helper.finish(timings)
+    assert "xlsx" in child
+    assert "xlsx" not in own
+    assert set(child) | set(own) == {"xlsx", *(k for k, _, _ in jobs)}
+    assert not set(child) & set(own)
+    assert own
+    assert len(child) > 1
+    assert set(timings) == set(child)
+    pids = {name.rsplit(".", 1)[1] for name in (p.name for p in seen.iterdir())}
+    assert len(pids) == 2
+
+
+def test_jobs_are_ordered_costliest_first(tmp_path: Path) -> None:
+    keys = ["html", "xlsx", "json", "findings_csv", "guests_csv", "ps1", "other"]
+    ordered = [key for key, _, _ in by_cost([(k, tmp_path, write_xlsx) for k in keys])]
+    assert ordered[0] == "xlsx"
+    assert ordered[-1] == "other"
 
 
 def test_no_fork_while_other_threads_run() -> None:
-    assert _can_fork()
+    assert can_fork()
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert not _can_fork()
+        assert not can_fork()
     finally:
         stop.set()
         thread.join()
