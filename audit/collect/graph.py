@@ -59,6 +59,7 @@ from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
+from audit.collect._heap import freeze_young, pages_frozen, release_on_close
 from audit.collect.auth import Credential, cloud_endpoints, is_loopback
 from audit.collect.checkpoint import Checkpoint, PageLog
 from audit.collect.delta import DeltaChanges, DeltaState, fold_changes, needs_refetch
@@ -269,6 +270,7 @@ def _http_client(max_retries: int, retry_delay: float, max_wait: float) -> httpx
     middleware = KiotaClientFactory.get_default_middleware(options)
     middleware += [GraphTelemetryHandler(options=telemetry), _CountingHandler(max_wait)]
     client = KiotaClientFactory.get_default_client()
+    client.event_hooks["response"].append(release_on_close)
     return cast(
         httpx.AsyncClient,
         GraphClientFactory.create_with_custom_middleware(middleware, client=client),
@@ -401,6 +403,7 @@ class _Graph:
         self.checkpoint = checkpoint
         self.requests = 0
         self.resumed = 0
+        self.freeze = False  # freeze each parsed page (audit.collect._heap)
 
     async def fetch(self, info: RequestInformation) -> tuple[bytes, JSON]:
         """One GET: the raw body and its parsed JSON object.
@@ -426,7 +429,7 @@ class _Graph:
                     raise
                 self.counter.resent += 1
                 continue
-            doc = _parse(raw) if raw else None
+            doc = _parse(raw, freeze=self.freeze) if raw else None
             if isinstance(doc, dict):
                 return raw, doc
             if last:
@@ -516,14 +519,18 @@ class _Graph:
         return info
 
 
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes, *, freeze: bool = False) -> Any:
     """orjson.loads with the cyclic GC paused: parsed JSON has no cycles, and the collections that
     the allocation of a 999-user page would trigger (scanning everything already collected) cost
-    more than the parse itself, about 2.5x overall at 100,000 guests."""
+    more than the parse itself, about 2.5x overall at 100,000 guests. With ``freeze``, the page
+    is then frozen (:mod:`audit.collect._heap`), so later collections do not scan it either."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return orjson.loads(raw)
+        doc = orjson.loads(raw)
+        if freeze:
+            freeze_young()
+        return doc
     except orjson.JSONDecodeError:
         return None
     finally:
@@ -575,11 +582,8 @@ async def collect_graph(
     plan = _UsersPlan(include_sign_in, page_size, partitions, track_changes or delta is not None)
     plan.delta, plan.note = _usable_delta(delta, data)
     try:
-        async with asyncio.TaskGroup() as group:
-            domains_info = client.domains.to_get_request_information()
-            group.create_task(_run(data, "domains", lambda: graph.pages(domains_info)))
-            group.create_task(_users(graph, data, plan))
-            group.create_task(_app(graph, data, app, since if log_days > 0 else None, page_size))
+        with pages_frozen(graph):
+            await _sources(graph, data, plan, app, since if log_days > 0 else None, page_size)
     except BaseExceptionGroup as errors:
         raise _first_leaf(errors) from None
     data.statuses = {s: data.statuses[s] for s in SOURCES if s in data.statuses}
@@ -591,6 +595,22 @@ async def collect_graph(
     if checkpoint is not None and data.statuses["users"].usable:
         checkpoint.clear()
     return data
+
+
+async def _sources(
+    graph: _Graph,
+    data: GraphData,
+    plan: _UsersPlan,
+    app: str | None,
+    since: datetime | None,
+    page_size: int,
+) -> None:
+    """Domains, users and the app's sources, concurrently."""
+    async with asyncio.TaskGroup() as group:
+        domains_info = graph.client.domains.to_get_request_information()
+        group.create_task(_run(data, "domains", lambda: graph.pages(domains_info)))
+        group.create_task(_users(graph, data, plan))
+        group.create_task(_app(graph, data, app, since, page_size))
 
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
