@@ -5,33 +5,53 @@ stable column names and order (:data:`~audit.render._common.FINDING_FIELDS`,
 :data:`~audit.render._common.GUEST_FIELDS`). Every text cell passes through
 :func:`audit.render.safe.neutralise`, so a display name such as ``=HYPERLINK(...)`` arrives as
 inert text. Lists are ``;``-joined, booleans ``true``/``false``, times ISO 8601 UTC, NA empty.
+
+Columns are formatted whole (:mod:`audit.render._columns_fast`): Arrow-held text is neutralised
+and quoted vectorised, repeating values once per distinct value, and the rows are joined in Arrow.
+The bytes are exactly what :func:`csv.writer` (``QUOTE_MINIMAL``, ``\\r\\n`` line ends) wrote for
+:func:`format_column`'s cells.
 """
 
 from __future__ import annotations
 
-import csv
+import codecs
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from audit.render._columns_fast import (
+    TEXT,
+    arrow_strings,
+    byte_set,
+    concat_rows,
+    flag_rows,
+    guest_view,
+    map_values,
+    replace_where,
+    text_scalar,
+)
 from audit.render._common import (
     FINDING_FIELDS,
     GUEST_FIELDS,
     atomic_path,
     column,
-    guest_view,
     iso_utc,
     joined,
     py_values,
 )
-from audit.render.safe import neutralise
+from audit.render.safe import neutralise, neutralise_arrow
 from audit.result import AuditResult
 
 __all__ = ["write_findings_csv", "write_guests_csv"]
+
+_NEEDS_QUOTES = byte_set(',"\r\n')
+"""Characters that make csv.writer (QUOTE_MINIMAL, ``\\r\\n`` line ends) quote a field."""
 
 
 def write_findings_csv(result: AuditResult, path: str | os.PathLike[str]) -> Path:
@@ -45,27 +65,45 @@ def write_guests_csv(result: AuditResult, path: str | os.PathLike[str]) -> Path:
 
 
 def _write(frame: pd.DataFrame, fields: Sequence[str], path: str | os.PathLike[str]) -> Path:
-    """Format every column, then stream the rows out."""
-    columns = [format_column(column(frame, name)) for name in fields]
-    # errors="replace" is a last guard: neutralise() already removed what UTF-8 cannot hold.
-    with (
-        atomic_path(path) as tmp,
-        tmp.open("w", encoding="utf-8-sig", errors="replace", newline="") as handle,
-    ):
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(fields)
-        writer.writerows(zip(*columns, strict=True))
+    """Format every column into CSV fields, join them into rows, write header and rows."""
+    columns = [_fields(column(frame, name)) for name in fields]
+    if len(columns) == 1:  # csv.writer quotes a row's only field when it is empty
+        columns = [pc.if_else(pc.equal(columns[0], ""), text_scalar('""'), columns[0])]
+    parts: list[pa.Array | str] = []
+    for cells in columns:
+        parts += [",", cells]
+    body = concat_rows(parts[1:], "\r\n") if columns else b""
+    header = ",".join(_field(name) for name in fields) + "\r\n"
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8 + _utf8(header))
+        handle.write(body)
     return Path(path)
+
+
+def _fields(series: pd.Series) -> pa.Array:
+    """A column as CSV fields (formatted, neutralised, quoted where needed), an Arrow array."""
+    texts = arrow_strings(series)
+    if texts is None:
+        cell = _cell_function(series)
+        return _text_array(map_values(series, lambda v: _field(cell(v))))
+    texts = neutralise_arrow(texts)
+    quoting = flag_rows(texts, anywhere=_NEEDS_QUOTES)
+    return replace_where(texts, quoting, _field).fill_null(text_scalar(""))
 
 
 def format_column(series: pd.Series) -> list[Any]:
     """A column as CSV cells: numbers stay numbers, everything textual is neutralised."""
-    values = py_values(series)
+    cell = _cell_function(series)
+    return [cell(v) for v in py_values(series)]
+
+
+def _cell_function(series: pd.Series) -> Callable[[Any], Any]:
+    """How :func:`format_column` turns one plain value of ``series`` into a cell."""
     if pd.api.types.is_bool_dtype(series):
-        return [_BOOL.get(v, "") for v in values]
+        return lambda v: _BOOL.get(v, "")
     if pd.api.types.is_numeric_dtype(series):
-        return ["" if v is None else v for v in values]
-    return [_cell(v) for v in values]
+        return lambda v: "" if v is None else v
+    return _cell
 
 
 _BOOL: dict[Any, str] = {True: "true", False: "false"}
@@ -84,3 +122,32 @@ def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso_utc(value)
     return neutralise(joined(value))
+
+
+def _field(cell: Any) -> str:
+    """A cell as :func:`csv.writer` (QUOTE_MINIMAL) writes it: text as is (floats by ``repr``,
+    None empty, other values by ``str``), double-quoted with quotes doubled when it holds a
+    delimiter, quote or line break."""
+    if isinstance(cell, str):
+        text = str.__str__(cell)
+    elif cell is None:
+        text = ""
+    else:
+        text = repr(cell) if isinstance(cell, float) else str(cell)
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _text_array(fields: list[str]) -> pa.Array:
+    """CSV fields as an Arrow array; text UTF-8 cannot hold becomes ``?`` (the file's
+    ``errors="replace"``; :func:`neutralise` already removed it from every text cell)."""
+    try:
+        return pa.array(fields, type=TEXT)
+    except UnicodeError:
+        return pa.array([f.encode("utf-8", "replace").decode("utf-8") for f in fields], type=TEXT)
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` encoded as the file is: UTF-8, unencodable characters as ``?``."""
+    return text.encode("utf-8", "replace")

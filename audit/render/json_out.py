@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,19 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from audit.render._columns_fast import (
+    TEXT,
+    arrow_strings,
+    byte_set,
+    concat_rows,
+    flag_rows,
+    map_values,
+    replace_where,
+    text_scalar,
+)
 from audit.render._common import (
     FINDING_FIELDS,
     atomic_path,
@@ -58,19 +70,45 @@ RULE_FIELDS = (
 OUTCOME_FIELDS = ("object_id", "outcome", "reasons", "whatif_outcome", "whatif_reasons")
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_NEEDS_ESCAPES = byte_set(['"', "\\", *range(0x20)])
+"""Characters orjson escapes in a string."""
+_SLOT = b"\x00"
+"""Stands for a spliced-in array in the serialised document (orjson never writes a raw NUL)."""
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
 
 
 def write_findings_json(result: AuditResult, path: str | os.PathLike[str]) -> Path:
-    """Write ``findings.json`` for ``result`` to ``path`` and return the path."""
-    data = dumps(build_document(result))
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    """Write ``findings.json`` for ``result`` to ``path`` and return the path.
+
+    The same bytes as ``dumps(build_document(result))``; the two big arrays (findings, outcomes)
+    are serialised column by column (:func:`_records_json`) and written into their slots.
+    """
+    arrays: list[list[bytes | pa.Buffer]] = []
+
+    def slot(frame: pd.DataFrame, fields: Sequence[str]) -> orjson.Fragment:
+        arrays.append(_records_json(frame, fields))
+        return orjson.Fragment(_SLOT)
+
+    around = dumps(_document(result, slot)).split(_SLOT)
+    if len(around) != len(arrays) + 1:
+        raise RuntimeError("findings.json: spliced arrays do not match their slots")
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        for text, pieces in zip(around, [*arrays, []], strict=True):
+            handle.write(text)
+            for piece in pieces:
+                handle.write(piece)
     return Path(path)
 
 
 def build_document(result: AuditResult) -> dict[str, Any]:
     """The findings.json document as plain Python data."""
+    return _document(result, records)
+
+
+def _document(
+    result: AuditResult, big_records: Callable[[pd.DataFrame, Sequence[str]], Any]
+) -> dict[str, Any]:
+    """The document, with findings and outcomes built by ``big_records``."""
     document: dict[str, Any] = {
         "tool": "b2b-preflight",
         "version": result.tool_version,
@@ -81,8 +119,8 @@ def build_document(result: AuditResult) -> dict[str, Any]:
         "collected_at": iso_utc(result.collected_at),
         "sources": [s.to_dict() for s in result.sources],
         "rules": records(result.rules, RULE_FIELDS),
-        "findings": records(result.findings, FINDING_FIELDS),
-        "outcomes": records(result.outcomes, OUTCOME_FIELDS),
+        "findings": big_records(result.findings, FINDING_FIELDS),
+        "outcomes": big_records(result.outcomes, OUTCOME_FIELDS),
         "summary": {
             "guests": len(result.guests),
             "outcomes": result.outcome_counts(),
@@ -99,6 +137,43 @@ def records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
     """One dict per row with exactly ``fields``, built from whole columns."""
     columns = [py_values(column(frame, name)) for name in fields]
     return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _records_json(frame: pd.DataFrame, fields: Sequence[str]) -> list[bytes | pa.Buffer]:
+    """``dumps(records(frame, fields))``, in pieces to write one after the other.
+
+    Each column becomes the JSON text of its values (:func:`_json_parts`), and each row
+    ``{"field":value,...}`` is joined from them in Arrow: no dict per row, no per-cell call for
+    plain text.
+    """
+    if not fields or len(frame) == 0:
+        return [dumps([{}] * len(frame))]
+    parts: list[pa.Array | str] = []
+    for i, name in enumerate(fields):
+        parts += ["{" if i == 0 else ",", dumps(name).decode() + ":"]
+        parts += _json_parts(column(frame, name))
+    rows = concat_rows([*parts, "}"], ",")
+    return [b"[", rows.slice(0, rows.size - 1), b"]"]  # without the last row's comma
+
+
+def _json_parts(series: pd.Series) -> list[pa.Array | str]:
+    """The JSON text of a column's values (as :func:`dumps` writes each), as row parts.
+
+    Arrow-held text is quoted vectorised: orjson escapes only ``"``, ``\\`` and control
+    characters below U+0020 and writes everything else as is, so only texts holding those go
+    through orjson itself; without nulls the quotes are constant parts of the row. Other columns
+    convert once per distinct value.
+    """
+    texts = arrow_strings(series)
+    if texts is None:
+        return [pa.array(map_values(series, lambda v: dumps(v).decode()), type=TEXT)]
+    escaping = flag_rows(texts, anywhere=_NEEDS_ESCAPES)
+    if not texts.null_count:
+        return ['"', replace_where(texts, escaping, lambda t: dumps(t).decode()[1:-1]), '"']
+    quote = text_scalar('"')
+    quoted = pc.binary_join_element_wise(quote, texts, quote, text_scalar(""))
+    quoted = replace_where(quoted, escaping, lambda q: dumps(q[1:-1]).decode())
+    return [quoted.fill_null(text_scalar("null"))]
 
 
 def dumps(document: Any, *, option: int = 0) -> bytes:

@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["EXCEL_MAX_CHARS", "excel_text", "is_formula_like", "neutralise"]
+import pyarrow as pa
+
+from audit.render._columns_fast import byte_set, flag_rows, replace_where
+
+__all__ = ["EXCEL_MAX_CHARS", "excel_text", "is_formula_like", "neutralise", "neutralise_arrow"]
 
 EXCEL_MAX_CHARS = 32_767
 """The most characters an Excel cell holds."""
@@ -36,6 +40,11 @@ _LEADING = re.compile(f"[{_BLANKS}]*")
 _UNSAFE_CSV = re.compile("[\x00\ud800-\udfff]")
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _REPLACEMENT = "\ufffd"
+# UTF-8 bytes that mark every text neutralise() could change (and a few more): a NUL anywhere, or
+# a first character that is not visible ASCII (blank, control, any non-ASCII byte) or is an ASCII
+# trigger. Lone surrogates cannot occur in Arrow strings, which are always valid UTF-8.
+_MAY_CHANGE_ANYWHERE = byte_set([0])
+_MAY_CHANGE_FIRST = byte_set([*range(0x21), *range(0x7F, 0x100), *"=+-@"])
 
 
 def is_formula_like(text: str) -> bool:
@@ -64,6 +73,17 @@ def neutralise(text: str) -> str:
     if is_formula_like(text):
         return "'" + text
     return text
+
+
+def neutralise_arrow(texts: pa.Array) -> pa.Array:
+    """:func:`neutralise` applied to every string of an Arrow array; nulls stay null.
+
+    ``texts`` is a ``large_string`` array. A whole column at once: one vectorised byte scan picks
+    the few texts :func:`neutralise` could change and only those pass through it, so the result
+    is exactly ``[neutralise(t) for t in texts]`` at a fraction of the cost.
+    """
+    flags = flag_rows(texts, anywhere=_MAY_CHANGE_ANYWHERE, first=_MAY_CHANGE_FIRST)
+    return replace_where(texts, flags, neutralise)
 
 
 def excel_text(text: str) -> str:
