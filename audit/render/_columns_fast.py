@@ -21,8 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.render._common import column, py_values
-from audit.result import AuditResult
+from audit.render._common import py_values
 
 __all__ = [
     "TEXT",
@@ -31,7 +30,6 @@ __all__ = [
     "byte_set",
     "concat_rows",
     "flag_rows",
-    "guest_view",
     "map_values",
     "replace_where",
     "text_scalar",
@@ -172,10 +170,6 @@ def concat_rows(parts: Sequence[pa.Array | str], row_end: str) -> pa.Buffer:
     return data.slice(start, end - start)
 
 
-_OUTCOME_COLUMNS = ("outcome", "reasons", "whatif_outcome", "whatif_reasons")
-"""Outcome columns :func:`guest_view` joins on (as ``audit.render._common`` does)."""
-
-
 def _merged(parts: Sequence[pa.Array | str]) -> list[pa.Array | pa.Scalar]:
     """``parts`` with each run of constant texts merged into one scalar (fewer join inputs)."""
     pieces: list[pa.Array | pa.Scalar] = []
@@ -191,42 +185,3 @@ def _merged(parts: Sequence[pa.Array | str]) -> list[pa.Array | pa.Scalar]:
     if text:
         pieces.append(text_scalar(text))
     return pieces
-
-
-def guest_view(result: AuditResult) -> pd.DataFrame:
-    """:func:`audit.render._common.guest_view`, faster: the same frame (same columns, dtypes and
-    values), with the per-guest rule ids gathered from two columns instead of the whole filtered
-    findings frame.
-
-    ``tests/test_render_columns_fast.py`` checks the two stay equal.
-    """
-    guests = result.guests.reset_index(drop=True)
-    outcomes = result.outcomes.drop_duplicates("object_id").set_index("object_id")
-    ids = column(guests, "object_id")
-    view = guests.drop(columns=[c for c in _OUTCOME_COLUMNS if c in guests.columns])
-    for name in _OUTCOME_COLUMNS:
-        source = column(outcomes, name)
-        view[name] = ids.map(source).to_numpy() if len(source) else None
-    keys = ids.tolist()
-    none: list[str] = []  # shared by every guest without such findings; never mutated
-    for status, name in (("flagged", "flagged_rules"), ("muted", "muted_rules")):
-        by_guest = _rules_by_guest(result.findings, status)
-        rules = list(map(by_guest.get, keys, itertools.repeat(none)))
-        view[name] = pd.Series(rules, dtype=object)
-    return view
-
-
-def _rules_by_guest(findings: pd.DataFrame, status: str) -> dict[Any, list[str]]:
-    """Rule ids of one status per guest object id (guest-level findings only)."""
-    mask = (column(findings, "status") == status) & (column(findings, "level") != "app")
-    mask = mask.fillna(False).astype(bool)
-    out: dict[Any, list[str]] = {}
-    for object_id, rule_id in zip(
-        findings["object_id"][mask].tolist(), findings["rule_id"][mask].tolist(), strict=True
-    ):
-        found = out.get(object_id)
-        if found is None:
-            out[object_id] = [rule_id]
-        else:
-            found.append(rule_id)
-    return out
