@@ -30,7 +30,12 @@ def add_dns(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def domain_facts(dns: pd.DataFrame, config: AuditConfig, target: Target) -> pd.DataFrame:
-    """Per domain: mail state, and whether the vendor TXT carries our token or someone else's."""
+    """Per domain: mail state, and whether the vendor TXT carries our token or someone else's.
+
+    One row per domain: a DNS table holding a domain twice (an edited snapshot) counts its first
+    row, as every lookup by domain needs a unique key.
+    """
+    dns = dns.drop_duplicates("domain").reset_index(drop=True)
     prefix = target.vendor_txt_prefix
     ours = {normalise_token(t, prefix or "") for t in config.verification_tokens}
     found = dns["txt_state"].eq("found")

@@ -97,3 +97,18 @@ def test_outcomes_and_whatif(result):
 
 def test_every_rule_ran(result):
     assert set(result.rules["state"]) == {"ran"}
+
+
+def test_a_dns_table_holding_a_domain_twice_gives_the_same_findings(result):
+    """An edited snapshot may repeat a domain in its DNS table: its first row counts, no error."""
+    import dataclasses
+
+    import pandas as pd
+
+    snapshot = collect_sync(CollectOptions(from_export=str(HERE)), config=CONFIG, now=NOW)
+    dns = snapshot.tables["dns"]
+    tables = {**snapshot.tables, "dns": pd.concat([dns, dns], ignore_index=True)}
+    doubled = analyze(dataclasses.replace(snapshot, tables=tables), CONFIG, now=NOW)
+    columns = ["object_id", "rule_id", "status"]
+    assert CONFIG.verification_tokens  # the lookup that used to fail needs tokens
+    pd.testing.assert_frame_equal(doubled.findings[columns], result.findings[columns])
