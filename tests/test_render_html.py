@@ -179,3 +179,14 @@ def test_empty_result_renders(tmp_path: Path) -> None:
     parser = _Page()
     parser.feed(path.read_text(encoding="utf-8"))
     assert _data(parser)["guests"]["id"] == []
+
+
+def test_times_read_as_minutes_in_utc_with_the_full_time_in_the_element(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    stamp = datetime(2026, 11, 27, 3, 32, 51, 485987, tzinfo=UTC)
+    result = replace(make_result(3), generated_at=stamp, collected_at=stamp)
+    html = write_html(result, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert '<time datetime="2026-11-27T03:32:51.485987Z">2026-11-27 03:32 UTC</time>' in html
+    assert "at 2026-11-27 03:32 UTC" in html
+    assert ">2026-11-27T03:32:51.485987Z<" not in html

@@ -22,6 +22,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,12 @@ def _sha256(text: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
+def _time_label(value: datetime | None) -> str | None:
+    """``2026-11-27 03:32 UTC``: what a reader needs (the ``<time>`` element keeps the full ISO)."""
+    stamp = iso_utc(value)
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if stamp else None
+
+
 def context(result: AuditResult) -> dict[str, Any]:
     """Everything the summary part of the template shows, as plain values."""
     counts = result.outcome_counts()
@@ -240,6 +247,8 @@ def context(result: AuditResult) -> dict[str, Any]:
         "version": result.tool_version,
         "generated_at": iso_utc(result.generated_at),
         "collected_at": iso_utc(result.collected_at),
+        "generated_label": _time_label(result.generated_at),
+        "collected_label": _time_label(result.collected_at),
         "guests": len(result.guests),
         "outcomes": _outcome_rows(counts),
         "donut": _donut(counts),
