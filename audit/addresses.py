@@ -138,15 +138,18 @@ def too_long(addresses: pd.Series) -> pd.Series:
 def needs_smtputf8(addresses: pd.Series) -> pd.Series:
     """True where the local part is not ASCII, or the domain is not given in its A-label form.
 
-    An address without ``@`` counts as needing it: its missing domain compares unequal to its own
-    NFC form (NaN semantics of the ``str`` dtype; address-invalid flags such an address as well).
+    A value without ``@`` (address-invalid flags it) has neither part: it counts when it holds
+    non-ASCII text, so ``jürgen`` is flagged here too, and plain ``jurgen`` is not.
     """
-    local, domain = _split_arrays(text_array(addresses))
+    text = text_array(addresses)
+    local, domain = _split_arrays(text)
     local_utf8 = pc.fill_null(pc.invert(pc.string_is_ascii(local)), False)
     # A U-label where mail systems and targets compare A-labels, or text that is not NFC.
     u_label = pc.fill_null(pc.invert(pc.string_is_ascii(domain)), False)
-    not_nfc = pc.fill_null(pc.not_equal(pc.utf8_normalize(domain, "NFC"), domain), True)
-    return bool_series(pc.or_(pc.or_(local_utf8, u_label), not_nfc), addresses.index)
+    not_nfc = pc.fill_null(pc.not_equal(pc.utf8_normalize(domain, "NFC"), domain), False)
+    parts = pc.or_(pc.or_(local_utf8, u_label), not_nfc)
+    whole = pc.fill_null(pc.invert(pc.string_is_ascii(text)), False)
+    return bool_series(pc.if_else(pc.is_null(domain), whole, parts), addresses.index)
 
 
 def demangle_upn(upns: pd.Series) -> pd.Series:

@@ -70,8 +70,8 @@ def _long(value: str | None) -> bool:
 
 def _smtputf8(value: str | None) -> bool:
     local, domain = _parts(value)
-    if domain is None:  # an unknown domain compares unequal to its NFC form
-        return True
+    if domain is None:  # not an address (or missing): only non-ASCII text needs SMTPUTF8
+        return value is not None and not value.isascii()
     nfc = pc.utf8_normalize(pa.array([domain]), "NFC")[0].as_py()  # Arrow's Unicode tables
     return not (local or "").isascii() or not domain.isascii() or nfc != domain
 

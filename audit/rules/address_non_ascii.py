@@ -43,8 +43,10 @@ RULE = Rule(
                 {"mail": "jürgen@partner.de", "primary_smtp": None, "target_email": None},
                 {"mail": "jo@bücher.de", "primary_smtp": None, "target_email": None},
                 {"mail": "jo@xn--bcher-kva.de", "primary_smtp": None, "target_email": None},
+                {"mail": "not-an-address", "primary_smtp": None, "target_email": None},
+                {"mail": "jürgen", "primary_smtp": None, "target_email": None},
             ],
-            expect=[True, True, False],
+            expect=[True, True, False, False, True],
         ),
     ),
 )
