@@ -363,11 +363,20 @@ def test_token_refused_again_fails_after_one_reauthentication(emulator: GraphEmu
     failed = [s for s in data.statuses.values() if s.state is SourceState.FAILED]
     assert failed
     assert all("HTTP 401 InvalidAuthenticationToken" in (s.error or "") for s in failed)
-    # one renewal per refused request, then the refusal stands (a request cancelled because a
-    # required source failed meanwhile may not get to send its renewed attempt)
-    assert data.reauthenticated >= 1
-    assert data.reauthenticated <= refused.fired <= data.reauthenticated * 2
-    assert len(proxy.requests) == 3 + refused.fired
+    # Each refused request is sent at most once more, with a renewed token, and then the
+    # refusal stands. Which requests get to resend depends on timing (one cancelled because a
+    # required source failed meanwhile never does), so the test checks each request, not totals.
+    refused_requests = [s for s in proxy.requests if s.number > 3]
+    attempts: dict[tuple[str, str], list[str]] = {}
+    for seen in refused_requests:
+        key = (seen.path, seen.query)
+        attempts.setdefault(key, []).append(str(seen.headers.get("authorization")))
+    assert max(len(tokens) for tokens in attempts.values()) <= 2
+    renewed = [tokens for tokens in attempts.values() if len(tokens) == 2]
+    assert renewed
+    assert all(first != second for first, second in renewed)
+    assert len(renewed) <= data.reauthenticated <= len(attempts)
+    assert refused.fired == len(refused_requests)
 
 
 # ---- DNS server going away mid-run --------------------------------------------------------------
