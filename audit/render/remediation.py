@@ -18,17 +18,29 @@ GUID object ids and conservative ASCII addresses. The file is UTF-8 with a BOM (
 from __future__ import annotations
 
 import os
-import re
+import string
 import textwrap
-import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from audit.render._common import atomic_path, column, iso_utc, py_values, tenant_name
+from audit.render._ps1_text import (
+    HOST,
+    as_text,
+    as_texts,
+    clean,
+    is_address,
+    is_guid,
+    ps_comment,
+    ps_comments,
+    ps_quote,
+    short,
+)
 from audit.result import AuditResult
 
 __all__ = ["SCRIPTED_RULES", "ps_comment", "ps_quote", "write_remediation"]
@@ -37,45 +49,19 @@ SCRIPTED_RULES = ("exo-forwarding-broken", "primary-smtp-mismatch", "external-me
 """Rules whose fixes the script runs (in this order); all others get commented suggestions."""
 
 _APP_RULE = "mapping-sends-external-address"
-_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(
-    rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]+)"
-)
-_HOST = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
-_REPLACEMENT = "\ufffd"
-_JOINERS = "\u200c\u200d"
 _WHATIF = " -WhatIf:(-not $Apply) -ErrorAction Stop"
 _RULER = "# " + "=" * 98
-_FIELD_LIMIT = 160
-
-
-def ps_quote(value: str) -> str:
-    """``value`` as an inert single-quoted PowerShell string literal.
-
-    Every single-quote character PowerShell recognises (``'`` and U+2018, U+2019, U+201A, U+201B)
-    is doubled, which PowerShell reads as one literal quote, so the value round-trips unchanged.
-    Control, format, line/paragraph-separator and surrogate characters (NUL, CR, LF, NEL, bidi
-    overrides, ...) become U+FFFD so a literal is always one visible line.
-    """
-    return "'" + _SINGLE_QUOTES.sub(r"\1\1", _clean(value)) + "'"
-
-
-def ps_comment(value: str, *, limit: int | None = 400) -> str:
-    """``value`` as one ``#`` comment line that nothing in it can end early.
-
-    Line breaks of every kind and other invisible characters become U+FFFD (see :func:`ps_quote`);
-    text longer than ``limit`` characters is cut with a visible marker. A text that would form
-    PowerShell's signature-block marker gets a prefix, so signing the script later stays sound.
-    """
-    text = _clean(value)
-    if limit is not None and len(text) > limit:
-        text = text[:limit] + f" …[truncated, {len(text):,} characters]"
-    if text.lstrip().upper().startswith("SIG #"):
-        text = "(text) " + text
-    return f"# {text}".rstrip()
+_LISTED = ("flagged", "muted")
+_FINDING_COLUMNS = (
+    "rule_id",
+    "object_id",
+    "user_principal_name",
+    "display_name",
+    "detail",
+    "level",
+    "status",
+    "muted_by",
+)
 
 
 def write_remediation(result: AuditResult, path: str | os.PathLike[str]) -> Path:
@@ -89,22 +75,41 @@ def write_remediation(result: AuditResult, path: str | os.PathLike[str]) -> Path
     return Path(path)
 
 
-@dataclass(frozen=True)
-class _Finding:
+class _Finding(NamedTuple):
     """One finding, as text."""
 
     rule_id: str
     object_id: str
     upn: str
     display_name: str
-    mail: str
     detail: str
     level: str
     muted_by: str
 
 
-@dataclass(frozen=True)
-class _Guest:
+class _Findings(NamedTuple):
+    """Findings as columns, one list per :class:`_Finding` field and one row per finding.
+
+    At 100,000 guests most findings become a single comment line built column by column
+    (:func:`_one_lines`); only the others are made into records, which also keeps 100,000
+    long-lived objects away from the garbage collector.
+    """
+
+    rule_id: list[str]
+    object_id: list[str]
+    upn: list[str]
+    display_name: list[str]
+    detail: list[str]
+    level: list[str]
+    muted_by: list[str]
+
+    def records(self, rows: Iterable[int]) -> list[_Finding]:
+        """The findings at ``rows``, as records."""
+        rows = list(rows)
+        return list(map(_Finding, *([values[i] for i in rows] for values in self)))
+
+
+class _Guest(NamedTuple):
     """The guests-frame values the script needs for one guest (None when unknown)."""
 
     mail: str | None = None
@@ -136,6 +141,8 @@ class _Plan:
 
 _Planner = Callable[[_Finding, _Guest, _Ctx], _Plan]
 
+_NO_GUEST = _Guest()
+
 
 @dataclass
 class _Section:
@@ -148,153 +155,139 @@ class _Section:
 
 def _script_lines(result: AuditResult) -> list[str]:
     """The script as lines (no line endings); see the module docstring for the layout."""
-    findings = _findings(result.findings)
-    open_ = [f for f in findings if not f.muted_by and f.level != "app"]
+    table = _findings(result.findings)
+    rows = range(len(table.rule_id))
+    open_ = [i for i in rows if not table.muted_by[i] and table.level[i] != "app"]
     ctx = _context(result)
-    guests = _guests(result.guests, {f.object_id for f in open_})
-    sections = [
-        _section(result.rules, rule_id, group, guests, ctx)
-        for rule_id, group in _sections(result.rules, open_)
-    ]
-    muted = [f for f in findings if f.muted_by]
-    apps = [f for f in findings if f.level == "app" and not f.muted_by]
+    groups = list(_sections(result.rules, table.rule_id, open_))
+    ids = {table.object_id[i] for rule_id, group in groups if _uses_guest(rule_id) for i in group}
+    guests = _guests(result.guests, ids)
+    infos = _rule_infos(result.rules)
+    sections = [_section(infos, rule_id, table, group, guests, ctx) for rule_id, group in groups]
+    muted = table.records(i for i in rows if table.muted_by[i])
+    apps = table.records(i for i in rows if table.level[i] == "app" and not table.muted_by[i])
     lines = _header(result, ctx) + _preamble(sum(s.scripted for s in sections))
     for section in sections:
         lines += section.lines
-    lines += _app_sections(result.rules, apps, ctx)
+    lines += _app_sections(infos, apps, ctx)
     lines += _muted_block(muted) + _skipped_rules(result.rules)
     return lines + _summary(sum(s.commented for s in sections), len(muted))
-
-
-# -- tenant text ----------------------------------------------------------------------------------
-
-
-def _clean(value: str) -> str:
-    """``value`` with every non-printable character replaced (spaces kept, tab → space)."""
-    if value.isprintable():
-        return value
-    return "".join(_clean_char(c) for c in value)
-
-
-def _clean_char(char: str) -> str:
-    """One character made visible: Unicode spaces and tab → space, other invisibles → U+FFFD.
-
-    Zero-width (non-)joiners stay: emoji and Indic names need them and they break no line.
-    """
-    if char.isprintable() or char in _JOINERS:
-        return char
-    if char == "\t" or unicodedata.category(char) == "Zs":
-        return " "
-    return _REPLACEMENT
-
-
-def _short(value: str, limit: int = _FIELD_LIMIT) -> str:
-    """A field shortened for a comment, so the line's other fields stay visible."""
-    return value if len(value) <= limit else value[:limit] + "…"
-
-
-def _text(value: Any) -> str | None:
-    """A frame value as text; None for NA and empty."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    text = str(value)
-    return text or None
-
-
-def _texts(value: Any) -> tuple[str, ...]:
-    """A list-like frame value as a tuple of texts (NA → empty)."""
-    if isinstance(value, list | tuple):
-        return tuple(t for t in (_text(v) for v in value) if t is not None)
-    return ()
-
-
-def _is_guid(value: str | None) -> TypeGuard[str]:
-    """True for a GUID in canonical 8-4-4-4-12 hex form."""
-    return value is not None and _GUID.fullmatch(value) is not None
-
-
-def _is_address(value: str | None) -> TypeGuard[str]:
-    """True for a conservative ASCII dot-atom address within the RFC 5321 length limits."""
-    if value is None or len(value) > 254 or _ADDRESS.fullmatch(value) is None:
-        return False
-    return len(value.rsplit("@", 1)[0]) <= 64
 
 
 # -- reading the result ---------------------------------------------------------------------------
 
 
-def _findings(frame: pd.DataFrame) -> list[_Finding]:
-    """Findings as records, first occurrence of each (rule, object) only, muted_by "" when open."""
-    names = ("rule_id", "object_id", "user_principal_name", "display_name", "mail", "detail")
-    cols = [py_values(column(frame, n)) for n in (*names, "level", "status", "muted_by")]
-    out: list[_Finding] = []
+def _findings(frame: pd.DataFrame) -> _Findings:
+    """Flagged and muted findings, first occurrence of each (rule, object) only.
+
+    ``muted_by`` is "" when open (and never empty when muted), ``level`` "guest" when empty.
+    """
+    rule_id, object_id, upn, name, detail, level, status, muted_by = (
+        _strings(column(frame, n)) for n in _FINDING_COLUMNS
+    )
+    levels = [value or "guest" for value in level]
+    reasons = [
+        (by or "muted by an exception") if state == "muted" else ""
+        for state, by in zip(status, muted_by, strict=True)
+    ]
+    keep = _first_listed(rule_id, object_id, status)
+    columns = (rule_id, object_id, upn, name, detail, levels, reasons)
+    return _Findings(*(list(compress(values, keep)) for values in columns))
+
+
+def _first_listed(rule_ids: list[str], object_ids: list[str], statuses: list[str]) -> list[bool]:
+    """Per row: flagged or muted, and the first such row of its (rule, object) pair."""
     seen: set[tuple[str, str]] = set()
-    for row in zip(*cols, strict=True):
-        text = [_text(v) or "" for v in row]
-        status, muted_by = text[7], text[8]
-        if status not in ("flagged", "muted") or (text[0], text[1]) in seen:
-            continue
-        seen.add((text[0], text[1]))
-        reason = (muted_by or "muted by an exception") if status == "muted" else ""
-        rule_id, object_id, upn, name, mail, detail = text[:6]
-        level = text[6] or "guest"
-        out.append(_Finding(rule_id, object_id, upn, name, mail, detail, level, reason))
-    return out
+    keep: list[bool] = []
+    for rule_id, object_id, status in zip(rule_ids, object_ids, statuses, strict=True):
+        first = status in _LISTED and (rule_id, object_id) not in seen
+        if first:
+            seen.add((rule_id, object_id))
+        keep.append(first)
+    return keep
+
+
+def _strings(series: pd.Series) -> list[str]:
+    """A column as texts: ``as_text(v) or ""`` for each of its :func:`py_values`.
+
+    String columns (the normal case) are read as one list; anything else takes the general path.
+    """
+    values: list[object] = []
+    if isinstance(series.dtype, pd.StringDtype):
+        values = series.fillna("").tolist()
+    elif series.dtype == object:
+        values = series.tolist()
+    if len(values) == len(series) and set(map(type, values)) <= {str}:
+        return values  # type: ignore[return-value]  # checked just above
+    return [as_text(v) or "" for v in py_values(series)]
 
 
 def _guests(frame: pd.DataFrame, ids: set[str]) -> dict[str, _Guest]:
-    """The needed guest columns for the guests with open findings, by object id."""
-    sub = frame[column(frame, "object_id").isin(ids)]
+    """The needed guest columns for the guests ``ids``, by object id (an id's last row wins)."""
+    rows = {
+        object_id: position
+        for position, object_id in enumerate(column(frame, "object_id").tolist())
+        if isinstance(object_id, str) and object_id in ids
+    }
+    positions = sorted(rows.values())
+
+    def values(name: str) -> list[Any]:
+        return py_values(column(frame, name).iloc[positions])
+
     names = ("mail", "original_upn", "provisioning_upn", "mu_external_email")
-    cols = {n: py_values(column(sub, n)) for n in names}
-    lists = {n: py_values(column(sub, n)) for n in ("other_mails", "mu_email_addresses")}
-    present = py_values(column(sub, "mu_present"))
+    cols = {n: values(n) for n in names}
+    lists = {n: values(n) for n in ("other_mails", "mu_email_addresses")}
+    present = values("mu_present")
     out: dict[str, _Guest] = {}
-    for i, object_id in enumerate(py_values(column(sub, "object_id"))):
+    for i, object_id in enumerate(values("object_id")):
         mu = present[i]
         out[str(object_id)] = _Guest(
-            mail=_text(cols["mail"][i]),
-            original_upn=_text(cols["original_upn"][i]),
-            provisioning_upn=_text(cols["provisioning_upn"][i]),
-            other_mails=_texts(lists["other_mails"][i]),
+            mail=as_text(cols["mail"][i]),
+            original_upn=as_text(cols["original_upn"][i]),
+            provisioning_upn=as_text(cols["provisioning_upn"][i]),
+            other_mails=as_texts(lists["other_mails"][i]),
             mu_present=None if mu is None else bool(mu),
-            mu_external_email=_text(cols["mu_external_email"][i]),
-            mu_email_addresses=_texts(lists["mu_email_addresses"][i]),
+            mu_external_email=as_text(cols["mu_external_email"][i]),
+            mu_email_addresses=as_texts(lists["mu_email_addresses"][i]),
         )
     return out
 
 
 def _context(result: AuditResult) -> _Ctx:
     """Initial domain and service principal id, kept only when well-formed."""
-    domain = _text(result.tenant.get("initial_domain"))
-    sp_id = _text(result.app.get("service_principal_id") or result.app.get("id"))
-    name = _text(result.app.get("display_name") or result.app.get("displayName")) or "the app"
+    domain = as_text(result.tenant.get("initial_domain"))
+    sp_id = as_text(result.app.get("service_principal_id") or result.app.get("id"))
+    name = as_text(result.app.get("display_name") or result.app.get("displayName")) or "the app"
     return _Ctx(
-        initial_domain=domain if domain and _HOST.fullmatch(domain) else None,
-        sp_id=sp_id if _is_guid(sp_id) else None,
+        initial_domain=domain if domain and HOST.fullmatch(domain) else None,
+        sp_id=sp_id if is_guid(sp_id) else None,
         app_name=name,
     )
 
 
-def _rule_info(rules: pd.DataFrame, rule_id: str) -> dict[str, str]:
+def _rule_infos(rules: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Title, severity and remediation ("" when unknown) by rule id; a rule's first row wins."""
+    keys = ("title", "severity", "remediation")
+    values = zip(*(py_values(column(rules, key)) for key in keys), strict=True)
+    infos: dict[str, dict[str, str]] = {}
+    for rule_id, row in zip(py_values(column(rules, "rule_id")), values, strict=True):
+        if isinstance(rule_id, str) and rule_id not in infos:
+            infos[rule_id] = {key: as_text(v) or "" for key, v in zip(keys, row, strict=True)}
+    return infos
+
+
+def _rule_info(infos: dict[str, dict[str, str]], rule_id: str) -> dict[str, str]:
     """Title, severity and remediation of one rule ("" when unknown)."""
-    match = rules[column(rules, "rule_id") == rule_id]
-    info = {"title": "", "severity": "", "remediation": ""}
-    if len(match):
-        for key in info:
-            info[key] = _text(py_values(column(match, key))[0]) or ""
-    return info
+    return infos.get(rule_id) or {"title": "", "severity": "", "remediation": ""}
 
 
 def _sections(
-    rules: pd.DataFrame, findings: list[_Finding]
-) -> Iterator[tuple[str, list[_Finding]]]:
-    """Open guest findings grouped by rule: scripted rules first, then the catalogue order."""
-    by_rule: dict[str, list[_Finding]] = {}
-    for finding in findings:
-        by_rule.setdefault(finding.rule_id, []).append(finding)
+    rules: pd.DataFrame, rule_ids: list[str], rows: list[int]
+) -> Iterator[tuple[str, list[int]]]:
+    """Open guest findings' rows grouped by rule: scripted rules first, then the catalogue order."""
+    by_rule: dict[str, list[int]] = {}
+    for row in rows:
+        by_rule.setdefault(rule_ids[row], []).append(row)
     order = [*SCRIPTED_RULES, *(str(r) for r in py_values(column(rules, "rule_id")))]
     order += sorted(by_rule)
     for rule_id in dict.fromkeys(order):
@@ -307,12 +300,12 @@ def _sections(
 
 def _header(result: AuditResult, ctx: _Ctx) -> list[str]:
     """What the file is, for which tenant, when, and how to run it."""
-    tenant = f"{tenant_name(result)} (tenant id {_text(result.tenant.get('id')) or 'unknown'})"
+    tenant = f"{tenant_name(result)} (tenant id {as_text(result.tenant.get('id')) or 'unknown'})"
     facts = [
         "remediation.ps1: fixes for open b2b-preflight findings that Entra ID / Exchange can make.",
-        f"Tenant: {_short(tenant, 300)}",
-        f"Target: {_short(result.target)}; app: {_short(ctx.app_name)}",
-        f"Generated: {iso_utc(result.generated_at)} by b2b-preflight {_short(result.tool_version)}",
+        f"Tenant: {short(tenant, 300)}",
+        f"Target: {short(result.target)}; app: {short(ctx.app_name)}",
+        f"Generated: {iso_utc(result.generated_at)} by b2b-preflight {short(result.tool_version)}",
     ]
     return [ps_comment(line) for line in facts] + list(_HOW_TO_RUN)
 
@@ -358,32 +351,36 @@ def _preamble(planned: int) -> list[str]:
 
 
 def _section(
-    rules: pd.DataFrame,
+    infos: dict[str, dict[str, str]],
     rule_id: str,
-    findings: list[_Finding],
+    table: _Findings,
+    rows: list[int],
     guests: dict[str, _Guest],
     ctx: _Ctx,
 ) -> _Section:
-    """One rule's section: its heading, then a block per guest."""
-    info = _rule_info(rules, rule_id)
+    """One rule's section: its heading, then a block per guest (the findings at ``rows``)."""
+    info = _rule_info(infos, rule_id)
     kind = "scripted below" if rule_id in SCRIPTED_RULES else "decisions for a human: commented out"
     lines = _heading(f"{rule_id} ({info['severity'] or '?'}): {info['title']}", info["remediation"])
-    lines.append(ps_comment(f"{len(findings)} open finding(s); {kind}."))
+    lines.append(ps_comment(f"{len(rows)} open finding(s); {kind}."))
     if rule_id in _SECTION_NOTES:
         lines.append(ps_comment(_SECTION_NOTES[rule_id]))
     planner = _PLANNERS.get(rule_id, _no_suggestion)
+    if planner is _no_suggestion:  # nothing per guest (most findings): one line each
+        lines += _one_lines(table, rows)
+        return _Section(lines, 0, len(rows))
     scripted = 0
-    for finding in findings:
-        plan = _guard(finding, planner(finding, guests.get(finding.object_id, _Guest()), ctx))
+    for finding in table.records(rows):
+        plan = _guard(finding, planner(finding, guests.get(finding.object_id, _NO_GUEST), ctx))
         lines += _block(rule_id, finding, plan)
         scripted += bool(plan.commands)
-    return _Section(lines, scripted, len(findings) - scripted)
+    return _Section(lines, scripted, len(rows) - scripted)
 
 
 def _heading(title: str, remediation: str) -> list[str]:
     """A section heading: ruler, title and the rule's remediation text, wrapped."""
     lines = ["", _RULER, ps_comment(title, limit=200)]
-    wrapped = textwrap.wrap(_clean(_short(remediation, 1500)), 96, break_on_hyphens=False)
+    wrapped = textwrap.wrap(clean(short(remediation, 1500)), 96, break_on_hyphens=False)
     for i, part in enumerate(wrapped):
         lines.append(ps_comment(("Remediation: " if i == 0 else "  ") + part))
     return [*lines, _RULER]
@@ -395,17 +392,42 @@ def _block(rule_id: str, finding: _Finding, plan: _Plan) -> list[str]:
     A guest with nothing to do or consider gets a single line, so rules that hit most guests
     (domain-unverified) keep the script reviewable.
     """
-    who = f"Guest: {_short(finding.display_name)} | UPN: {_short(finding.upn)}"
-    who += f" | id: {_short(finding.object_id, 60)}"
     if not (plan.commands or plan.notes or plan.suggestions):
-        return [ps_comment(f"{who} | {_short(finding.detail, 200)}")]
-    lines = ["", ps_comment(who), ps_comment(f"Reason: {finding.detail}")]
+        return [ps_comment(f"{_who(finding)} | {short(finding.detail, 200)}")]
+    lines = ["", ps_comment(_who(finding)), ps_comment(f"Reason: {finding.detail}")]
     lines += [ps_comment(note) for note in plan.notes]
     lines += [ps_comment(s, limit=None) for s in plan.suggestions]
     if not plan.commands:
         return lines
     commands = [f"    {c}{_WHATIF}" for c in plan.commands]
     return [*lines, "try {", *commands, *_catch(rule_id, finding)]
+
+
+def _one_lines(table: _Findings, rows: list[int]) -> list[str]:
+    """Guests with nothing to do or consider: who and why, one comment line each.
+
+    The lines of :func:`_block` for an empty plan, built column by column: rules of this kind
+    (domain-unverified) hold most of the findings of a large tenant.
+    """
+    names = _shortened([table.display_name[i] for i in rows], 160)
+    upns = _shortened([table.upn[i] for i in rows], 160)
+    ids = _shortened([table.object_id[i] for i in rows], 60)
+    details = _shortened([table.detail[i] for i in rows], 200)
+    fields = zip(names, upns, ids, details, strict=True)
+    return ps_comments([f"Guest: {n} | UPN: {u} | id: {i} | {d}" for n, u, i, d in fields])
+
+
+def _shortened(values: list[str], limit: int) -> list[str]:
+    """:func:`short` of each value; the list itself when no value is too long (the common case)."""
+    if max(map(len, values), default=0) <= limit:
+        return values
+    return [short(value, limit) for value in values]
+
+
+def _who(finding: _Finding) -> str:
+    """Name, UPN and object id of a finding's guest, each shortened."""
+    name, upn, object_id = finding.display_name, finding.upn, finding.object_id
+    return f"Guest: {short(name)} | UPN: {short(upn)} | id: {short(object_id, 60)}"
 
 
 def _catch(rule_id: str, finding: _Finding) -> list[str]:
@@ -420,13 +442,15 @@ def _catch(rule_id: str, finding: _Finding) -> list[str]:
     ]
 
 
-def _app_sections(rules: pd.DataFrame, findings: list[_Finding], ctx: _Ctx) -> list[str]:
+def _app_sections(
+    infos: dict[str, dict[str, str]], findings: list[_Finding], ctx: _Ctx
+) -> list[str]:
     """Open app-level findings: portal steps, never scripted."""
     lines: list[str] = []
     for finding in findings:
-        info = _rule_info(rules, finding.rule_id)
+        info = _rule_info(infos, finding.rule_id)
         lines += _heading(f"{finding.rule_id} (app level): {info['title']}", info["remediation"])
-        app = f"App: {_short(ctx.app_name)} (service principal {_short(finding.object_id, 60)})"
+        app = f"App: {short(ctx.app_name)} (service principal {short(finding.object_id, 60)})"
         lines += [ps_comment(app), ps_comment(f"Reason: {finding.detail}")]
         if finding.rule_id == _APP_RULE:
             lines += [ps_comment(step, limit=None) for step in _portal_steps(ctx)]
@@ -440,7 +464,7 @@ def _portal_steps(ctx: _Ctx) -> list[str]:
     domain = ctx.initial_domain or "<initial domain>.onmicrosoft.com"
     return [
         "Not scripted: change the attribute mapping in the Entra admin center:",
-        f"  1. Enterprise applications > {_short(ctx.app_name, 80)} > Provisioning > Mappings >",
+        f"  1. Enterprise applications > {short(ctx.app_name, 80)} > Provisioning > Mappings >",
         "     Provision Microsoft Entra ID Users.",
         '  2. Edit emails[type eq "work"].value: source attribute [originalUserPrincipalName]',
         '     (guests only: IIF([userType]="Guest", [originalUserPrincipalName], [mail])).',
@@ -456,8 +480,8 @@ def _muted_block(muted: list[_Finding]) -> list[str]:
         return []
     lines = _heading("Skipped: muted by an exception (no commands)", "")
     for f in muted:
-        who = f"{f.rule_id} | {_short(f.display_name, 80)} | UPN: {_short(f.upn, 120)}"
-        lines.append(ps_comment(f"{who} | id: {_short(f.object_id, 60)} | muted by: {f.muted_by}"))
+        who = f"{f.rule_id} | {short(f.display_name, 80)} | UPN: {short(f.upn, 120)}"
+        lines.append(ps_comment(f"{who} | id: {short(f.object_id, 60)} | muted by: {f.muted_by}"))
     return lines
 
 
@@ -471,7 +495,7 @@ def _skipped_rules(rules: pd.DataFrame) -> list[str]:
     pairs = zip(
         py_values(column(skipped, "rule_id")), py_values(column(skipped, "reason")), strict=True
     )
-    return lines + [ps_comment(f"{_text(r) or '?'}: {_text(why) or ''}") for r, why in pairs]
+    return lines + [ps_comment(f"{as_text(r) or '?'}: {as_text(why) or ''}") for r, why in pairs]
 
 
 def _summary(commented: int, muted: int) -> list[str]:
@@ -500,7 +524,7 @@ def _forwarding(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
     ident = ps_quote(finding.object_id)
     alias = guest.original_upn
     have = {a.split(":", 1)[-1].lower() for a in guest.mu_email_addresses}
-    if not _is_address(alias):
+    if not is_address(alias):
         plan.notes.append("The #EXT# UPN is not a usable address; fix original-upn-missing first.")
     elif alias.lower() not in have:
         add = ps_quote("smtp:" + alias)
@@ -514,7 +538,7 @@ def _forwarding(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
 def _forward_target(plan: _Plan, ident: str, guest: _Guest) -> None:
     """Point ExternalEmailAddress at mail when it differs (a suggestion when mail is unusable)."""
     mail = guest.mail
-    if not _is_address(mail):
+    if not is_address(mail):
         plan.notes.append(
             "mail is empty or not a valid address: decide where mail should go, then:"
         )
@@ -531,7 +555,7 @@ def _primary_smtp(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
     ident = ps_quote(finding.object_id)
     if guest.mu_present is False:
         plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
-    elif not _is_address(guest.mail):
+    elif not is_address(guest.mail):
         plan.notes.append("mail is empty or not a valid address; fix mail first, then:")
         plan.suggestions.append(f"Set-MailUser -Identity {ident} -PrimarySmtpAddress '<address>'")
     else:
@@ -550,51 +574,80 @@ def _external_member(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
 
 def _guard(finding: _Finding, plan: _Plan) -> _Plan:
     """Drop every command of a finding whose object id is not a GUID (the id is not trusted)."""
-    if _is_guid(finding.object_id) or not plan.commands:
+    if not plan.commands or is_guid(finding.object_id):
         return plan
     note = "The object id is not a GUID: nothing is scripted for this finding."
     return _Plan(notes=[note, *plan.notes], suggestions=plan.suggestions)
 
 
-def _suggest(*templates: str, note: str = "") -> _Planner:
+@dataclass(frozen=True)
+class _Suggest:
     """A planner for a human decision: ``note`` plus commented command templates.
 
     Templates use ``{id}``, ``{mail}``, ``{other}``, ``{upn}``, ``{ext}`` and ``{sp}``, each
-    replaced by a quoted value or a quoted placeholder when the value is not usable.
+    replaced by a quoted value or a quoted placeholder when the value is not usable (only the
+    fields a template uses are computed).
     """
 
-    def plan(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-        values = _suggestion_values(finding, guest, ctx)
-        lines = [t.format(**values) for t in templates]
-        return _Plan(notes=[note] if note else [], suggestions=lines)
+    templates: tuple[str, ...]
+    note: str
+    fields: frozenset[str]
+    """The template fields used, e.g. ``{"id", "sp"}``."""
 
-    return plan
+    def __call__(self, finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
+        """The plan for one finding: the note and the filled-in templates."""
+        values = {name: _VALUES[name](finding, guest, ctx) for name in self.fields}
+        lines = [t.format_map(values) for t in self.templates]
+        return _Plan(notes=[self.note] if self.note else [], suggestions=lines)
 
 
-def _suggestion_values(finding: _Finding, guest: _Guest, ctx: _Ctx) -> dict[str, str]:
-    """Quoted values for suggestion templates (placeholders where a value is not usable)."""
-    other = next(iter(guest.other_mails), None)
-    ext = None
-    if _is_address(guest.mail) and ctx.initial_domain:
-        ext = guest.mail.replace("@", "_") + "#EXT#@" + ctx.initial_domain
-    return {
-        "id": ps_quote(finding.object_id),
-        "mail": ps_quote(_or(guest.mail, "<address>")),
-        "other": ps_quote(_or(other, "<address from the partner>")),
-        "upn": ps_quote(_or(guest.provisioning_upn, "<address>")),
-        "ext": ps_quote(_or(ext, "<alias>_<domain>#EXT#@<initial domain>")),
-        "sp": ps_quote(ctx.sp_id or "<service principal id>"),
-    }
+def _suggest(*templates: str, note: str = "") -> _Suggest:
+    """A :class:`_Suggest` planner (see there)."""
+    parse = string.Formatter().parse
+    fields = frozenset(name for t in templates for _, name, _, _ in parse(t) if name)
+    return _Suggest(templates, note, fields)
+
+
+def _ext_upn(guest: _Guest, ctx: _Ctx) -> str | None:
+    """The #EXT# UPN Entra would give the guest's mail, when mail and initial domain are usable."""
+    if is_address(guest.mail) and ctx.initial_domain:
+        return guest.mail.replace("@", "_") + "#EXT#@" + ctx.initial_domain
+    return None
+
+
+_VALUES: dict[str, Callable[[_Finding, _Guest, _Ctx], str]] = {
+    "id": lambda finding, guest, ctx: ps_quote(finding.object_id),
+    "mail": lambda finding, guest, ctx: ps_quote(_or(guest.mail, "<address>")),
+    "other": lambda finding, guest, ctx: ps_quote(
+        _or(next(iter(guest.other_mails), None), "<address from the partner>")
+    ),
+    "upn": lambda finding, guest, ctx: ps_quote(_or(guest.provisioning_upn, "<address>")),
+    "ext": lambda finding, guest, ctx: ps_quote(
+        _or(_ext_upn(guest, ctx), "<alias>_<domain>#EXT#@<initial domain>")
+    ),
+    "sp": lambda finding, guest, ctx: ps_quote(ctx.sp_id or "<service principal id>"),
+}
+"""Quoted values for suggestion templates, by field (placeholders where a value is not usable)."""
+
+_GUEST_FIELDS = frozenset({"mail", "other", "upn", "ext"})
+
+
+def _uses_guest(rule_id: str) -> bool:
+    """False when a rule's plan never reads the guest row, so the row need not be converted."""
+    planner = _PLANNERS.get(rule_id, _no_suggestion)
+    if isinstance(planner, _Suggest):
+        return bool(planner.fields & _GUEST_FIELDS)
+    return planner not in (_no_suggestion, _external_member)
 
 
 def _or(address: str | None, placeholder: str) -> str:
     """``address`` when it is a usable address, else the placeholder."""
-    return address if _is_address(address) else placeholder
+    return address if is_address(address) else placeholder
 
 
 def _mail_missing(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
     """mail-missing: suggest otherMails[0] as mail, with the mail-contact conflict check."""
-    if not _is_address(next(iter(guest.other_mails), None)):
+    if not is_address(next(iter(guest.other_mails), None)):
         return _ask_partner(finding, guest, ctx)
     return _contact_conflict(finding, guest, ctx)
 
