@@ -1,7 +1,8 @@
 """DNS facts of guest mail domains: TXT (vendor verification), MX (null MX), A/AAAA fallback.
 
-One query per distinct domain and type, never per user, through dnspython's asyncio resolver with
-bounded concurrency, a per-query timeout and an overall deadline. Every answer is tri-state:
+One query per distinct domain and type, never per user, through dnspython's asyncio resolver logic
+(over a few shared UDP sockets, see :mod:`audit.collect._dns_transport`) with bounded concurrency,
+a per-query timeout and an overall deadline. Every answer is tri-state:
 ``found``, ``absent`` (NXDOMAIN or no records of that type: a definitive "no") or ``unknown``
 (timeout, SERVFAIL, REFUSED, network error, deadline). Unknown is never turned into absent: rules
 that need it report the guest as *not evaluated* instead of flagging it.
@@ -17,7 +18,7 @@ import copy
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,13 @@ import dns.asyncresolver
 import dns.exception
 import dns.name
 import dns.nameserver
+import dns.rdata
+import dns.rdatatype
 import dns.resolver
 import idna
 import pandas as pd
 
+from audit.collect._dns_transport import StubResolver
 from audit.errors import ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 from audit.tokens import normalise_token, verification_tokens
@@ -89,6 +93,12 @@ _DEADLINE = "deadline"
 _GRACE = 0.5  # seconds beyond the resolver's own lifetime before we cut a query off ourselves
 _LDH = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _BRACKETED = re.compile(r"\[([^\]]+)\](?::(\d+))?")
+_RDTYPES = {name: dns.rdatatype.RdataType.make(name) for name in _TYPES}
+
+# Resolves (name, type, lifetime) to the answer's records or raises what dnspython's resolver raises.
+_Resolve = Callable[
+    [dns.name.Name, dns.rdatatype.RdataType, float], Awaitable[Iterable[dns.rdata.Rdata]]
+]
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,7 @@ class DnsResult:
 class _Run:
     """Shared state of one resolution run."""
 
-    resolver: dns.asyncresolver.Resolver
+    resolve: _Resolve
     timeout: float
     end: float | None  # loop time of the deadline
     semaphore: asyncio.Semaphore
@@ -209,9 +219,14 @@ async def resolve_domains(
     valid, invalid = _distinct(domains)
     loop = asyncio.get_running_loop()
     end = None if deadline is None else loop.time() + deadline
-    run = _Run(resolver, timeout, end, asyncio.Semaphore(concurrency))
+    stub = StubResolver.of(resolver)
+    run = _Run(_resolve_with(stub or resolver), timeout, end, asyncio.Semaphore(concurrency))
     started = time.perf_counter()
-    resolved = await _resolve_all(run, valid, concurrency, progress)
+    try:
+        resolved = await _resolve_all(run, valid, concurrency, progress)
+    finally:
+        if stub is not None:
+            await stub.aclose()
     seconds = time.perf_counter() - started
     for name in invalid:
         resolved[name] = _invalid_domain()
@@ -284,6 +299,20 @@ def _make_resolver(nameservers: Sequence[str] | None, timeout: float) -> dns.asy
     return resolver
 
 
+def _resolve_with(resolver: StubResolver | dns.asyncresolver.Resolver) -> _Resolve:
+    """The query function of a run: the stub resolver's, or a custom resolver's own ``resolve``."""
+    if isinstance(resolver, StubResolver):
+        return resolver.resolve
+
+    async def resolve(
+        name: dns.name.Name, rdtype: dns.rdatatype.RdataType, lifetime: float
+    ) -> Iterable[dns.rdata.Rdata]:
+        answer = await resolver.resolve(name, rdtype, lifetime=lifetime, search=False)
+        return answer.rrset or ()
+
+    return resolve
+
+
 def _nameserver(value: str) -> dns.nameserver.Nameserver:
     """Parse ``HOST``, ``HOST:PORT``, ``IPv6`` or ``[IPv6]:PORT`` into a Do53 nameserver."""
     text = value.strip() if isinstance(value, str) else ""
@@ -348,16 +377,30 @@ async def _resolve_all(
     return results
 
 
-async def _resolve_one(run: _Run, name: str) -> _Domain:
+async def _resolve_one(run: _Run, domain: str) -> _Domain:
     """TXT and MX of one domain; A and AAAA only when the domain exists but has no MX (RFC 5321)."""
-    txt, mx = await asyncio.gather(_query(run, name, "TXT"), _query(run, name, "MX"))
+    name = dns.name.Name([*(label.encode() for label in domain.split(".")), b""])  # LDH labels
+    txt, mx = await _both(_query(run, name, "TXT"), _query(run, name, "MX"))
     a = aaaa = _NOT_QUERIED
     if mx.state == ABSENT and not mx.nxdomain:
-        a, aaaa = await asyncio.gather(_query(run, name, "A"), _query(run, name, "AAAA"))
+        a, aaaa = await _both(_query(run, name, "A"), _query(run, name, "AAAA"))
     return _Domain.of({"TXT": txt, "MX": mx, "A": a, "AAAA": aaaa})
 
 
-async def _query(run: _Run, name: str, rdtype: str) -> _Answer:
+async def _both(
+    first: Awaitable[_Answer], second: Coroutine[Any, Any, _Answer]
+) -> tuple[_Answer, _Answer]:
+    """Two queries at once: the second in a task, the first in this one (cheaper than gather)."""
+    task = asyncio.ensure_future(second)
+    try:
+        answer = await first
+    except BaseException:
+        task.cancel()
+        raise
+    return answer, await task
+
+
+async def _query(run: _Run, name: dns.name.Name, rdtype: str) -> _Answer:
     """One query under the concurrency bound, its outcome mapped to found / absent / unknown."""
     async with run.semaphore:
         lifetime = run.lifetime()
@@ -367,12 +410,10 @@ async def _query(run: _Run, name: str, rdtype: str) -> _Answer:
         run.queries += 1
         try:
             async with asyncio.timeout(lifetime + _GRACE):
-                answer = await run.resolver.resolve(
-                    dns.name.from_text(name), rdtype, lifetime=lifetime, search=False
-                )
+                records = await run.resolve(name, _RDTYPES[rdtype], lifetime)
         except (dns.exception.DNSException, OSError, EOFError) as exc:
             return _failure(exc, clipped)
-    return _Answer(FOUND, _records(rdtype, answer))
+    return _Answer(FOUND, _records(rdtype, records))
 
 
 def _failure(exc: BaseException, clipped: bool) -> _Answer:
@@ -397,11 +438,8 @@ def _server_errors(exc: dns.resolver.NoNameservers) -> str:
     return "; ".join(texts) or str(exc)
 
 
-def _records(rdtype: str, answer: dns.resolver.Answer) -> tuple[str, ...]:
+def _records(rdtype: str, rrset: Iterable[Any]) -> tuple[str, ...]:
     """The records of an answer as sorted text: TXT strings joined, MX ``pref exchange.``."""
-    rrset = answer.rrset
-    if rrset is None:
-        return ()
     if rdtype == "TXT":
         return tuple(sorted(_txt_value(rdata.strings) for rdata in rrset))
     if rdtype == "MX":
@@ -519,6 +557,29 @@ def _top_reasons(table: pd.DataFrame) -> str:
     errors = pd.concat([table["txt_error"], table["mx_error"], table["a_error"]]).dropna()
     counts = errors.value_counts().head(3)
     return ", ".join(f"{reason}: {count}" for reason, count in counts.items())
+
+
+def merge_results(results: Sequence[DnsResult], domains: Iterable[str]) -> DnsResult:
+    """One result for exactly ``domains`` from results that resolved them in parts (and maybe
+    more): the table, status and answers :func:`resolve_domains` of ``domains`` would give, with
+    the queries and seconds of every part counted. Each domain must be in one of the parts."""
+    valid, invalid = _distinct(domains)
+    wanted = set(valid) | set(invalid)
+    frames = [r.table for r in results if len(r.table)]
+    table = pd.concat(frames, ignore_index=True) if frames else _table({})
+    table = table[table["domain"].isin(wanted)].drop_duplicates("domain")
+    missing = wanted - set(table["domain"])
+    if missing:
+        raise ValueError(f"merge_results: {len(missing)} domains were never resolved")
+    table = table.sort_values("domain", ignore_index=True)
+    answers: dict[str, Any] = {}
+    for result in results:
+        answers |= {k: v for k, v in result.answers.items() if k in wanted and k not in answers}
+    detail = [r.status.detail for r in results]
+    queries = sum(int(d.get("queries", 0)) for d in detail)
+    seconds = sum(float(d.get("seconds", 0.0)) for d in detail)
+    hit = any(bool(d.get("deadline_hit")) for d in detail)
+    return DnsResult(table, _status(table, queries, seconds, hit), dict(sorted(answers.items())))
 
 
 def answers_to_json(result: DnsResult) -> dict[str, Any]:
