@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot, now_utc
 
 if TYPE_CHECKING:
+    from audit.collect.dns_feed import DomainFeed
     from audit.collect.mailusers import MailUsers
 
 
@@ -98,10 +99,25 @@ async def _collect(
     if options.save_raw and options.delta_from is not None:
         raise ConfigError("save_raw needs a full collection; it cannot be combined with delta_from")
     extra_tables: dict[str, pd.DataFrame] = {}
+    feed = None if options.from_export or not options.dns else _domain_feed(options)
+    try:
+        return await _collect_fed(options, config, now, extra_tables, feed)
+    finally:
+        if feed is not None:
+            feed.cancel()  # a no-op once finished
+
+
+async def _collect_fed(
+    options: CollectOptions,
+    config: AuditConfig | None,
+    now: datetime,
+    extra_tables: dict[str, pd.DataFrame],
+    feed: DomainFeed | None,
+) -> Snapshot:
     if options.from_export:
         records, statuses, extra = _offline(options.from_export)
     else:
-        records, statuses, extra = await _live(options, now, extra_tables)
+        records, statuses, extra = await _live(options, now, extra_tables, feed)
     redactor = _raw_redactor(options, records)
     if options.save_raw:
         from audit.collect.export import write_raw
@@ -111,7 +127,7 @@ async def _collect(
     # guests): the app's sources first, so they are gone before the users table is built.
     extra_tables |= source_tables(records, statuses, take=True)
     _users_table_once(records, extra_tables)
-    await _dns_while_parsing(options, statuses, extra_tables, extra, redactor)
+    await _dns_while_parsing(options, statuses, extra_tables, extra, redactor, feed)
     conf = (config or AuditConfig()).to_dict()
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
@@ -193,6 +209,7 @@ async def _dns_while_parsing(
     tables: dict[str, pd.DataFrame],
     extra: dict[str, Any],
     redactor: _RawRedactor | None,
+    feed: DomainFeed | None = None,
 ) -> None:
     """Resolve the guest domains while the Get-MailUser export is parsed, on the same loop.
 
@@ -203,7 +220,7 @@ async def _dns_while_parsing(
     answer). A parse error waits for DNS and propagates after any DNS error, as when they ran
     one after the other.
     """
-    resolving = asyncio.ensure_future(_add_dns(options, statuses, tables, extra, redactor))
+    resolving = asyncio.ensure_future(_add_dns(options, statuses, tables, extra, redactor, feed))
     try:
         parsed = await _parse_mailusers(options)
     except asyncio.CancelledError:
@@ -224,8 +241,29 @@ def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict
     return records, statuses, {"mode": "export", "export": str(Path(folder).name)}
 
 
+def _domain_feed(options: CollectOptions) -> DomainFeed:
+    """A feed resolving the guests' domains as their pages arrive (:mod:`audit.collect.dns_feed`)."""
+    from audit.collect import dns
+    from audit.collect.dns_feed import DomainFeed
+
+    def resolve(batch: list[str]) -> Awaitable[dns.DnsResult]:
+        return dns.resolve_domains(
+            batch,
+            nameservers=list(options.nameservers) or None,
+            timeout=options.dns_timeout,
+            concurrency=options.dns_concurrency,
+        )
+
+    feed = DomainFeed(resolve)
+    feed.start()
+    return feed
+
+
 async def _live(
-    options: CollectOptions, now: datetime, tables: dict[str, pd.DataFrame]
+    options: CollectOptions,
+    now: datetime,
+    tables: dict[str, pd.DataFrame],
+    feed: DomainFeed | None = None,
 ) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
     from audit.collect.checkpoint import Checkpoint
     from audit.collect.delta import DeltaState
@@ -244,6 +282,7 @@ async def _live(
             track_changes=options.track_changes or options.delta_from is not None,
             delta=delta,
             checkpoint=Checkpoint(folder, resume=options.resume) if folder else None,
+            on_users=feed.page if feed is not None else None,
         )
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
     extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
@@ -322,6 +361,7 @@ async def _add_dns(
     tables: dict[str, pd.DataFrame],
     extra: dict[str, Any],
     redactor: _RawRedactor | None = None,
+    feed: DomainFeed | None = None,
 ) -> None:
     from audit.collect import dns
     from audit.collect import tables as t
@@ -340,12 +380,15 @@ async def _add_dns(
         return
     users = tables.get("users")  # built by _users_table_once, or an incremental run's merge
     domains = guest_domains(users if users is not None else t.users_table([]))
-    result = await dns.resolve_domains(
-        domains,
-        nameservers=list(options.nameservers) or None,
-        timeout=options.dns_timeout,
-        concurrency=options.dns_concurrency,
-    )
+    if feed is not None:
+        result = await feed.finish(domains)  # most were resolved while the pages came in
+    else:
+        result = await dns.resolve_domains(
+            domains,
+            nameservers=list(options.nameservers) or None,
+            timeout=options.dns_timeout,
+            concurrency=options.dns_concurrency,
+        )
     tables["dns"] = result.table
     statuses["dns"] = result.status
     extra["dns_answers"] = None

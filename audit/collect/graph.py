@@ -450,25 +450,30 @@ class _Graph:
         *,
         resumable: bool = False,
         limit: Slots | None = None,
+        on_items: Callable[[list[JSON]], None] | None = None,
     ) -> _Chain:
         """A whole chain; ``resumable`` logs its pages to the checkpoint (if any) and continues a
-        logged chain where it stopped; ``limit`` bounds requests in flight across chains."""
+        logged chain where it stopped; ``limit`` bounds requests in flight across chains;
+        ``on_items`` sees each page's items as they arrive (resumed ones first)."""
         log = self.checkpoint.log(self.url_of(info)) if resumable and self.checkpoint else None
         point = log.resume() if log is not None else None
+        walk = _Walk(limit, on_items)
         if point is None:
-            return await self._walk(info, info, [], log, limit)
+            return await self._walk(info, info, [], log, walk)
+        if on_items is not None:
+            on_items(point.items)
         if point.next_link is None:
             self.resumed += point.pages
             return _Chain(point.items, point.delta_link, point.pages)
         try:
             chain = await self._walk(
-                self.follow(point.next_link, info), info, point.items, log, limit
+                self.follow(point.next_link, info), info, point.items, log, walk
             )
         except _EXPECTED as exc:
             if _describe(exc).status not in (400, 404, 410) or log is None:
                 raise
             log.start()  # the stored skip token expired: read the chain again from its start
-            return await self._walk(info, info, [], log, limit)
+            return await self._walk(info, info, [], log, walk)
         self.resumed += point.pages
         chain.resumed = point.pages
         return chain
@@ -479,20 +484,23 @@ class _Graph:
         first: RequestInformation,
         items: list[JSON],
         log: PageLog | None,
-        limit: Slots | None,
+        walk: _Walk,
     ) -> _Chain:
         pages = 0
         while True:
-            if limit is None:
+            if walk.limit is None:
                 raw, doc = await self.fetch(info)
             else:
-                async with limit.hold(pages=pages if info is first else pages + 1):
+                async with walk.limit.hold(pages=pages if info is first else pages + 1):
                     raw, doc = await self.fetch(info)
             pages += 1
             value = doc.get("value")
             if not isinstance(value, list):
                 raise _Problem("collection response without a 'value' list")
-            items.extend(v for v in value if isinstance(v, dict))
+            page = [v for v in value if isinstance(v, dict)]
+            items.extend(page)
+            if walk.on_items is not None:
+                walk.on_items(page)
             if log is not None:
                 log.append(raw)
             link = doc.get("@odata.nextLink")
@@ -517,6 +525,14 @@ class _Graph:
         for value in previous.headers.get("ConsistencyLevel") if previous is not None else ():
             info.headers.try_add("ConsistencyLevel", value)
         return info
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """How a chain is walked: the shared bound on requests in flight, and who sees each page."""
+
+    limit: Slots | None = None
+    on_items: Callable[[list[JSON]], None] | None = None
 
 
 def _parse(raw: bytes, *, freeze: bool = False) -> Any:
@@ -555,6 +571,7 @@ async def collect_graph(
     track_changes: bool = False,
     delta: DeltaState | None = None,
     checkpoint: Checkpoint | None = None,
+    on_users: Callable[[list[JSON]], None] | None = None,
 ) -> GraphData:
     """Collect every Graph source of the audit; see the module docstring for the record shapes.
 
@@ -568,6 +585,9 @@ async def collect_graph(
     (``GraphData.changes``), falling back to a full read (reason in the users status detail) when
     the link is refused or belongs to another tenant or ``$select``. ``checkpoint`` logs the users
     pages, resumes logged chains, and is cleared once the users source is complete.
+    ``on_users`` is called with each page of users of a full read as it arrives, so work on them
+    can start before the collection ends (DNS of their domains); it may see a user twice, or one
+    the final list leaves out, and sees nothing of an incremental read.
     """
     if not 1 <= page_size <= 999:
         raise ConfigError(f"page_size must be between 1 and 999, not {page_size}")
@@ -581,6 +601,7 @@ async def collect_graph(
     )
     plan = _UsersPlan(include_sign_in, page_size, partitions, track_changes or delta is not None)
     plan.delta, plan.note = _usable_delta(delta, data)
+    plan.on_page = on_users
     try:
         with pages_frozen(graph):
             await _sources(graph, data, plan, app, since if log_days > 0 else None, page_size)
@@ -697,6 +718,7 @@ class _UsersPlan:
     delta: DeltaState | None = None
     note: str | None = None  # why an incremental read became a full one
     detail: JSON = field(default_factory=dict)  # how the guest list was paged
+    on_page: Callable[[list[JSON]], None] | None = None  # sees each page of a full read
 
 
 def _usable_delta(
@@ -775,7 +797,8 @@ async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> l
 
     async def chain(filter_: str) -> list[JSON]:
         info = _users_request(graph.client, filter_, select, plan.page_size)
-        return (await graph.chain(info, resumable=True, limit=limit)).items
+        chained = await graph.chain(info, resumable=True, limit=limit, on_items=plan.on_page)
+        return chained.items
 
     async def guests() -> list[JSON]:
         if not plan.partitions:
