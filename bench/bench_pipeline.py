@@ -6,10 +6,11 @@ runs) and the DNS server. This process then times, for the same tenant:
 
 - the collection floor: plain httpx + orjson paging the guest queries (no SDK, no middleware);
 - the collector (msgraph-sdk request adapter + orjson), sequential and partitioned;
-- the end-to-end run as ``b2b-preflight run`` does it (``audit.pipeline.collect``'s steps one by
-  one, so each is timed): collect, DNS, mailusers, snapshot build, save and load, frame + rules,
-  and the reports (report.xlsx in a forked child while HTML, JSON and CSV are written), with the
-  peak RSS of this process and of the Excel child;
+- ``b2b-preflight run`` itself in a child process (``cli``: the end-to-end figure of the targets),
+  wall time, CPU and peak RSS;
+- the same steps one by one in this process, so each is timed (``e2e``): collect, DNS, mailusers,
+  snapshot build, save and load, frame + rules, and the reports (a forked child starts on
+  report.xlsx and shares the rest), with the peak RSS of this process and of the child;
 - an incremental run (``/users/delta``) after 1 % of the guests changed, checked equal to a full
   read; the cost of checkpointing every page;
 - sequential vs partitioned collection at ``--latency-ms`` per request;
