@@ -410,6 +410,7 @@ def cli_run(info: JSON, args: argparse.Namespace, work: Path) -> JSON:
         "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
         "exit": done.returncode,
         "files_mb": files,
+        "xlsx_sheets": xlsx_sheets(out / "report.xlsx"),
     }
 
 
