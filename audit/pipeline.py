@@ -118,6 +118,8 @@ async def _collect_fed(
         records, statuses, extra = _offline(options.from_export)
     else:
         records, statuses, extra = await _live(options, now, extra_tables, feed)
+    if feed is not None:
+        await feed.idle()  # what follows holds the loop for seconds at scale
     redactor = _raw_redactor(options, records)
     if options.save_raw:
         from audit.collect.export import write_raw

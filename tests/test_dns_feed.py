@@ -135,3 +135,21 @@ def test_cancel_after_a_failed_batch_retrieves_its_error() -> None:
     asyncio.run(main())
     gc.collect()
     assert errors == []
+
+
+def test_idle_waits_for_the_batches_in_flight() -> None:
+    tenant = generate_tenant(30, 6, seed=5)
+
+    async def run(address: str) -> int:
+        feed = DomainFeed(resolver(address))
+        feed.start()
+        await feed.idle()  # nothing queued: returns at once
+        feed.page(tenant.users)
+        await feed.idle()
+        resolved = sum(len(r.table) for r in feed._results)
+        await feed.finish(guest_domains(users_table(tenant.users)))
+        return resolved
+
+    with DnsServer(tenant.dns, latency=0.05) as server:
+        resolved = asyncio.run(run(server.address))
+    assert resolved == len(_candidates(tenant.users)) > 0

@@ -578,3 +578,25 @@ def _set(**flags: int) -> Callable[[dns.message.Message], None]:
 )
 def test_plain_answer_shapes(change: Callable[[dns.message.Message], None], plain: bool) -> None:
     assert _plain_or_not(change) is plain
+
+
+def test_answers_waiting_through_a_held_loop_are_read_not_timed_out() -> None:
+    """The loop held for longer than the timeout (but within the lifetime's grace) while
+    answers arrive: asyncio would read one datagram per pass and time the rest out unread."""
+    from audit.collect.dns import resolve_domains
+
+    zone = {f"d{n}.example": Entry(mx=[(10, f"mx.d{n}.example")]) for n in range(120)}
+
+    async def run(address: str) -> DnsResult:
+        async def hold() -> None:
+            await asyncio.sleep(0.05)  # every query is out by now
+            time.sleep(1.25)  # holding the loop is the point
+
+        holder = asyncio.ensure_future(hold())
+        result = await resolve_domains(list(zone), nameservers=[address], timeout=1.0)
+        await holder
+        return result
+
+    with DnsServer(zone, latency=0.02) as srv:
+        result = asyncio.run(run(srv.address))
+    assert result.status.detail["unknown"] == 0, result.table["mx_error"].value_counts()

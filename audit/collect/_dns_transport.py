@@ -67,6 +67,7 @@ Outcome = dns.message.Message | Records | EmptyAnswer  # what a UDP query throug
 # random source port); the old one closes once its last answer is in. It also bounds the ids in use
 # per socket far below the 65,536 possible.
 QUERIES_PER_SOCKET = 256
+_MAX_DATAGRAM = 65_535
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,29 @@ class _Channel(asyncio.DatagramProtocol):
         self.pending: dict[int, _Pending] = {}
         self.used: set[int] = set()  # ids sent: a late answer never meets a later query
         self.sent = 0
+        self.sock: socket.socket | None = None  # the socket itself, for drain()
         self.send_error: OSError | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Keep the transport to send with."""
         self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def drain(self) -> None:
+        """Take every answer already waiting in the socket, now.
+
+        asyncio reads one datagram per loop pass and a socket, and runs the timers that fell due
+        in that same pass: after the loop was held up (a long synchronous step), all but one of
+        the answers waiting here would time out unread. A timer drains the socket first.
+        """
+        if self.sock is None or not _is_open(self):
+            return
+        for _ in range(self.sent):  # bounded: at most one answer per query sent
+            try:
+                data, addr = self.sock.recvfrom(_MAX_DATAGRAM)
+            except OSError:  # BlockingIOError: nothing left; anything else: asyncio reports it
+                return
+            self.datagram_received(data, addr)
 
     def new_id(self) -> int:
         """A random query id this socket has not sent yet."""
@@ -248,7 +266,7 @@ class UdpMux:
         wire = query_wire(request)
         future: asyncio.Future[Outcome] = loop.create_future()
         channel.pending[qid] = _Pending(request, destination, future, wire if plain else None)
-        timer = loop.call_later(timeout, _expire, future, timeout)
+        timer = loop.call_later(timeout, _expire, channel, future, timeout)
         try:
             channel.send(wire, destination)
             return await future
@@ -313,6 +331,7 @@ async def _open(family: int) -> _Channel:
     except BaseException:
         sock.close()
         raise
+    channel.sock = sock
     return channel
 
 
@@ -327,8 +346,11 @@ def _close(channel: _Channel) -> None:
         channel.transport.close()
 
 
-def _expire(future: asyncio.Future[Outcome], timeout: float) -> None:
-    """Time a query out the way dnspython's asyncio backend reports it."""
+def _expire(channel: _Channel, future: asyncio.Future[Outcome], timeout: float) -> None:
+    """Time a query out the way dnspython's asyncio backend reports it, unless its answer is
+    already waiting in the socket (:meth:`_Channel.drain`)."""
+    if not future.done():
+        channel.drain()
     if not future.done():
         future.set_exception(dns.exception.Timeout(timeout=timeout))  # type: ignore[no-untyped-call]
 

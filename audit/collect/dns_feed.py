@@ -32,6 +32,7 @@ class DomainFeed:
         self._pending: list[str] = []
         self._results: list[DnsResult] = []
         self._wake = asyncio.Event()
+        self._quiet = asyncio.Event()  # set while no batch is pending or in flight
         self._closed = False
         self._task: asyncio.Task[None] | None = None
 
@@ -50,7 +51,21 @@ class DomainFeed:
         if fresh:
             self._seen.update(fresh)
             self._pending += fresh
+            self._quiet.clear()
             self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until no batch is pending or in flight (or the feed has stopped).
+
+        Call it before a long synchronous step (building the users table): a loop held up for
+        longer than the DNS timeout while queries are in flight turns their answers unknown."""
+        if self._task is None or self._task.done():
+            return
+        waiter = asyncio.ensure_future(self._quiet.wait())
+        try:
+            await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
 
     async def finish(self, domains: list[str]) -> DnsResult:
         """Resolve what is missing of ``domains``, wait for every batch; the result for exactly
@@ -82,6 +97,7 @@ class DomainFeed:
             if not self._pending:
                 if self._closed:
                     return
+                self._quiet.set()
                 await self._wake.wait()
                 self._wake.clear()
                 continue
