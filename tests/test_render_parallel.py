@@ -125,3 +125,50 @@ def test_no_fork_while_other_threads_run() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+CHILD_OUTLIVES = """
+import os, signal, sys, time
+from pathlib import Path
+from audit.render._parallel import Helper
+from tests.factories import make_result
+
+def slow(result, path):
+    time.sleep(30)
+    Path(path).write_text("late")
+    return Path(path)
+
+out = Path(sys.argv[1])
+helper = Helper.start(make_result(2), [("xlsx", out / "a", slow), ("json", out / "b", slow)])
+print(helper.process.pid, flush=True)
+time.sleep(0.5)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    """A killed run leaves no writer behind to replace the next run's files later."""
+    import os
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_OUTLIVES, str(tmp_path)],
+        capture_output=True, text=True, cwd=root, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == -9, done.stderr
+    child = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        if state in ("Z", "X"):  # dead, not yet reaped by whoever adopted it
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("the render child outlived its killed parent")
+    assert not list(tmp_path.iterdir())

@@ -12,8 +12,11 @@ what is left, so an error costs no other report.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -61,7 +64,7 @@ class Helper:
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
             target=_child,
-            args=(ordered, result, counter, send),
+            args=(ordered, result, counter, send, os.getpid()),
             name="render-helper",
             daemon=True,
         )
@@ -130,8 +133,11 @@ def _receive(conn: Connection) -> Any:
         return None
 
 
-def _child(jobs: list[Job], result: AuditResult, counter: Any, conn: Connection) -> None:
+def _child(
+    jobs: list[Job], result: AuditResult, counter: Any, conn: Connection, parent: int
+) -> None:
     """Child process body: job 0, then claimed jobs until none is left or one fails."""
+    _die_with(parent)
     index: int | None = 0
     while index is not None:
         _key, path, writer = jobs[index]
@@ -144,6 +150,24 @@ def _child(jobs: list[Job], result: AuditResult, counter: Any, conn: Connection)
         conn.send((index, None, time.perf_counter() - started))
         index = _claim(counter, len(jobs))
     conn.close()
+
+
+def _die_with(parent: int) -> None:
+    """Linux: be killed when the parent dies (``PR_SET_PDEATHSIG``).
+
+    A killed run must leave no writer behind: an orphan finishing its files later could replace
+    the reports of the next run with its own.
+    """
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):  # not glibc
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def portable(exc: BaseException, path: Path) -> BaseException:
