@@ -411,7 +411,15 @@ def cli_run(info: JSON, args: argparse.Namespace, work: Path) -> JSON:
         "exit": done.returncode,
         "files_mb": files,
         "xlsx_sheets": xlsx_sheets(out / "report.xlsx"),
+        "dns": _dns_status(out / "snapshot" / "manifest.json"),
     }
+
+
+def _dns_status(manifest: Path) -> JSON:
+    """The DNS source's state and detail as the run recorded them (unknown answers included)."""
+    sources = json.loads(manifest.read_text())["sources"]
+    found = [s for s in sources if s.get("name") == "dns"]
+    return {"state": found[0]["state"], **found[0]["detail"]} if found else {}
 
 
 def xlsx_sheets(path: Path) -> list[str]:
