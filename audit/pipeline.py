@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable
@@ -26,6 +27,7 @@ from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot, now_utc
 
 if TYPE_CHECKING:
+    from audit.collect.dns import DnsResult
     from audit.collect.dns_feed import DomainFeed
     from audit.collect.mailusers import MailUsers
 
@@ -245,20 +247,23 @@ def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict
 
 def _domain_feed(options: CollectOptions) -> DomainFeed:
     """A feed resolving the guests' domains as their pages arrive (:mod:`audit.collect.dns_feed`)."""
-    from audit.collect import dns
     from audit.collect.dns_feed import DomainFeed
 
-    def resolve(batch: list[str]) -> Awaitable[dns.DnsResult]:
-        return dns.resolve_domains(
-            batch,
-            nameservers=list(options.nameservers) or None,
-            timeout=options.dns_timeout,
-            concurrency=options.dns_concurrency,
-        )
-
-    feed = DomainFeed(resolve)
+    feed = DomainFeed(functools.partial(_resolve, options))
     feed.start()
     return feed
+
+
+def _resolve(options: CollectOptions, domains: list[str]) -> Awaitable[DnsResult]:
+    """Resolve ``domains`` with the options' nameservers, timeout and concurrency."""
+    from audit.collect import dns
+
+    return dns.resolve_domains(
+        domains,
+        nameservers=list(options.nameservers) or None,
+        timeout=options.dns_timeout,
+        concurrency=options.dns_concurrency,
+    )
 
 
 async def _live(
@@ -385,12 +390,7 @@ async def _add_dns(
     if feed is not None:
         result = await feed.finish(domains)  # most were resolved while the pages came in
     else:
-        result = await dns.resolve_domains(
-            domains,
-            nameservers=list(options.nameservers) or None,
-            timeout=options.dns_timeout,
-            concurrency=options.dns_concurrency,
-        )
+        result = await _resolve(options, domains)
     tables["dns"] = result.table
     statuses["dns"] = result.status
     extra["dns_answers"] = None

@@ -42,11 +42,10 @@ class DomainFeed:
 
     def page(self, items: list[JSON]) -> None:
         """One page of users from Graph: queue the domains not seen yet."""
-        new = {d for d in _candidates(items) if d not in self._seen}
-        self.add(new)
+        self.add(_candidates(items))
 
     def add(self, domains: Iterable[str]) -> None:
-        """Queue these domains (already normalised) unless seen before."""
+        """Queue these domains unless seen before."""
         fresh = [d for d in dict.fromkeys(domains) if d not in self._seen]
         if fresh:
             self._seen.update(fresh)
@@ -70,7 +69,7 @@ class DomainFeed:
     async def finish(self, domains: list[str]) -> DnsResult:
         """Resolve what is missing of ``domains``, wait for every batch; the result for exactly
         ``domains`` (what :func:`audit.collect.dns.resolve_domains` of them would give)."""
-        self.add(d for d in domains if d not in self._seen)
+        self.add(domains)
         self._closed = True
         self._wake.set()
         if self._task is None:
