@@ -600,3 +600,48 @@ def test_answers_waiting_through_a_held_loop_are_read_not_timed_out() -> None:
     with DnsServer(zone, latency=0.02) as srv:
         result = asyncio.run(run(srv.address))
     assert result.status.detail["unknown"] == 0, result.table["mx_error"].value_counts()
+
+
+def test_answers_in_before_a_loop_held_past_the_lifetime_ends_are_kept() -> None:
+    """The loop held past the lifetime and its grace: the query timers (due first) read the
+    answers that came in, and the safety cut-off must not then cancel those queries."""
+    from audit.collect.dns import resolve_domains
+
+    zone = {f"d{n}.example": Entry(mx=[(10, f"mx.d{n}.example")]) for n in range(60)}
+
+    async def run(address: str) -> DnsResult:
+        async def hold() -> None:
+            await asyncio.sleep(0.05)  # every query is out by now
+            time.sleep(1.3)  # past 0.5 s lifetime + 0.5 s grace
+
+        holder = asyncio.ensure_future(hold())
+        result = await resolve_domains(list(zone), nameservers=[address], timeout=0.5)
+        await holder
+        return result
+
+    with DnsServer(zone, latency=0.02) as srv:
+        result = asyncio.run(run(srv.address))
+    assert srv.queries == 120
+    assert result.status.detail["unknown"] == 0, result.table["mx_error"].value_counts()
+
+
+def test_cut_off_after_cuts_unfinished_work_and_spares_finished_work() -> None:
+    from audit.collect._dns_transport import cut_off_after
+
+    async def unfinished() -> None:
+        async with cut_off_after(0.05):
+            await asyncio.sleep(5)
+
+    async def finished_in_time() -> str:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+        async with cut_off_after(0.05):
+            loop.call_later(0.04, answer.set_result, "answer")
+            time.sleep(0.1)  # both timers are now due in the same loop pass
+            return await answer
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        asyncio.run(unfinished())
+    assert time.monotonic() - started < 1.0
+    assert asyncio.run(finished_in_time()) == "answer"

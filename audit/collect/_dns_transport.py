@@ -23,6 +23,8 @@ import asyncio
 import functools
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -42,7 +44,7 @@ import dns.rrset
 
 from audit.collect._dns_wire import Empty, plain_answer, query_wire
 
-__all__ = ["EmptyAnswer", "Records", "StubResolver", "UdpMux"]
+__all__ = ["EmptyAnswer", "Records", "StubResolver", "UdpMux", "cut_off_after"]
 
 Records = tuple[dns.rdata.Rdata, ...]  # the distinct records of a plain answer (see _dns_wire)
 
@@ -353,6 +355,32 @@ def _expire(channel: _Channel, future: asyncio.Future[Outcome], timeout: float) 
         channel.drain()
     if not future.done():
         future.set_exception(dns.exception.Timeout(timeout=timeout))  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def cut_off_after(seconds: float) -> AsyncIterator[None]:
+    """Like ``asyncio.timeout(seconds)``, except that work whose answer is already in is not cut.
+
+    After the loop was held up past the limit, the timers that fell due run in one loop pass:
+    a query's own timer (due earlier) reads its answer from the socket, but the task awaiting it
+    only resumes in the next pass, and ``asyncio.timeout`` would cancel it first, turning an
+    answered query into a timeout. Here the cut waits for that next pass, and happens only if the
+    work has not finished by then. Raises ``TimeoutError`` like ``asyncio.timeout``.
+    """
+    loop = asyncio.get_running_loop()
+    open_ = [True]
+
+    def cut(limit: asyncio.Timeout) -> None:
+        if open_[0]:
+            limit.reschedule(loop.time())
+
+    async with asyncio.timeout(None) as limit:
+        handle = loop.call_later(seconds, loop.call_soon, cut, limit)
+        try:
+            yield
+        finally:
+            open_[0] = False
+            handle.cancel()
 
 
 @dataclass

@@ -32,7 +32,7 @@ import dns.resolver
 import idna
 import pandas as pd
 
-from audit.collect._dns_transport import StubResolver
+from audit.collect._dns_transport import StubResolver, cut_off_after
 from audit.errors import ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 from audit.tokens import normalise_token, verification_tokens
@@ -409,7 +409,7 @@ async def _query(run: _Run, name: dns.name.Name, rdtype: str) -> _Answer:
         clipped = lifetime < run.timeout
         run.queries += 1
         try:
-            async with asyncio.timeout(lifetime + _GRACE):
+            async with cut_off_after(lifetime + _GRACE):
                 records = await run.resolve(name, _RDTYPES[rdtype], lifetime)
         except (dns.exception.DNSException, OSError, EOFError) as exc:
             return _failure(exc, clipped)
