@@ -161,7 +161,8 @@ def warm(base_url: str) -> float:
     send one request through the SDK (its first request imports and sets up a lot)."""
     import httpx
 
-    from audit.collect.graph import _Graph, close_graph_client, make_graph_client
+    from audit.collect.graph import close_graph_client, make_graph_client
+    from audit.collect.graph_io import _Graph
     from audit.collect.partition import catch_all_filters, partition_filters
 
     async def first_request() -> None:

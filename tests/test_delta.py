@@ -23,13 +23,8 @@ from audit.collect.delta import (
     is_collected,
     needs_refetch,
 )
-from audit.collect.graph import (
-    GUEST_SELECT,
-    _Graph,
-    _refetch,
-    close_graph_client,
-    make_graph_client,
-)
+from audit.collect.graph import GUEST_SELECT, _refetch, close_graph_client, make_graph_client
+from audit.collect.graph_io import _Graph
 from audit.collect.tables import users_table
 from audit.demo.emulator import GraphEmulator
 from audit.demo.model import DemoTenant

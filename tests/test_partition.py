@@ -11,13 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from audit.collect.graph import (
-    GraphData,
-    _Counter,
-    close_graph_client,
-    collect_graph,
-    make_graph_client,
-)
+from audit.collect.graph import GraphData, close_graph_client, collect_graph, make_graph_client
+from audit.collect.graph_client import _Counter
 from audit.collect.partition import (
     CATCH_ALL,
     PARTITIONS,

@@ -1,6 +1,6 @@
 """Keep a large collection's pages away from the cyclic garbage collector.
 
-Pausing the GC while a page parses (``graph._parse``) is not enough: the pages pile up, and every
+Pausing the GC while a page parses (``graph_io._parse``) is not enough: the pages pile up, and every
 full collection the growing heap triggers scans all of them again. At 100,000 guests with
 sign-in activity (120-user pages, 860 requests) that was a third of the collection's CPU. So each
 parsed page is frozen (:func:`gc.freeze`: never scanned again, still freed by reference counting)

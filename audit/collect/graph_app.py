@@ -1,0 +1,171 @@
+"""The app's sources: its service principal, assignments, group members, provisioning job,
+attribute mappings (the job's schema) and provisioning logs.
+
+Dependencies: when the service principal is not found (or is ambiguous), its dependants are
+``not_requested`` with the reason; with no provisioning job, ``sync_schema`` is ``not_requested``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from typing import cast
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.request_information import RequestInformation
+from msgraph.graph_service_client import GraphServiceClient
+
+from audit.collect.graph_io import (
+    _EXPECTED,
+    APP_SOURCES,
+    JSON,
+    GraphData,
+    _describe,
+    _Graph,
+    _not_requested,
+    _Problem,
+    _run,
+)
+
+__all__ = ["app_sources"]
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_GROUP_CONCURRENCY = 4
+
+
+async def app_sources(
+    graph: _Graph, data: GraphData, app: str | None, since: datetime | None, page_size: int
+) -> None:
+    """The app's service principal, then its assignments, groups, job, schema and logs."""
+    if app is None:
+        _not_requested(data, APP_SOURCES)
+        return
+    found = await _run(data, "service_principal", lambda: _service_principal(graph, app))
+    if not found:
+        _not_requested(data, APP_SOURCES[1:], "skipped: the service principal was not collected")
+        return
+    sp_id = str(found[0].get("id"))
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_assignments(graph, data, sp_id, page_size))
+        group.create_task(_jobs(graph, data, sp_id))
+        if since is None:
+            _not_requested(data, ["provisioning_logs"])
+        else:
+            logs = _logs_request(graph.client, sp_id, since, page_size)
+            group.create_task(_run(data, "provisioning_logs", lambda: graph.pages(logs)))
+
+
+async def _service_principal(graph: _Graph, app: str) -> list[JSON]:
+    """Exactly one service principal by appId (a GUID) or display name, else a clear failure."""
+    key = "appId" if _GUID.fullmatch(app) else "displayName"
+    literal = app.replace("'", "''")
+    query = graph.client.service_principals.ServicePrincipalsRequestBuilderGetQueryParameters(
+        filter=f"{key} eq '{literal}'"
+    )
+    config = RequestConfiguration(query_parameters=query)
+    rows = await graph.pages(graph.client.service_principals.to_get_request_information(config))
+    if not rows:
+        raise _Problem(f"no service principal named {app!r}")
+    if len(rows) > 1:
+        raise _Problem(f"{len(rows)} service principals named {app!r}; give the appId instead")
+    return rows
+
+
+async def _assignments(graph: _Graph, data: GraphData, sp_id: str, page_size: int) -> None:
+    builder = graph.client.service_principals.by_service_principal_id(sp_id).app_role_assigned_to
+    query = builder.AppRoleAssignedToRequestBuilderGetQueryParameters(top=page_size)
+    info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+    rows = await _run(data, "app_role_assignments", lambda: graph.pages(info))
+    if rows is None:
+        _not_requested(data, ["group_members"], "skipped: app_role_assignments failed")
+        return
+    groups = [str(r["principalId"]) for r in rows if r.get("principalType") == "Group"]
+    groups = list(dict.fromkeys(g for g in groups if g and g != "None"))
+    await _run(data, "group_members", lambda: _group_members(graph, groups, page_size))
+
+
+async def _group_members(graph: _Graph, groups: list[str], page_size: int) -> list[JSON]:
+    """Members of each assigned group, and of the groups nested below them (any depth).
+
+    The provisioning service reads only direct members; nested groups are followed so the audit can
+    name the guests that are assigned *only* through one (``nested-group-only``).
+    """
+    rows: list[JSON] = []
+    seen: set[str] = set()
+    level = list(dict.fromkeys(groups))
+    for _ in range(_MAX_NESTING):
+        level = [g for g in level if g not in seen]
+        if not level:
+            break
+        seen.update(level)
+        found = await _direct_members(graph, level, page_size)
+        rows += found
+        level = [str(m.get("id")) for m in found if _is_group(m)]
+    return rows
+
+
+_MAX_NESTING = 10
+
+
+def _is_group(member: JSON) -> bool:
+    return str(member.get("@odata.type", "")).lower().endswith(".group")
+
+
+async def _direct_members(graph: _Graph, groups: list[str], page_size: int) -> list[JSON]:
+    """Direct members of each group, each tagged with ``_groupId``."""
+    limit = asyncio.Semaphore(_GROUP_CONCURRENCY)
+
+    async def members(group_id: str) -> list[JSON]:
+        builder = graph.client.groups.by_group_id(group_id).members
+        query = builder.MembersRequestBuilderGetQueryParameters(top=page_size)
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+        async with limit:
+            try:
+                rows = await graph.pages(info)
+            except _EXPECTED as exc:
+                problem = _describe(exc)
+                raise _Problem(f"group {group_id}: {problem}", problem.status) from exc
+        for row in rows:
+            row["_groupId"] = group_id
+        return rows
+
+    results = await asyncio.gather(*(members(g) for g in groups), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [row for rows in cast(list[list[JSON]], results) for row in rows]
+
+
+async def _jobs(graph: _Graph, data: GraphData, sp_id: str) -> None:
+    """The provisioning jobs, then the schema (attribute mappings) of the first one."""
+    sync = graph.client.service_principals.by_service_principal_id(sp_id).synchronization
+    info = sync.jobs.to_get_request_information()
+    jobs = await _run(data, "sync_jobs", lambda: graph.pages(info))
+    if jobs is None:
+        _not_requested(data, ["sync_schema"], "skipped: sync_jobs failed")
+        return
+    if not jobs:
+        _not_requested(data, ["sync_schema"], "no provisioning job is configured for this app")
+        return
+    job_id = str(jobs[0].get("id"))
+    schema_info = sync.jobs.by_synchronization_job_id(job_id).schema.to_get_request_information()
+
+    async def schema() -> list[JSON]:
+        document = await graph.document(schema_info)
+        document.pop("@odata.context", None)  # response metadata, not part of the object
+        return [{**document, "_jobId": job_id}]
+
+    await _run(data, "sync_schema", schema)
+
+
+def _logs_request(
+    client: GraphServiceClient, sp_id: str, since: datetime, page_size: int
+) -> RequestInformation:
+    # Graph documents eq/gt/lt (not ge) for provisioning logs; the filters are case-sensitive.
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    builder = client.audit_logs.provisioning
+    query = builder.ProvisioningRequestBuilderGetQueryParameters(
+        filter=f"servicePrincipal/id eq '{sp_id}' and activityDateTime gt {stamp}", top=page_size
+    )
+    return builder.to_get_request_information(RequestConfiguration(query_parameters=query))

@@ -1,0 +1,249 @@
+"""The Graph client: msgraph-sdk's request adapter and default middleware, plus our own counter.
+
+:func:`make_graph_client` builds a ``GraphServiceClient`` whose httpx client runs the SDK's whole
+middleware chain (auth, retry with ``Retry-After``, redirects, telemetry) with one more handler
+innermost: :class:`_CountingHandler` counts every attempt, keeps one throttling pause shared by
+all requests of a collection and caps a ``Retry-After`` that would stall the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import time
+import warnings
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import httpx
+from kiota_abstractions.authentication import AnonymousAuthenticationProvider
+from kiota_abstractions.request_option import RequestOption
+from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware.middleware import REQUEST_OPTIONS_KEY, BaseMiddleware
+from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
+from msgraph._version import VERSION as SDK_VERSION
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
+from msgraph_core import APIVersion, GraphClientFactory
+from msgraph_core.authentication import AzureIdentityAuthenticationProvider
+from msgraph_core.middleware import GraphTelemetryHandler
+from msgraph_core.middleware.options import GraphTelemetryHandlerOption
+
+from audit.collect._heap import release_on_close
+from audit.collect.auth import Credential, cloud_endpoints, is_loopback
+from audit.errors import ConfigError
+
+__all__ = ["MAX_RETRY_WAIT", "close_graph_client", "make_graph_client"]
+
+_MAX_PAUSE = 180.0  # as the SDK's retry handler: a longer Retry-After is not waited for
+MAX_RETRY_WAIT = 120.0
+"""Default cap (seconds) on a ``Retry-After`` wait: a longer one is shortened to this and counted."""
+
+
+# SDK quirk: every generated request builder (and one kiota module) emits a DeprecationWarning while
+# its module body runs, i.e. on first import, and the SDK imports builders lazily on attribute
+# access. _quiet_sdk_imports() imports the ones we use once, with that warning silenced.
+_SDK_MODULES = (
+    "kiota_abstractions.default_query_parameters",
+    *(
+        f"msgraph.generated.{path}"
+        for path in (
+            "organization.organization_request_builder",
+            "domains.domains_request_builder",
+            "users.users_request_builder",
+            "users.item.user_item_request_builder",
+            "service_principals.service_principals_request_builder",
+            "service_principals.item.service_principal_item_request_builder",
+            "service_principals.item.app_role_assigned_to.app_role_assigned_to_request_builder",
+            "service_principals.item.synchronization.synchronization_request_builder",
+            "service_principals.item.synchronization.jobs.jobs_request_builder",
+            "service_principals.item.synchronization.jobs.item."
+            "synchronization_job_item_request_builder",
+            "service_principals.item.synchronization.jobs.item.schema.schema_request_builder",
+            "groups.groups_request_builder",
+            "groups.item.group_item_request_builder",
+            "groups.item.members.members_request_builder",
+            "audit_logs.audit_logs_request_builder",
+            "audit_logs.provisioning.provisioning_request_builder",
+        )
+    ),
+)
+
+
+@functools.cache
+def _quiet_sdk_imports() -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(msgraph|kiota)")
+        for module in _SDK_MODULES:
+            importlib.import_module(module)
+
+
+def make_graph_client(
+    *,
+    base_url: str,
+    credential: Credential | None,
+    cloud: str = "global",
+    max_retries: int = 5,
+    retry_delay: float = 1.0,
+    max_wait: float = MAX_RETRY_WAIT,
+) -> GraphServiceClient:
+    """A GraphServiceClient on ``base_url``: the SDK's default middleware plus a request counter.
+
+    The token goes only to the cloud's Graph host and the ``base_url`` host (explicit
+    ``allowed_hosts``). Without a credential, no Authorization header is sent, which is allowed for
+    a loopback URL only. ``retry_delay`` is the SDK's base delay added to its exponential backoff
+    when a 503/504 carries no ``Retry-After``. A ``Retry-After`` above ``max_wait`` seconds is
+    shortened to ``max_wait`` (at least 1 s) and counted (``GraphData.capped_waits``), so a server
+    asking for an hour neither stalls the run nor, beyond the SDK's 180 s limit, fails it at once.
+    """
+    _quiet_sdk_imports()
+    endpoints = cloud_endpoints(cloud)
+    url = base_url.rstrip("/")
+    loopback = is_loopback(url)
+    if urlsplit(url).scheme != "https" and not loopback:
+        raise ConfigError(f"Graph URL must use https: {url}")
+    if credential is None:
+        if not loopback:
+            raise ConfigError("a credential is required for a Graph URL that is not loopback")
+        provider: Any = AnonymousAuthenticationProvider()
+    else:
+        hosts = sorted({endpoints.graph_host, str(urlsplit(url).hostname)})
+        provider = AzureIdentityAuthenticationProvider(
+            credential, scopes=[endpoints.graph_scope], allowed_hosts=hosts
+        )
+    http = _http_client(max_retries, retry_delay, max(1.0, min(max_wait, _MAX_PAUSE - 1)))
+    adapter = GraphRequestAdapter(provider, client=http)
+    adapter.base_url = url
+    return GraphServiceClient(request_adapter=adapter)
+
+
+async def close_graph_client(client: GraphServiceClient) -> None:
+    """Close the connection pool of a client made by :func:`make_graph_client`.
+
+    SDK quirk: msgraph-core's ``AsyncGraphTransport`` has no ``aclose()``, so ``AsyncClient.aclose()``
+    leaves the pooled connections it wraps open; close the wrapped transports ourselves.
+    """
+    http = getattr(client.request_adapter, "_http_client", None)  # kiota keeps it private
+    if not isinstance(http, httpx.AsyncClient):
+        return
+    wrappers = [http._transport, *http._mounts.values()]
+    await http.aclose()
+    for wrapper in wrappers:
+        inner = getattr(wrapper, "transport", None)
+        if isinstance(inner, httpx.AsyncBaseTransport):
+            await inner.aclose()
+
+
+def _http_client(max_retries: int, retry_delay: float, max_wait: float) -> httpx.AsyncClient:
+    """httpx with the SDK's default middleware (as GraphRequestAdapter builds it) + our counter."""
+    options: dict[str, Any] = {
+        RetryHandlerOption.get_key(): RetryHandlerOption(retry_delay, max_retries),
+        UrlReplaceHandlerOption.get_key(): UrlReplaceHandlerOption(
+            enabled=True, replacement_pairs={"/users/me-token-to-replace": "/me"}
+        ),
+    }
+    telemetry = GraphTelemetryHandlerOption(api_version=APIVersion.v1, sdk_version=SDK_VERSION)
+    middleware = KiotaClientFactory.get_default_middleware(options)
+    middleware += [GraphTelemetryHandler(options=telemetry), _CountingHandler(max_wait)]
+    client = KiotaClientFactory.get_default_client()
+    client.event_hooks["response"].append(release_on_close)
+    return cast(
+        httpx.AsyncClient,
+        GraphClientFactory.create_with_custom_middleware(middleware, client=client),
+    )
+
+
+class _Counter(RequestOption):
+    """Per-collection counts and throttling budget, carried to :class:`_CountingHandler` as a
+    request option.
+
+    The budget: when Graph answers 429 (or 503/504) with ``Retry-After``, the SDK's retry handler
+    waits before retrying *that* request; ``resume_at`` makes every other request of the collection
+    wait too, so parallel partitions back off together instead of spending the budget on more 429s.
+    """
+
+    KEY = "B2bPreflightCounter"
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.retries = 0
+        self.resume_at = 0.0
+        self.capped = 0
+        self.longest = 0.0
+        self.reauthenticated = 0
+        self.resent = 0
+
+    @staticmethod
+    def get_key() -> str:
+        return _Counter.KEY
+
+    async def wait_turn(self) -> None:
+        """Sleep until the shared pause (if any) is over."""
+        while (delay := self.resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    def note(self, response: httpx.Response) -> None:
+        """Start (or extend) the shared pause when ``response`` asks the client to back off."""
+        if response.status_code not in (429, 503, 504):
+            return
+        seconds = _retry_after(response.headers.get("Retry-After"))
+        if seconds is not None and 0 < seconds < _MAX_PAUSE:
+            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: a number (the form Graph uses) or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class _CountingHandler(BaseMiddleware):
+    """Innermost middleware: sees every attempt, so it counts retries (``Retry-Attempt`` header),
+    keeps the shared throttling pause of :class:`_Counter` and caps ``Retry-After`` at
+    ``max_wait`` (the SDK's retry handler, which runs after it, then waits the capped time)."""
+
+    def __init__(self, max_wait: float) -> None:
+        super().__init__()
+        self.max_wait = max_wait
+
+    async def send(
+        self, request: httpx.Request, transport: httpx.AsyncBaseTransport
+    ) -> httpx.Response:
+        counter = request.extensions.get(_Counter.KEY)
+        if counter is None:  # first attempt: the options are dropped after it, so keep our own
+            options = request.extensions.get(REQUEST_OPTIONS_KEY) or {}
+            counter = request.extensions[_Counter.KEY] = options.get(_Counter.KEY)
+        if not isinstance(counter, _Counter):
+            return await super().send(request, transport)
+        await counter.wait_turn()
+        counter.sent += 1
+        counter.retries += "Retry-Attempt" in request.headers
+        response = await super().send(request, transport)
+        self._cap(response, counter)
+        counter.note(response)
+        return response
+
+    def _cap(self, response: httpx.Response, counter: _Counter) -> None:
+        """Shorten a ``Retry-After`` longer than ``max_wait``, and count it."""
+        if response.status_code not in (429, 503, 504):
+            return
+        seconds = _retry_after(response.headers.get("Retry-After"))
+        if seconds is None or seconds <= self.max_wait:
+            return
+        counter.capped += 1
+        counter.longest = max(counter.longest, seconds)
+        response.headers["Retry-After"] = str(int(self.max_wait))

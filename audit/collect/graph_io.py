@@ -1,0 +1,351 @@
+"""Raw reads of Graph and the bookkeeping of each source's outcome.
+
+:class:`_Graph` sends GETs through the SDK adapter of a client made by
+:func:`audit.collect.graph_client.make_graph_client`, takes the raw bytes and parses them with
+orjson (typed kiota models parse a few hundred users per second, raw pages a hundred thousand),
+follows ``@odata.nextLink`` only on the Graph host it was given, and logs pages to a checkpoint.
+:func:`_run` turns a source's read into its records and :class:`SourceStatus`; a failure becomes a
+failed status naming the missing permission (401/403), never zero rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from azure.core.exceptions import AzureError, ClientAuthenticationError
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.graph_service_client import GraphServiceClient
+
+from audit.collect._heap import freeze_young
+from audit.collect.checkpoint import Checkpoint, PageLog
+from audit.collect.delta import DeltaChanges
+from audit.collect.graph_client import _Counter
+from audit.collect.partition import Slots
+from audit.errors import SourceError
+from audit.models import SourceState, SourceStatus
+
+__all__ = ["APP_SOURCES", "PERMISSIONS", "REQUIRED", "SOURCES", "GraphData"]
+
+JSON = dict[str, Any]
+
+# Least-privileged application permission per source (the doctor command names these).
+PERMISSIONS: dict[str, str] = {
+    "organization": "Organization.Read.All",
+    "domains": "Domain.Read.All",
+    "users": "User.Read.All",
+    "sign_in_activity": "AuditLog.Read.All",
+    "service_principal": "Application.Read.All",
+    "app_role_assignments": "Application.Read.All",
+    "group_members": "GroupMember.Read.All",
+    "sync_jobs": "Synchronization.Read.All",
+    "sync_schema": "Synchronization.Read.All",
+    "provisioning_logs": "AuditLog.Read.All",
+}
+SOURCES = tuple(PERMISSIONS)
+REQUIRED = ("organization", "domains", "users")
+APP_SOURCES = SOURCES[4:]
+_ERROR_MAP = cast(dict[str, Any], {"4XX": ODataError, "5XX": ODataError})
+_ERROR_MAP = cast(dict[str, Any], {"4XX": ODataError, "5XX": ODataError})
+
+
+@dataclass
+class GraphData:
+    """What :func:`collect_graph` gathered.
+
+    ``records`` holds only sources whose status is ``ok``; ``throttled`` counts the retries the
+    SDK's retry handler absorbed (429/503/504), ``requests`` the GET requests the collector made.
+    ``delta_link`` is the ``/users/delta`` link for the next incremental run (when changes were
+    tracked). After an incremental run, ``changes`` holds what changed and ``records`` has no
+    ``users``: apply the changes to the previous table (:func:`audit.collect.delta.apply_changes`).
+    ``resumed_pages`` counts pages taken from a checkpoint instead of Graph. ``capped_waits``
+    counts ``Retry-After`` waits shortened to the client's ``max_wait`` (``longest_retry_after``
+    is the longest one asked for), ``reauthenticated`` the requests sent again with a fresh token
+    after a 401, ``resent`` those sent again after a connection reset or a truncated body.
+    """
+
+    records: dict[str, list[JSON]] = field(default_factory=dict)
+    statuses: dict[str, SourceStatus] = field(default_factory=dict)
+    throttled: int = 0
+    requests: int = 0
+    delta_link: str | None = None
+    changes: DeltaChanges | None = None
+    resumed_pages: int = 0
+    capped_waits: int = 0
+    longest_retry_after: float = 0.0
+    reauthenticated: int = 0
+    resent: int = 0
+
+    def __repr__(self) -> str:
+        """Counts, not contents: a repr of a million users takes seconds (and asyncio.run builds
+        one of the coroutine's result when it restores its SIGINT handler)."""
+        rows = {name: len(items) for name, items in self.records.items()}
+        return f"GraphData(records={rows}, requests={self.requests}, throttled={self.throttled})"
+
+
+class _Problem(Exception):
+    """A source-level failure with a clean message (no token, no traceback) and HTTP status."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+_EXPECTED = (APIError, httpx.HTTPError, AzureError, _Problem)  # AzureError: getting a token
+
+
+@dataclass
+class _Chain:
+    """The items of one ``nextLink`` chain, its final ``@odata.deltaLink`` (delta rounds) and how
+    many of its pages came from a checkpoint."""
+
+    items: list[JSON]
+    delta_link: str | None = None
+    resumed: int = 0
+
+
+class _Graph:
+    """Raw GETs through the SDK adapter: bytes in, orjson out, ``@odata.nextLink`` followed."""
+
+    def __init__(self, client: GraphServiceClient, checkpoint: Checkpoint | None = None) -> None:
+        self.client = client
+        self.adapter: Any = client.request_adapter  # send_primitive_async is typed as -> None
+        self.counter = _Counter()
+        self.base_url = str(self.adapter.base_url).rstrip("/")
+        self.origin = _origin(self.base_url)
+        self.checkpoint = checkpoint
+        self.requests = 0
+        self.resumed = 0
+        self.freeze = False  # freeze each parsed page (audit.collect._heap)
+
+    async def fetch(self, info: RequestInformation) -> tuple[bytes, JSON]:
+        """One GET: the raw body and its parsed JSON object.
+
+        Two faults the SDK does not retry get exactly one more attempt: a 401 (an access token that
+        expired mid-run) is sent again without its Authorization header, so the SDK asks the
+        credential for a token again; a connection reset or a truncated or unparseable body (not a
+        timeout) is sent again as it was. Both are counted (``GraphData``); a second failure stands.
+        """
+        info.add_request_options([self.counter])
+        self.requests += 1
+        for last in (False, True):
+            try:
+                raw = await self.adapter.send_primitive_async(info, "bytes", _ERROR_MAP)
+            except APIError as exc:
+                if last or exc.response_status_code != 401:
+                    raise
+                self.counter.reauthenticated += 1
+                info.headers.remove("Authorization")
+                continue
+            except httpx.TransportError as exc:
+                if last or isinstance(exc, httpx.TimeoutException):
+                    raise
+                self.counter.resent += 1
+                continue
+            doc = _parse(raw, freeze=self.freeze) if raw else None
+            if isinstance(doc, dict):
+                return raw, doc
+            if last:
+                raise _Problem("Graph answered with something that is not a JSON object")
+            self.counter.resent += 1
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def document(self, info: RequestInformation) -> JSON:
+        return (await self.fetch(info))[1]
+
+    async def pages(self, info: RequestInformation) -> list[JSON]:
+        """Every item of a collection, following ``@odata.nextLink`` to the end."""
+        return (await self.chain(info)).items
+
+    async def chain(
+        self,
+        info: RequestInformation,
+        *,
+        resumable: bool = False,
+        limit: Slots | None = None,
+        on_items: Callable[[list[JSON]], None] | None = None,
+    ) -> _Chain:
+        """A whole chain; ``resumable`` logs its pages to the checkpoint (if any) and continues a
+        logged chain where it stopped; ``limit`` bounds requests in flight across chains;
+        ``on_items`` sees each page's items as they arrive (resumed ones first)."""
+        log = self.checkpoint.log(self.url_of(info)) if resumable and self.checkpoint else None
+        point = log.resume() if log is not None else None
+        walk = _Walk(limit, on_items)
+        if point is None:
+            return await self._walk(info, info, [], log, walk)
+        if on_items is not None:
+            on_items(point.items)
+        if point.next_link is None:
+            self.resumed += point.pages
+            return _Chain(point.items, point.delta_link, point.pages)
+        try:
+            chain = await self._walk(
+                self.follow(point.next_link, info), info, point.items, log, walk
+            )
+        except _EXPECTED as exc:
+            if _describe(exc).status not in (400, 404, 410) or log is None:
+                raise
+            log.start()  # the stored skip token expired: read the chain again from its start
+            return await self._walk(info, info, [], log, walk)
+        self.resumed += point.pages
+        chain.resumed = point.pages
+        return chain
+
+    async def _walk(
+        self,
+        info: RequestInformation,
+        first: RequestInformation,
+        items: list[JSON],
+        log: PageLog | None,
+        walk: _Walk,
+    ) -> _Chain:
+        pages = 0
+        while True:
+            if walk.limit is None:
+                raw, doc = await self.fetch(info)
+            else:
+                async with walk.limit.hold(pages=pages if info is first else pages + 1):
+                    raw, doc = await self.fetch(info)
+            pages += 1
+            value = doc.get("value")
+            if not isinstance(value, list):
+                raise _Problem("collection response without a 'value' list")
+            page = [v for v in value if isinstance(v, dict)]
+            items.extend(page)
+            if walk.on_items is not None:
+                walk.on_items(page)
+            if log is not None:
+                log.append(raw)
+            link = doc.get("@odata.nextLink")
+            if not link:
+                delta = doc.get("@odata.deltaLink")
+                return _Chain(items, str(delta) if delta else None)
+            info = self.follow(str(link), first)
+
+    def url_of(self, info: RequestInformation) -> str:
+        """The absolute URL of a request (the identity of its chain in a checkpoint)."""
+        url = str(info.url)
+        return url if "://" in url else self.base_url + url
+
+    def follow(self, link: str, previous: RequestInformation | None) -> RequestInformation:
+        """A GET for a nextLink (or a stored deltaLink), refused if it leaves the Graph host we
+        were given."""
+        if _origin(link) != self.origin:
+            raise _Problem(f"@odata.nextLink points away from {self.origin[1]}")
+        info = RequestInformation(Method.GET)
+        info.url = link
+        info.headers.try_add("Accept", "application/json")
+        for value in previous.headers.get("ConsistencyLevel") if previous is not None else ():
+            info.headers.try_add("ConsistencyLevel", value)
+        return info
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """How a chain is walked: the shared bound on requests in flight, and who sees each page."""
+
+    limit: Slots | None = None
+    on_items: Callable[[list[JSON]], None] | None = None
+
+
+def _parse(raw: bytes, *, freeze: bool = False) -> Any:
+    """orjson.loads with the cyclic GC paused: parsed JSON has no cycles, and the collections that
+    the allocation of a 999-user page would trigger (scanning everything already collected) cost
+    more than the parse itself, about 2.5x overall at 100,000 guests. With ``freeze``, the page
+    is then frozen (:mod:`audit.collect._heap`), so later collections do not scan it either."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        doc = orjson.loads(raw)
+        if freeze:
+            freeze_young()
+        return doc
+    except orjson.JSONDecodeError:
+        return None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _run(
+    data: GraphData, source: str, fetch: Callable[[], Awaitable[list[JSON]]]
+) -> list[JSON] | None:
+    """Collect one source into ``data``; None (and a failed status) when it could not be read."""
+    try:
+        rows = await fetch()
+    except _EXPECTED as exc:
+        data.statuses[source] = _failed(source, exc)
+        return None
+    data.records[source] = rows
+    data.statuses[source] = SourceStatus(source, SourceState.OK, rows=len(rows))
+    return rows
+
+
+def _failed(source: str, exc: BaseException) -> SourceStatus:
+    """The failed status for ``exc``; raises :class:`SourceError` for a broken required source."""
+    problem = _describe(exc)
+    detail = {"status": problem.status} if problem.status else {}
+    if problem.status in (401, 403):
+        permission = PERMISSIONS[source]
+        return SourceStatus(source, SourceState.FAILED, error=str(problem),
+                            missing_permission=permission, detail=detail)  # fmt: skip
+    if source in REQUIRED:
+        raise SourceError(source, str(problem), status=problem.status) from exc
+    return SourceStatus(source, SourceState.FAILED, error=str(problem), detail=detail)
+
+
+def _describe(exc: BaseException) -> _Problem:
+    """A short, token-free description of what went wrong, with the HTTP status if any."""
+    if isinstance(exc, _Problem):
+        return exc
+    if isinstance(exc, ODataError) and exc.error is not None:
+        status = exc.response_status_code
+        return _Problem(_clip(f"HTTP {status} {exc.error.code}: {exc.error.message}"), status)
+    if isinstance(exc, APIError):
+        return _Problem(f"HTTP {exc.response_status_code}", exc.response_status_code)
+    if isinstance(exc, ClientAuthenticationError):
+        first_line = str(exc.message or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return _Problem(_clip(f"authentication failed: {first_line}"))
+    if isinstance(exc, AzureError):
+        first_line = str(exc.message or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return _Problem(_clip(f"cannot get an access token: {type(exc).__name__}: {first_line}"))
+    if isinstance(exc, httpx.TimeoutException):
+        return _Problem(f"Graph did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.ConnectError):
+        said = f": {exc}" if str(exc) else ""
+        return _Problem(_clip(f"the connection to Graph broke ({type(exc).__name__}{said})"))
+    return _Problem(_clip(f"cannot reach Graph: {type(exc).__name__}: {exc}"))
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    """``text`` cut to ``limit`` characters, with anything shaped like a token masked: a server
+    (or a proxy) echoing the request's Authorization header must not put it in our messages."""
+    text = _TOKEN_LIKE.sub("[token]", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_TOKEN_LIKE = re.compile(r"(?i)(?<=bearer )\S+|eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
+
+
+def _not_requested(data: GraphData, sources: Iterable[str], reason: str | None = None) -> None:
+    for source in sources:
+        data.statuses[source] = SourceStatus(source, SourceState.NOT_REQUESTED, error=reason)
