@@ -21,6 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit.render import _ps1_plans as plans
+from audit.render import _ps1_read as read
 from audit.render import remediation as rem
 from audit.render._common import column, py_values
 from audit.render._ps1_text import as_text, as_texts, ps_comment, ps_comments, ps_quote
@@ -123,7 +125,7 @@ def test_ps_comments_one_odd_value_among_plain_ones(odd: str) -> None:
     ],
 )
 def test_strings_match_the_general_conversion(series: pd.Series) -> None:
-    assert rem._strings(series) == [as_text(v) or "" for v in py_values(series)]
+    assert read._strings(series) == [as_text(v) or "" for v in py_values(series)]
 
 
 def _reference_findings(frame: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -159,10 +161,10 @@ def _findings_frame(dtype: str) -> pd.DataFrame:
 @pytest.mark.parametrize("dtype", ["object", "str"])
 def test_findings_match_row_by_row_reading(dtype: str) -> None:
     frame = _findings_frame(dtype)
-    assert _records(rem._findings(frame)) == _reference_findings(frame)
+    assert _records(read.read_findings(frame)) == _reference_findings(frame)
 
 
-def _records(table: rem._Findings) -> list[tuple[str, ...]]:
+def _records(table: read.Findings) -> list[tuple[str, ...]]:
     """Every finding of ``table``, as a tuple."""
     return [tuple(f) for f in table.records(range(len(table.rule_id)))]
 
@@ -170,7 +172,7 @@ def _records(table: rem._Findings) -> list[tuple[str, ...]]:
 def test_findings_of_a_large_result_match_row_by_row_reading() -> None:
     frame = make_result(400, seed=5).findings
     frame = pd.concat([frame, frame.iloc[:50]], ignore_index=True)
-    assert _records(rem._findings(frame)) == _reference_findings(frame)
+    assert _records(read.read_findings(frame)) == _reference_findings(frame)
 
 
 def _reference_guests(frame: pd.DataFrame, ids: set[str]) -> dict[str, tuple[Any, ...]]:
@@ -197,7 +199,7 @@ def test_guests_match_isin_reading() -> None:
     frame = _result(rows, []).guests
     frame.loc[len(frame)] = [None] * len(frame.columns)
     ids = {g["object_id"] for g in rows[::2]} | {"", "None", "not-a-guest"}
-    got = {k: tuple(v) for k, v in rem._guests(frame, ids).items()}
+    got = {k: tuple(v) for k, v in read.read_guests(frame, ids).items()}
     assert got == _reference_guests(frame, ids)
     assert got[GUESTS[0]["object_id"]][0] == "twin@partner.example"  # the last row wins
 
@@ -206,43 +208,43 @@ def test_rule_infos_match_the_first_matching_row() -> None:
     rules = _result([], []).rules
     extra = rules.iloc[:2].assign(title="second row", severity=None)
     rules = pd.concat([rules, extra, rules.iloc[:1].assign(rule_id=None)], ignore_index=True)
-    infos = rem._rule_infos(rules)
+    infos = read.rule_infos(rules)
     for rule_id in [*rules["rule_id"].dropna(), "unknown"]:
         match = rules[rules["rule_id"] == rule_id]
         want = {"title": "", "severity": "", "remediation": ""}
         if len(match):
             want = {k: as_text(py_values(match[k])[0]) or "" for k in want}
-        assert rem._rule_info(infos, rule_id) == want
+        assert read.rule_info(infos, rule_id) == want
 
 
 # -- plans and lines -----------------------------------------------------------------------------
 
 
-def _guest_record(row: dict[str, Any]) -> rem._Guest:
+def _guest_record(row: dict[str, Any]) -> plans.Guest:
     """A guest row as the planners see it."""
     frame = _result([row], []).guests
-    return rem._guests(frame, {row["object_id"]})[row["object_id"]]
+    return read.read_guests(frame, {row["object_id"]})[row["object_id"]]
 
 
-@pytest.mark.parametrize("rule_id", sorted(rem._PLANNERS))
+@pytest.mark.parametrize("rule_id", sorted(plans._PLANNERS))
 def test_plans_of_rules_said_not_to_read_the_guest_ignore_it(rule_id: str) -> None:
-    planner = rem._PLANNERS[rule_id]
-    ctx = rem._Ctx("contoso.onmicrosoft.com", "bbbbbbbb-0000-4000-8000-000000000002", "App")
-    plans = set()
+    planner = plans._PLANNERS[rule_id]
+    ctx = plans.Ctx("contoso.onmicrosoft.com", "bbbbbbbb-0000-4000-8000-000000000002", "App")
+    seen = set()
     for row in GUESTS:
-        finding = rem._Finding(rule_id, GUESTS[0]["object_id"], "u", "n", "d", "guest", "")
+        finding = plans.Finding(rule_id, GUESTS[0]["object_id"], "u", "n", "d", "guest", "")
         plan = planner(finding, _guest_record(row), ctx)
-        plans.add(repr(plan))
-    plans.add(repr(planner(finding, rem._NO_GUEST, ctx)))
-    if not rem._uses_guest(rule_id):
-        assert len(plans) == 1
+        seen.add(repr(plan))
+    seen.add(repr(planner(finding, plans.NO_GUEST, ctx)))
+    if not plans.uses_guest(rule_id):
+        assert len(seen) == 1
     else:
-        assert len(plans) > 1, "a rule that reads the guest should show it in its plan"
+        assert len(seen) > 1, "a rule that reads the guest should show it in its plan"
 
 
 def test_one_lines_match_empty_plan_blocks() -> None:
     findings = [
-        rem._Finding("domain-unverified", object_id, upn, name, detail, "guest", "")
+        plans.Finding("domain-unverified", object_id, upn, name, detail, "guest", "")
         for object_id, upn, name, detail in [
             ("id", "upn", "name", "detail"),
             ("x" * 70, "u" * 170, "n" * 170, "d" * 210),
@@ -251,9 +253,9 @@ def test_one_lines_match_empty_plan_blocks() -> None:
             ("id", "upn", "name", "x" * 199 + "\ud800"),
         ]
     ]
-    table = rem._Findings(*(list(values) for values in zip(*findings, strict=True)))
+    table = read.Findings(*(list(values) for values in zip(*findings, strict=True)))
     for rows in ([0], [1, 0], [0, 1, 2], [4, 3, 2, 1, 0], []):
-        want = [line for i in rows for line in rem._block("r", findings[i], rem._Plan())]
+        want = [line for i in rows for line in rem._block("r", findings[i], plans.Plan())]
         assert rem._one_lines(table, rows) == want
 
 

@@ -18,24 +18,37 @@ GUID object ids and conservative ASCII addresses. The file is UTF-8 with a BOM (
 from __future__ import annotations
 
 import os
-import string
 import textwrap
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from itertools import compress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import pandas as pd
 
 from audit.render._common import atomic_path, column, iso_utc, py_values, tenant_name
+from audit.render._ps1_plans import (
+    NO_GUEST,
+    SECTION_NOTES,
+    Ctx,
+    Finding,
+    Guest,
+    Plan,
+    has_plan,
+    plan_of,
+    uses_guest,
+)
+from audit.render._ps1_read import (
+    SCRIPTED_RULES,
+    Findings,
+    read_context,
+    read_findings,
+    read_guests,
+    rule_groups,
+    rule_info,
+    rule_infos,
+)
 from audit.render._ps1_text import (
-    HOST,
     as_text,
-    as_texts,
     clean,
-    is_address,
-    is_guid,
     ps_comment,
     ps_comments,
     ps_quote,
@@ -45,23 +58,10 @@ from audit.result import AuditResult
 
 __all__ = ["SCRIPTED_RULES", "ps_comment", "ps_quote", "write_remediation"]
 
-SCRIPTED_RULES = ("exo-forwarding-broken", "primary-smtp-mismatch", "external-member")
-"""Rules whose fixes the script runs (in this order); all others get commented suggestions."""
 
 _APP_RULE = "mapping-sends-external-address"
 _WHATIF = " -WhatIf:(-not $Apply) -ErrorAction Stop"
 _RULER = "# " + "=" * 98
-_LISTED = ("flagged", "muted")
-_FINDING_COLUMNS = (
-    "rule_id",
-    "object_id",
-    "user_principal_name",
-    "display_name",
-    "detail",
-    "level",
-    "status",
-    "muted_by",
-)
 
 
 def write_remediation(result: AuditResult, path: str | os.PathLike[str]) -> Path:
@@ -75,75 +75,6 @@ def write_remediation(result: AuditResult, path: str | os.PathLike[str]) -> Path
     return Path(path)
 
 
-class _Finding(NamedTuple):
-    """One finding, as text."""
-
-    rule_id: str
-    object_id: str
-    upn: str
-    display_name: str
-    detail: str
-    level: str
-    muted_by: str
-
-
-class _Findings(NamedTuple):
-    """Findings as columns, one list per :class:`_Finding` field and one row per finding.
-
-    At 100,000 guests most findings become a single comment line built column by column
-    (:func:`_one_lines`); only the others are made into records, which also keeps 100,000
-    long-lived objects away from the garbage collector.
-    """
-
-    rule_id: list[str]
-    object_id: list[str]
-    upn: list[str]
-    display_name: list[str]
-    detail: list[str]
-    level: list[str]
-    muted_by: list[str]
-
-    def records(self, rows: Iterable[int]) -> list[_Finding]:
-        """The findings at ``rows``, as records."""
-        rows = list(rows)
-        return list(map(_Finding, *([values[i] for i in rows] for values in self)))
-
-
-class _Guest(NamedTuple):
-    """The guests-frame values the script needs for one guest (None when unknown)."""
-
-    mail: str | None = None
-    original_upn: str | None = None
-    provisioning_upn: str | None = None
-    other_mails: tuple[str, ...] = ()
-    mu_present: bool | None = None
-    mu_external_email: str | None = None
-    mu_email_addresses: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    """Tenant-wide values the suggestions use."""
-
-    initial_domain: str | None
-    sp_id: str | None
-    app_name: str
-
-
-@dataclass
-class _Plan:
-    """What one guest's block holds: executable commands and commented notes/suggestions."""
-
-    commands: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    suggestions: list[str] = field(default_factory=list)
-
-
-_Planner = Callable[[_Finding, _Guest, _Ctx], _Plan]
-
-_NO_GUEST = _Guest()
-
-
 @dataclass
 class _Section:
     """One rule's lines and how many of its guest blocks are scripted or only commented."""
@@ -155,14 +86,14 @@ class _Section:
 
 def _script_lines(result: AuditResult) -> list[str]:
     """The script as lines (no line endings); see the module docstring for the layout."""
-    table = _findings(result.findings)
+    table = read_findings(result.findings)
     rows = range(len(table.rule_id))
     open_ = [i for i in rows if not table.muted_by[i] and table.level[i] != "app"]
-    ctx = _context(result)
-    groups = list(_sections(result.rules, table.rule_id, open_))
-    ids = {table.object_id[i] for rule_id, group in groups if _uses_guest(rule_id) for i in group}
-    guests = _guests(result.guests, ids)
-    infos = _rule_infos(result.rules)
+    ctx = read_context(result)
+    groups = list(rule_groups(result.rules, table.rule_id, open_))
+    ids = {table.object_id[i] for rule_id, group in groups if uses_guest(rule_id) for i in group}
+    guests = read_guests(result.guests, ids)
+    infos = rule_infos(result.rules)
     sections = [_section(infos, rule_id, table, group, guests, ctx) for rule_id, group in groups]
     muted = table.records(i for i in rows if table.muted_by[i])
     apps = table.records(i for i in rows if table.level[i] == "app" and not table.muted_by[i])
@@ -177,128 +108,10 @@ def _script_lines(result: AuditResult) -> list[str]:
 # -- reading the result ---------------------------------------------------------------------------
 
 
-def _findings(frame: pd.DataFrame) -> _Findings:
-    """Flagged and muted findings, first occurrence of each (rule, object) only.
-
-    ``muted_by`` is "" when open (and never empty when muted), ``level`` "guest" when empty.
-    """
-    rule_id, object_id, upn, name, detail, level, status, muted_by = (
-        _strings(column(frame, n)) for n in _FINDING_COLUMNS
-    )
-    levels = [value or "guest" for value in level]
-    reasons = [
-        (by or "muted by an exception") if state == "muted" else ""
-        for state, by in zip(status, muted_by, strict=True)
-    ]
-    keep = _first_listed(rule_id, object_id, status)
-    columns = (rule_id, object_id, upn, name, detail, levels, reasons)
-    return _Findings(*(list(compress(values, keep)) for values in columns))
-
-
-def _first_listed(rule_ids: list[str], object_ids: list[str], statuses: list[str]) -> list[bool]:
-    """Per row: flagged or muted, and the first such row of its (rule, object) pair."""
-    seen: set[tuple[str, str]] = set()
-    keep: list[bool] = []
-    for rule_id, object_id, status in zip(rule_ids, object_ids, statuses, strict=True):
-        first = status in _LISTED and (rule_id, object_id) not in seen
-        if first:
-            seen.add((rule_id, object_id))
-        keep.append(first)
-    return keep
-
-
-def _strings(series: pd.Series) -> list[str]:
-    """A column as texts: ``as_text(v) or ""`` for each of its :func:`py_values`.
-
-    String columns (the normal case) are read as one list; anything else takes the general path.
-    """
-    values: list[object] = []
-    if isinstance(series.dtype, pd.StringDtype):
-        values = series.fillna("").tolist()
-    elif series.dtype == object:
-        values = series.tolist()
-    if len(values) == len(series) and set(map(type, values)) <= {str}:
-        return values  # type: ignore[return-value]  # checked just above
-    return [as_text(v) or "" for v in py_values(series)]
-
-
-def _guests(frame: pd.DataFrame, ids: set[str]) -> dict[str, _Guest]:
-    """The needed guest columns for the guests ``ids``, by object id (an id's last row wins)."""
-    rows = {
-        object_id: position
-        for position, object_id in enumerate(column(frame, "object_id").tolist())
-        if isinstance(object_id, str) and object_id in ids
-    }
-    positions = sorted(rows.values())
-
-    def values(name: str) -> list[Any]:
-        return py_values(column(frame, name).iloc[positions])
-
-    names = ("mail", "original_upn", "provisioning_upn", "mu_external_email")
-    cols = {n: values(n) for n in names}
-    lists = {n: values(n) for n in ("other_mails", "mu_email_addresses")}
-    present = values("mu_present")
-    out: dict[str, _Guest] = {}
-    for i, object_id in enumerate(values("object_id")):
-        mu = present[i]
-        out[str(object_id)] = _Guest(
-            mail=as_text(cols["mail"][i]),
-            original_upn=as_text(cols["original_upn"][i]),
-            provisioning_upn=as_text(cols["provisioning_upn"][i]),
-            other_mails=as_texts(lists["other_mails"][i]),
-            mu_present=None if mu is None else bool(mu),
-            mu_external_email=as_text(cols["mu_external_email"][i]),
-            mu_email_addresses=as_texts(lists["mu_email_addresses"][i]),
-        )
-    return out
-
-
-def _context(result: AuditResult) -> _Ctx:
-    """Initial domain and service principal id, kept only when well-formed."""
-    domain = as_text(result.tenant.get("initial_domain"))
-    sp_id = as_text(result.app.get("service_principal_id") or result.app.get("id"))
-    name = as_text(result.app.get("display_name") or result.app.get("displayName")) or "the app"
-    return _Ctx(
-        initial_domain=domain if domain and HOST.fullmatch(domain) else None,
-        sp_id=sp_id if is_guid(sp_id) else None,
-        app_name=name,
-    )
-
-
-def _rule_infos(rules: pd.DataFrame) -> dict[str, dict[str, str]]:
-    """Title, severity and remediation ("" when unknown) by rule id; a rule's first row wins."""
-    keys = ("title", "severity", "remediation")
-    values = zip(*(py_values(column(rules, key)) for key in keys), strict=True)
-    infos: dict[str, dict[str, str]] = {}
-    for rule_id, row in zip(py_values(column(rules, "rule_id")), values, strict=True):
-        if isinstance(rule_id, str) and rule_id not in infos:
-            infos[rule_id] = {key: as_text(v) or "" for key, v in zip(keys, row, strict=True)}
-    return infos
-
-
-def _rule_info(infos: dict[str, dict[str, str]], rule_id: str) -> dict[str, str]:
-    """Title, severity and remediation of one rule ("" when unknown)."""
-    return infos.get(rule_id) or {"title": "", "severity": "", "remediation": ""}
-
-
-def _sections(
-    rules: pd.DataFrame, rule_ids: list[str], rows: list[int]
-) -> Iterator[tuple[str, list[int]]]:
-    """Open guest findings' rows grouped by rule: scripted rules first, then the catalogue order."""
-    by_rule: dict[str, list[int]] = {}
-    for row in rows:
-        by_rule.setdefault(rule_ids[row], []).append(row)
-    order = [*SCRIPTED_RULES, *(str(r) for r in py_values(column(rules, "rule_id")))]
-    order += sorted(by_rule)
-    for rule_id in dict.fromkeys(order):
-        if rule_id in by_rule:
-            yield rule_id, by_rule[rule_id]
-
-
 # -- script text ----------------------------------------------------------------------------------
 
 
-def _header(result: AuditResult, ctx: _Ctx) -> list[str]:
+def _header(result: AuditResult, ctx: Ctx) -> list[str]:
     """What the file is, for which tenant, when, and how to run it."""
     tenant = f"{tenant_name(result)} (tenant id {as_text(result.tenant.get('id')) or 'unknown'})"
     facts = [
@@ -353,25 +166,24 @@ def _preamble(planned: int) -> list[str]:
 def _section(
     infos: dict[str, dict[str, str]],
     rule_id: str,
-    table: _Findings,
+    table: Findings,
     rows: list[int],
-    guests: dict[str, _Guest],
-    ctx: _Ctx,
+    guests: dict[str, Guest],
+    ctx: Ctx,
 ) -> _Section:
     """One rule's section: its heading, then a block per guest (the findings at ``rows``)."""
-    info = _rule_info(infos, rule_id)
+    info = rule_info(infos, rule_id)
     kind = "scripted below" if rule_id in SCRIPTED_RULES else "decisions for a human: commented out"
     lines = _heading(f"{rule_id} ({info['severity'] or '?'}): {info['title']}", info["remediation"])
     lines.append(ps_comment(f"{len(rows)} open finding(s); {kind}."))
-    if rule_id in _SECTION_NOTES:
-        lines.append(ps_comment(_SECTION_NOTES[rule_id]))
-    planner = _PLANNERS.get(rule_id, _no_suggestion)
-    if planner is _no_suggestion:  # nothing per guest (most findings): one line each
+    if rule_id in SECTION_NOTES:
+        lines.append(ps_comment(SECTION_NOTES[rule_id]))
+    if not has_plan(rule_id):  # nothing per guest (most findings): one line each
         lines += _one_lines(table, rows)
         return _Section(lines, 0, len(rows))
     scripted = 0
     for finding in table.records(rows):
-        plan = _guard(finding, planner(finding, guests.get(finding.object_id, _NO_GUEST), ctx))
+        plan = plan_of(rule_id, finding, guests.get(finding.object_id, NO_GUEST), ctx)
         lines += _block(rule_id, finding, plan)
         scripted += bool(plan.commands)
     return _Section(lines, scripted, len(rows) - scripted)
@@ -386,7 +198,7 @@ def _heading(title: str, remediation: str) -> list[str]:
     return [*lines, _RULER]
 
 
-def _block(rule_id: str, finding: _Finding, plan: _Plan) -> list[str]:
+def _block(rule_id: str, finding: Finding, plan: Plan) -> list[str]:
     """One guest: who and why as comments, then try/catch commands or commented suggestions.
 
     A guest with nothing to do or consider gets a single line, so rules that hit most guests
@@ -403,7 +215,7 @@ def _block(rule_id: str, finding: _Finding, plan: _Plan) -> list[str]:
     return [*lines, "try {", *commands, *_catch(rule_id, finding)]
 
 
-def _one_lines(table: _Findings, rows: list[int]) -> list[str]:
+def _one_lines(table: Findings, rows: list[int]) -> list[str]:
     """Guests with nothing to do or consider: who and why, one comment line each.
 
     The lines of :func:`_block` for an empty plan, built column by column: rules of this kind
@@ -424,13 +236,13 @@ def _shortened(values: list[str], limit: int) -> list[str]:
     return [short(value, limit) for value in values]
 
 
-def _who(finding: _Finding) -> str:
+def _who(finding: Finding) -> str:
     """Name, UPN and object id of a finding's guest, each shortened."""
     name, upn, object_id = finding.display_name, finding.upn, finding.object_id
     return f"Guest: {short(name)} | UPN: {short(upn)} | id: {short(object_id, 60)}"
 
 
-def _catch(rule_id: str, finding: _Finding) -> list[str]:
+def _catch(rule_id: str, finding: Finding) -> list[str]:
     """Count success, or count and report the failure and go on with the next guest."""
     where = f"{ps_quote(rule_id)}, {ps_quote(finding.object_id)}"
     return [
@@ -442,13 +254,11 @@ def _catch(rule_id: str, finding: _Finding) -> list[str]:
     ]
 
 
-def _app_sections(
-    infos: dict[str, dict[str, str]], findings: list[_Finding], ctx: _Ctx
-) -> list[str]:
+def _app_sections(infos: dict[str, dict[str, str]], findings: list[Finding], ctx: Ctx) -> list[str]:
     """Open app-level findings: portal steps, never scripted."""
     lines: list[str] = []
     for finding in findings:
-        info = _rule_info(infos, finding.rule_id)
+        info = rule_info(infos, finding.rule_id)
         lines += _heading(f"{finding.rule_id} (app level): {info['title']}", info["remediation"])
         app = f"App: {short(ctx.app_name)} (service principal {short(finding.object_id, 60)})"
         lines += [ps_comment(app), ps_comment(f"Reason: {finding.detail}")]
@@ -459,7 +269,7 @@ def _app_sections(
     return lines
 
 
-def _portal_steps(ctx: _Ctx) -> list[str]:
+def _portal_steps(ctx: Ctx) -> list[str]:
     """The mapping change, step by step (a portal change; not scripted)."""
     domain = ctx.initial_domain or "<initial domain>.onmicrosoft.com"
     return [
@@ -474,7 +284,7 @@ def _portal_steps(ctx: _Ctx) -> list[str]:
     ]
 
 
-def _muted_block(muted: list[_Finding]) -> list[str]:
+def _muted_block(muted: list[Finding]) -> list[str]:
     """Muted findings: listed, with the exception that mutes them, and never acted on."""
     if not muted:
         return []
@@ -513,226 +323,3 @@ def _summary(commented: int, muted: int) -> list[str]:
 
 
 # -- per-rule plans -------------------------------------------------------------------------------
-
-
-def _forwarding(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-    """exo-forwarding-broken: add the #EXT# alias and point ExternalEmailAddress at mail."""
-    plan = _Plan()
-    if guest.mu_present is False:
-        plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
-        return plan
-    ident = ps_quote(finding.object_id)
-    alias = guest.original_upn
-    have = {a.split(":", 1)[-1].lower() for a in guest.mu_email_addresses}
-    if not is_address(alias):
-        plan.notes.append("The #EXT# UPN is not a usable address; fix original-upn-missing first.")
-    elif alias.lower() not in have:
-        add = ps_quote("smtp:" + alias)
-        plan.commands.append(f"Set-MailUser -Identity {ident} -EmailAddresses @{{add={add}}}")
-    _forward_target(plan, ident, guest)
-    if not plan.commands and not plan.notes:
-        plan.notes.append("The export shows no change to make; re-check with Get-MailUser.")
-    return plan
-
-
-def _forward_target(plan: _Plan, ident: str, guest: _Guest) -> None:
-    """Point ExternalEmailAddress at mail when it differs (a suggestion when mail is unusable)."""
-    mail = guest.mail
-    if not is_address(mail):
-        plan.notes.append(
-            "mail is empty or not a valid address: decide where mail should go, then:"
-        )
-        target = ps_quote("SMTP:<address>")
-        plan.suggestions.append(f"Set-MailUser -Identity {ident} -ExternalEmailAddress {target}")
-    elif (guest.mu_external_email or "").lower() != "smtp:" + mail.lower():
-        target = ps_quote("SMTP:" + mail)
-        plan.commands.append(f"Set-MailUser -Identity {ident} -ExternalEmailAddress {target}")
-
-
-def _primary_smtp(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-    """primary-smtp-mismatch: make mail the primary SMTP address."""
-    plan = _Plan()
-    ident = ps_quote(finding.object_id)
-    if guest.mu_present is False:
-        plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
-    elif not is_address(guest.mail):
-        plan.notes.append("mail is empty or not a valid address; fix mail first, then:")
-        plan.suggestions.append(f"Set-MailUser -Identity {ident} -PrimarySmtpAddress '<address>'")
-    else:
-        plan.commands.append(
-            f"Set-MailUser -Identity {ident} -PrimarySmtpAddress {ps_quote(guest.mail)}"
-        )
-    return plan
-
-
-def _external_member(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-    """external-member: flip userType back to Guest."""
-    plan = _Plan()
-    plan.commands.append(f"Update-MgUser -UserId {ps_quote(finding.object_id)} -UserType 'Guest'")
-    return plan
-
-
-def _guard(finding: _Finding, plan: _Plan) -> _Plan:
-    """Drop every command of a finding whose object id is not a GUID (the id is not trusted)."""
-    if not plan.commands or is_guid(finding.object_id):
-        return plan
-    note = "The object id is not a GUID: nothing is scripted for this finding."
-    return _Plan(notes=[note, *plan.notes], suggestions=plan.suggestions)
-
-
-@dataclass(frozen=True)
-class _Suggest:
-    """A planner for a human decision: ``note`` plus commented command templates.
-
-    Templates use ``{id}``, ``{mail}``, ``{other}``, ``{upn}``, ``{ext}`` and ``{sp}``, each
-    replaced by a quoted value or a quoted placeholder when the value is not usable (only the
-    fields a template uses are computed).
-    """
-
-    templates: tuple[str, ...]
-    note: str
-    fields: frozenset[str]
-    """The template fields used, e.g. ``{"id", "sp"}``."""
-
-    def __call__(self, finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-        """The plan for one finding: the note and the filled-in templates."""
-        values = {name: _VALUES[name](finding, guest, ctx) for name in self.fields}
-        lines = [t.format_map(values) for t in self.templates]
-        return _Plan(notes=[self.note] if self.note else [], suggestions=lines)
-
-
-def _suggest(*templates: str, note: str = "") -> _Suggest:
-    """A :class:`_Suggest` planner (see there)."""
-    parse = string.Formatter().parse
-    fields = frozenset(name for t in templates for _, name, _, _ in parse(t) if name)
-    return _Suggest(templates, note, fields)
-
-
-def _ext_upn(guest: _Guest, ctx: _Ctx) -> str | None:
-    """The #EXT# UPN Entra would give the guest's mail, when mail and initial domain are usable."""
-    if is_address(guest.mail) and ctx.initial_domain:
-        return guest.mail.replace("@", "_") + "#EXT#@" + ctx.initial_domain
-    return None
-
-
-_VALUES: dict[str, Callable[[_Finding, _Guest, _Ctx], str]] = {
-    "id": lambda finding, guest, ctx: ps_quote(finding.object_id),
-    "mail": lambda finding, guest, ctx: ps_quote(_or(guest.mail, "<address>")),
-    "other": lambda finding, guest, ctx: ps_quote(
-        _or(next(iter(guest.other_mails), None), "<address from the partner>")
-    ),
-    "upn": lambda finding, guest, ctx: ps_quote(_or(guest.provisioning_upn, "<address>")),
-    "ext": lambda finding, guest, ctx: ps_quote(
-        _or(_ext_upn(guest, ctx), "<alias>_<domain>#EXT#@<initial domain>")
-    ),
-    "sp": lambda finding, guest, ctx: ps_quote(ctx.sp_id or "<service principal id>"),
-}
-"""Quoted values for suggestion templates, by field (placeholders where a value is not usable)."""
-
-_GUEST_FIELDS = frozenset({"mail", "other", "upn", "ext"})
-
-
-def _uses_guest(rule_id: str) -> bool:
-    """False when a rule's plan never reads the guest row, so the row need not be converted."""
-    planner = _PLANNERS.get(rule_id, _no_suggestion)
-    if isinstance(planner, _Suggest):
-        return bool(planner.fields & _GUEST_FIELDS)
-    return planner not in (_no_suggestion, _external_member)
-
-
-def _or(address: str | None, placeholder: str) -> str:
-    """``address`` when it is a usable address, else the placeholder."""
-    return address if is_address(address) else placeholder
-
-
-def _mail_missing(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-    """mail-missing: suggest otherMails[0] as mail, with the mail-contact conflict check."""
-    if not is_address(next(iter(guest.other_mails), None)):
-        return _ask_partner(finding, guest, ctx)
-    return _contact_conflict(finding, guest, ctx)
-
-
-_contact_conflict = _suggest(
-    "Update-MgUser -UserId {id} -Mail {other}",
-    "Contact conflict? A mail contact holding the address blocks mail-enablement:",
-    "Get-MailContact -Identity {other} | Format-List Name,PrimarySmtpAddress,ExternalEmailAddress",
-    "Remove-MailContact -Identity {other}",
-)
-_ask_partner = _suggest(
-    "Update-MgUser -UserId {id} -Mail '<address>'",
-    note="otherMails holds no usable address: ask the partner for the guest's address, then:",
-)
-
-
-def _no_suggestion(finding: _Finding, guest: _Guest, ctx: _Ctx) -> _Plan:
-    """Rules fixed elsewhere (target, mapping, portal): the section's remediation applies."""
-    return _Plan()
-
-
-_MAIL_FIX = "Update-MgUser -UserId {id} -Mail '<corrected address>'"
-_TARGET_SIDE = "Fixed in the target or the mapping, not per guest (see the remediation above)."
-
-_PLANNERS: dict[str, _Planner] = {
-    "exo-forwarding-broken": _forwarding,
-    "primary-smtp-mismatch": _primary_smtp,
-    "external-member": _external_member,
-    "mail-missing": _mail_missing,
-    "pending-acceptance": _suggest(
-        "New-MgInvitation -InvitedUserEmailAddress {mail} -InviteRedirectUrl "
-        "'https://myapplications.microsoft.com' -SendInvitationMessage",
-        note="Resend the invitation (module Microsoft.Graph.Identity.SignIns) or remove the guest "
-        "from the app's scope.",
-    ),
-    "account-disabled": _suggest(
-        "Update-MgUser -UserId {id} -AccountEnabled:$true",
-        note="Enable only if the guest should work; otherwise remove its assignment.",
-    ),
-    "guest-licensed": _suggest(
-        "Get-MgUserLicenseDetail -UserId {id} | Format-Table SkuPartNumber,SkuId",
-        "Set-MgUserLicense -UserId {id} -RemoveLicenses @('<skuId>') -AddLicenses @()",
-        note="Group-based licences are removed by leaving the group, not with Set-MgUserLicense.",
-    ),
-    "stale-guest": _suggest(
-        "Remove-MgUser -UserId {id}",
-        note="Confirm with an access review before removing.",
-    ),
-    "duplicate-target-key": _suggest(
-        "Get-MgUser -UserId {id} -Property Id,DisplayName,Mail,UserPrincipalName,CreatedDateTime",
-        "Remove-MgUser -UserId {id}",
-        note="Remove only the stale twin, or make the key unique in the mapping.",
-    ),
-    "upn-mail-mismatch": _suggest(
-        "Update-MgUser -UserId {id} -Mail {upn}",
-        note="If the invited address is the right one; or match objectId to externalId instead.",
-    ),
-    "original-upn-missing": _suggest("Update-MgUser -UserId {id} -UserPrincipalName {ext}"),
-    "upn-invalid": _suggest("Update-MgUser -UserId {id} -UserPrincipalName '<valid UPN>'"),
-    "address-invalid": _suggest(_MAIL_FIX),
-    "address-too-long": _suggest(_MAIL_FIX),
-    "address-non-ascii": _suggest(_MAIL_FIX),
-    "mail-domain-undeliverable": _suggest(
-        _MAIL_FIX, note="Confirm the address with the partner, or remove the guest."
-    ),
-    "exo-not-mail-enabled": _suggest(
-        "Get-MailContact -Identity {mail} | Format-List Name,PrimarySmtpAddress",
-        "Remove-MailContact -Identity {mail}",
-        note="Then re-invite or re-save the guest so Exchange mail-enables it.",
-    ),
-    "nested-group-only": _suggest(
-        "New-MgGroupMember -GroupId '<assigned group id>' -DirectoryObjectId {id}"
-    ),
-    "not-in-scope": _suggest(
-        "New-MgUserAppRoleAssignment -UserId {id} -PrincipalId {id} -ResourceId {sp} "
-        "-AppRoleId '<app role id>'",
-        note="Only if the guest needs the app.",
-    ),
-}
-
-_SECTION_NOTES = {
-    "prior-provisioning-failure": "Provisioning logs: filter on each guest below, fix the cause, "
-    "then 'Provision on demand'.",
-    "domain-unverified": _TARGET_SIDE,
-    "public-mail-domain": _TARGET_SIDE,
-    "domain-claimed-elsewhere": _TARGET_SIDE,
-}
-"""Rules with nothing to do per guest: one note for the section, one line per guest."""

@@ -1,0 +1,182 @@
+"""What ``remediation.ps1`` reads from an audit result: findings as columns, the guest values
+its plans need, the tenant context and the rules' texts, each read once and defensively (any
+value may be missing or of the wrong type)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import compress
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from audit.render._common import column, py_values
+from audit.render._ps1_plans import Ctx, Finding, Guest
+from audit.render._ps1_text import HOST, as_text, as_texts, is_guid
+from audit.result import AuditResult
+
+__all__ = [
+    "SCRIPTED_RULES",
+    "Findings",
+    "read_context",
+    "read_findings",
+    "read_guests",
+    "rule_groups",
+    "rule_info",
+    "rule_infos",
+]
+
+SCRIPTED_RULES = ("exo-forwarding-broken", "primary-smtp-mismatch", "external-member")
+"""Rules whose fixes the script runs (in this order); all others get commented suggestions."""
+
+_LISTED = ("flagged", "muted")
+_FINDING_COLUMNS = (
+    "rule_id",
+    "object_id",
+    "user_principal_name",
+    "display_name",
+    "detail",
+    "level",
+    "status",
+    "muted_by",
+)
+
+
+class Findings(NamedTuple):
+    """Findings as columns, one list per :class:`Finding` field and one row per finding.
+
+    At 100,000 guests most findings become a single comment line built column by column
+    (:func:`_one_lines`); only the others are made into records, which also keeps 100,000
+    long-lived objects away from the garbage collector.
+    """
+
+    rule_id: list[str]
+    object_id: list[str]
+    upn: list[str]
+    display_name: list[str]
+    detail: list[str]
+    level: list[str]
+    muted_by: list[str]
+
+    def records(self, rows: Iterable[int]) -> list[Finding]:
+        """The findings at ``rows``, as records."""
+        rows = list(rows)
+        return list(map(Finding, *([values[i] for i in rows] for values in self)))
+
+
+def read_findings(frame: pd.DataFrame) -> Findings:
+    """Flagged and muted findings, first occurrence of each (rule, object) only.
+
+    ``muted_by`` is "" when open (and never empty when muted), ``level`` "guest" when empty.
+    """
+    rule_id, object_id, upn, name, detail, level, status, muted_by = (
+        _strings(column(frame, n)) for n in _FINDING_COLUMNS
+    )
+    levels = [value or "guest" for value in level]
+    reasons = [
+        (by or "muted by an exception") if state == "muted" else ""
+        for state, by in zip(status, muted_by, strict=True)
+    ]
+    keep = _first_listed(rule_id, object_id, status)
+    columns = (rule_id, object_id, upn, name, detail, levels, reasons)
+    return Findings(*(list(compress(values, keep)) for values in columns))
+
+
+def _first_listed(rule_ids: list[str], object_ids: list[str], statuses: list[str]) -> list[bool]:
+    """Per row: flagged or muted, and the first such row of its (rule, object) pair."""
+    seen: set[tuple[str, str]] = set()
+    keep: list[bool] = []
+    for rule_id, object_id, status in zip(rule_ids, object_ids, statuses, strict=True):
+        first = status in _LISTED and (rule_id, object_id) not in seen
+        if first:
+            seen.add((rule_id, object_id))
+        keep.append(first)
+    return keep
+
+
+def _strings(series: pd.Series) -> list[str]:
+    """A column as texts: ``as_text(v) or ""`` for each of its :func:`py_values`.
+
+    String columns (the normal case) are read as one list; anything else takes the general path.
+    """
+    values: list[object] = []
+    if isinstance(series.dtype, pd.StringDtype):
+        values = series.fillna("").tolist()
+    elif series.dtype == object:
+        values = series.tolist()
+    if len(values) == len(series) and set(map(type, values)) <= {str}:
+        return values  # type: ignore[return-value]  # checked just above
+    return [as_text(v) or "" for v in py_values(series)]
+
+
+def read_guests(frame: pd.DataFrame, ids: set[str]) -> dict[str, Guest]:
+    """The needed guest columns for the guests ``ids``, by object id (an id's last row wins)."""
+    rows = {
+        object_id: position
+        for position, object_id in enumerate(column(frame, "object_id").tolist())
+        if isinstance(object_id, str) and object_id in ids
+    }
+    positions = sorted(rows.values())
+
+    def values(name: str) -> list[Any]:
+        return py_values(column(frame, name).iloc[positions])
+
+    names = ("mail", "original_upn", "provisioning_upn", "mu_external_email")
+    cols = {n: values(n) for n in names}
+    lists = {n: values(n) for n in ("other_mails", "mu_email_addresses")}
+    present = values("mu_present")
+    out: dict[str, Guest] = {}
+    for i, object_id in enumerate(values("object_id")):
+        mu = present[i]
+        out[str(object_id)] = Guest(
+            mail=as_text(cols["mail"][i]),
+            original_upn=as_text(cols["original_upn"][i]),
+            provisioning_upn=as_text(cols["provisioning_upn"][i]),
+            other_mails=as_texts(lists["other_mails"][i]),
+            mu_present=None if mu is None else bool(mu),
+            mu_external_email=as_text(cols["mu_external_email"][i]),
+            mu_email_addresses=as_texts(lists["mu_email_addresses"][i]),
+        )
+    return out
+
+
+def read_context(result: AuditResult) -> Ctx:
+    """Initial domain and service principal id, kept only when well-formed."""
+    domain = as_text(result.tenant.get("initial_domain"))
+    sp_id = as_text(result.app.get("service_principal_id") or result.app.get("id"))
+    name = as_text(result.app.get("display_name") or result.app.get("displayName")) or "the app"
+    return Ctx(
+        initial_domain=domain if domain and HOST.fullmatch(domain) else None,
+        sp_id=sp_id if is_guid(sp_id) else None,
+        app_name=name,
+    )
+
+
+def rule_infos(rules: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Title, severity and remediation ("" when unknown) by rule id; a rule's first row wins."""
+    keys = ("title", "severity", "remediation")
+    values = zip(*(py_values(column(rules, key)) for key in keys), strict=True)
+    infos: dict[str, dict[str, str]] = {}
+    for rule_id, row in zip(py_values(column(rules, "rule_id")), values, strict=True):
+        if isinstance(rule_id, str) and rule_id not in infos:
+            infos[rule_id] = {key: as_text(v) or "" for key, v in zip(keys, row, strict=True)}
+    return infos
+
+
+def rule_info(infos: dict[str, dict[str, str]], rule_id: str) -> dict[str, str]:
+    """Title, severity and remediation of one rule ("" when unknown)."""
+    return infos.get(rule_id) or {"title": "", "severity": "", "remediation": ""}
+
+
+def rule_groups(
+    rules: pd.DataFrame, rule_ids: list[str], rows: list[int]
+) -> Iterator[tuple[str, list[int]]]:
+    """Open guest findings' rows grouped by rule: scripted rules first, then the catalogue order."""
+    by_rule: dict[str, list[int]] = {}
+    for row in rows:
+        by_rule.setdefault(rule_ids[row], []).append(row)
+    order = [*SCRIPTED_RULES, *(str(r) for r in py_values(column(rules, "rule_id")))]
+    order += sorted(by_rule)
+    for rule_id in dict.fromkeys(order):
+        if rule_id in by_rule:
+            yield rule_id, by_rule[rule_id]
