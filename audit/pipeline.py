@@ -419,22 +419,10 @@ def _mailusers_path(options: CollectOptions) -> str | None:
 
 async def _parse_mailusers(options: CollectOptions) -> MailUsers | None:
     """Parse the CSV step by step, yielding to the loop between steps; None without a CSV."""
-    from audit.collect.mailusers import mailusers_steps
+    from audit.collect.mailusers import read_mailusers_async
 
     path = _mailusers_path(options)
-    if path is None:
-        return None
-    steps = mailusers_steps(path)
-    try:
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                parsed: MailUsers = done.value
-                return parsed
-            await asyncio.sleep(0)
-    finally:
-        steps.close()  # cancelled mid-file: close it now (and resume the GC it paused)
+    return None if path is None else await read_mailusers_async(path)
 
 
 def _add_mailusers(
