@@ -269,3 +269,16 @@ def test_script_does_not_depend_on_the_column_types(seed: int, tmp_path_factory:
     first = rem.write_remediation(result, folder / "a.ps1").read_bytes()
     second = rem.write_remediation(replace(result, findings=as_objects), folder / "b.ps1")
     assert second.read_bytes() == first
+
+
+@pytest.mark.parametrize("lines", [1, 7])
+def test_script_written_in_blocks_of_lines_is_the_same(
+    lines: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _result(GUESTS, FINDINGS)
+    whole = rem.write_remediation(result, tmp_path / "whole.ps1").read_bytes()
+    monkeypatch.setattr(rem, "_LINES_PER_WRITE", lines)
+    assert rem.write_remediation(result, tmp_path / "blocks.ps1").read_bytes() == whole
+    text = whole.decode("utf-8-sig")
+    assert text.endswith("\r\n")
+    assert text.count("\r\n") > 7

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.render import _common
+from audit.render import _common, json_out
 from audit.render._columns_fast import (
     TEXT,
     byte_set,
@@ -176,6 +176,22 @@ def test_findings_json_matches_dumps_with_odd_values(result: AuditResult, tmp_pa
     path = write_findings_json(odd, tmp_path / "f.json")
     assert path.read_bytes() == dumps(build_document(odd))
     assert orjson.loads(path.read_bytes())["findings"][1]["detail"] == "lone \ufffd surrogate"
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7])
+def test_findings_json_written_in_blocks_of_rows_is_the_same(
+    result: AuditResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int
+) -> None:
+    findings = result.findings.astype({"detail": object})
+    findings.loc[1, "detail"] = "lone \ud800 surrogate"
+    findings.loc[2, "detail"] = None
+    findings.loc[3, "detail"] = '"quoted"\n=cmd|'
+    odd = replace(result, findings=findings)
+    monkeypatch.setattr(json_out, "_ROWS_PER_PIECE", rows)
+    assert len(odd.findings) > rows
+    assert len(odd.outcomes) > rows
+    path = write_findings_json(odd, tmp_path / "f.json")
+    assert path.read_bytes() == dumps(build_document(odd))
 
 
 def test_empty_result_json(tmp_path: Path) -> None:

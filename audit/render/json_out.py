@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,8 @@ OUTCOME_FIELDS = ("object_id", "outcome", "reasons", "whatif_outcome", "whatif_r
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPES = byte_set(['"', "\\", *range(0x20)])
 """Characters orjson escapes in a string."""
+_ROWS_PER_PIECE = 100_000
+"""Rows of the findings and outcomes arrays serialised at a time (see :func:`_records_pieces`)."""
 _SLOT = b"\x00"
 """Stands for a spliced-in array in the serialised document (orjson never writes a raw NUL)."""
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
@@ -81,12 +83,13 @@ def write_findings_json(result: AuditResult, path: str | os.PathLike[str]) -> Pa
     """Write ``findings.json`` for ``result`` to ``path`` and return the path.
 
     The same bytes as ``dumps(build_document(result))``; the two big arrays (findings, outcomes)
-    are serialised column by column (:func:`_records_json`) and written into their slots.
+    are serialised column by column (:func:`_records_json`), a block of rows at a time while the
+    file is written (:func:`_records_pieces`), and written into their slots.
     """
-    arrays: list[list[bytes | pa.Buffer]] = []
+    arrays: list[Iterable[bytes | pa.Buffer]] = []
 
     def slot(frame: pd.DataFrame, fields: Sequence[str]) -> orjson.Fragment:
-        arrays.append(_records_json(frame, fields))
+        arrays.append(_records_pieces(frame, fields))
         return orjson.Fragment(_SLOT)
 
     around = dumps(_document(result, slot)).split(_SLOT)
@@ -137,6 +140,26 @@ def records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
     """One dict per row with exactly ``fields``, built from whole columns."""
     columns = [py_values(column(frame, name)) for name in fields]
     return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _records_pieces(frame: pd.DataFrame, fields: Sequence[str]) -> Iterator[bytes | pa.Buffer]:
+    """:func:`_records_json` of ``frame``, built ``_ROWS_PER_PIECE`` rows at a time as it is
+    written.
+
+    The same bytes; only one block's text is held at once (at a million guests the whole array
+    is over 500 MB of text, and its column parts as much again).
+    """
+    rows = _ROWS_PER_PIECE
+    if not fields or len(frame) <= rows:
+        yield from _records_json(frame, fields)
+        return
+    yield b"["
+    for start in range(0, len(frame), rows):
+        if start:
+            yield b","
+        _, block, _ = _records_json(frame.iloc[start : start + rows], fields)
+        yield block
+    yield b"]"
 
 
 def _records_json(frame: pd.DataFrame, fields: Sequence[str]) -> list[bytes | pa.Buffer]:

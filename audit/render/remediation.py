@@ -69,10 +69,16 @@ def write_remediation(result: AuditResult, path: str | os.PathLike[str]) -> Path
 
     The file is written atomically, UTF-8 with BOM and CRLF line endings.
     """
-    text = "\r\n".join(_script_lines(result)) + "\r\n"
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    lines = _script_lines(result)
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        handle.write(b"\xef\xbb\xbf")
+        for start in range(0, len(lines), _LINES_PER_WRITE):  # not the whole text at once
+            handle.write(("\r\n".join(lines[start : start + _LINES_PER_WRITE]) + "\r\n").encode())
     return Path(path)
+
+
+_LINES_PER_WRITE = 50_000
+"""Lines joined and encoded at a time: a million guests make a script of over 250 MB."""
 
 
 @dataclass
