@@ -580,48 +580,43 @@ def test_plain_answer_shapes(change: Callable[[dns.message.Message], None], plai
     assert _plain_or_not(change) is plain
 
 
-def test_answers_waiting_through_a_held_loop_are_read_not_timed_out() -> None:
-    """The loop held for longer than the timeout (but within the lifetime's grace) while
-    answers arrive: asyncio would read one datagram per pass and time the rest out unread."""
+def _resolved_through_a_held_loop(
+    domains: int, hold: float, timeout: float
+) -> tuple[DnsResult, int]:
+    """Resolve ``domains`` MX domains while the loop is held for ``hold`` seconds once every
+    query is out (answers arrive meanwhile); the result and the queries the server saw."""
     from audit.collect.dns import resolve_domains
 
-    zone = {f"d{n}.example": Entry(mx=[(10, f"mx.d{n}.example")]) for n in range(120)}
+    zone = {f"d{n}.example": Entry(mx=[(10, f"mx.d{n}.example")]) for n in range(domains)}
 
     async def run(address: str) -> DnsResult:
-        async def hold() -> None:
+        async def held() -> None:
             await asyncio.sleep(0.05)  # every query is out by now
-            time.sleep(1.25)  # holding the loop is the point
+            time.sleep(hold)  # holding the loop is the point
 
-        holder = asyncio.ensure_future(hold())
-        result = await resolve_domains(list(zone), nameservers=[address], timeout=1.0)
+        holder = asyncio.ensure_future(held())
+        result = await resolve_domains(list(zone), nameservers=[address], timeout=timeout)
         await holder
         return result
 
     with DnsServer(zone, latency=0.02) as srv:
         result = asyncio.run(run(srv.address))
+    return result, srv.queries
+
+
+def test_answers_waiting_through_a_held_loop_are_read_not_timed_out() -> None:
+    """The loop held for longer than the timeout (but within the lifetime's grace) while
+    answers arrive: asyncio would read one datagram per pass and time the rest out unread."""
+    result, _ = _resolved_through_a_held_loop(120, hold=1.25, timeout=1.0)
     assert result.status.detail["unknown"] == 0, result.table["mx_error"].value_counts()
 
 
 def test_answers_in_before_a_loop_held_past_the_lifetime_ends_are_kept() -> None:
-    """The loop held past the lifetime and its grace: the query timers (due first) read the
-    answers that came in, and the safety cut-off must not then cancel those queries."""
-    from audit.collect.dns import resolve_domains
-
-    zone = {f"d{n}.example": Entry(mx=[(10, f"mx.d{n}.example")]) for n in range(60)}
-
-    async def run(address: str) -> DnsResult:
-        async def hold() -> None:
-            await asyncio.sleep(0.05)  # every query is out by now
-            time.sleep(1.3)  # past 0.5 s lifetime + 0.5 s grace
-
-        holder = asyncio.ensure_future(hold())
-        result = await resolve_domains(list(zone), nameservers=[address], timeout=0.5)
-        await holder
-        return result
-
-    with DnsServer(zone, latency=0.02) as srv:
-        result = asyncio.run(run(srv.address))
-    assert srv.queries == 120
+    """The loop held past the lifetime and its grace (0.5 s + 0.5 s): the query timers (due
+    first) read the answers that came in, and the safety cut-off must not then cancel those
+    queries."""
+    result, queries = _resolved_through_a_held_loop(60, hold=1.3, timeout=0.5)
+    assert queries == 120
     assert result.status.detail["unknown"] == 0, result.table["mx_error"].value_counts()
 
 
