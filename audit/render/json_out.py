@@ -73,7 +73,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPES = byte_set(['"', "\\", *range(0x20)])
 """Characters orjson escapes in a string."""
 _ROWS_PER_PIECE = 100_000
-"""Rows of the findings and outcomes arrays serialised at a time (see :func:`_records_pieces`)."""
+"""Rows of the findings and outcomes arrays serialised at a time (see :func:`_records_json`)."""
 _SLOT = b"\x00"
 """Stands for a spliced-in array in the serialised document (orjson never writes a raw NUL)."""
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
@@ -83,13 +83,13 @@ def write_findings_json(result: AuditResult, path: str | os.PathLike[str]) -> Pa
     """Write ``findings.json`` for ``result`` to ``path`` and return the path.
 
     The same bytes as ``dumps(build_document(result))``; the two big arrays (findings, outcomes)
-    are serialised column by column (:func:`_records_json`), a block of rows at a time while the
-    file is written (:func:`_records_pieces`), and written into their slots.
+    are serialised column by column, a block of rows at a time while the file is written
+    (:func:`_records_json`), into their slots.
     """
     arrays: list[Iterable[bytes | pa.Buffer]] = []
 
     def slot(frame: pd.DataFrame, fields: Sequence[str]) -> orjson.Fragment:
-        arrays.append(_records_pieces(frame, fields))
+        arrays.append(_records_json(frame, fields))
         return orjson.Fragment(_SLOT)
 
     around = dumps(_document(result, slot)).split(_SLOT)
@@ -142,41 +142,37 @@ def records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
     return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _records_pieces(frame: pd.DataFrame, fields: Sequence[str]) -> Iterator[bytes | pa.Buffer]:
-    """:func:`_records_json` of ``frame``, built ``_ROWS_PER_PIECE`` rows at a time as it is
-    written.
+def _records_json(frame: pd.DataFrame, fields: Sequence[str]) -> Iterator[bytes | pa.Buffer]:
+    """``dumps(records(frame, fields))``, in pieces to write one after the other.
 
-    The same bytes; only one block's text is held at once (at a million guests the whole array
-    is over 500 MB of text, and its column parts as much again).
+    Built ``_ROWS_PER_PIECE`` rows at a time (:func:`_rows_json`) as the pieces are written, so
+    only one block's text is held at once: at a million guests the whole array is over 500 MB of
+    text, and its column parts as much again.
     """
-    rows = _ROWS_PER_PIECE
-    if not fields or len(frame) <= rows:
-        yield from _records_json(frame, fields)
+    if not fields or len(frame) == 0:
+        yield dumps([{}] * len(frame))
         return
     yield b"["
-    for start in range(0, len(frame), rows):
+    for start in range(0, len(frame), _ROWS_PER_PIECE):
         if start:
             yield b","
-        _, block, _ = _records_json(frame.iloc[start : start + rows], fields)
-        yield block
+        yield _rows_json(frame.iloc[start : start + _ROWS_PER_PIECE], fields)
     yield b"]"
 
 
-def _records_json(frame: pd.DataFrame, fields: Sequence[str]) -> list[bytes | pa.Buffer]:
-    """``dumps(records(frame, fields))``, in pieces to write one after the other.
+def _rows_json(frame: pd.DataFrame, fields: Sequence[str]) -> pa.Buffer:
+    """The rows of a non-empty ``frame`` as JSON objects joined by commas.
 
     Each column becomes the JSON text of its values (:func:`_json_parts`), and each row
     ``{"field":value,...}`` is joined from them in Arrow: no dict per row, no per-cell call for
     plain text.
     """
-    if not fields or len(frame) == 0:
-        return [dumps([{}] * len(frame))]
     parts: list[pa.Array | str] = []
     for i, name in enumerate(fields):
         parts += ["{" if i == 0 else ",", dumps(name).decode() + ":"]
         parts += _json_parts(column(frame, name))
     rows = concat_rows([*parts, "}"], ",")
-    return [b"[", rows.slice(0, rows.size - 1), b"]"]  # without the last row's comma
+    return rows.slice(0, rows.size - 1)  # without the last row's comma
 
 
 def _json_parts(series: pd.Series) -> list[pa.Array | str]:
