@@ -11,25 +11,24 @@ The public API (names load lazily, so ``b2b-preflight --help`` stays fast)::
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from audit._version import __version__
 
 if TYPE_CHECKING:
-    from audit.analyze import analyze
+    from audit.analysis.analyzer import analyze
+    from audit.analysis.diff import Diff, diff_results
+    from audit.analysis.frame import guests_frame
+    from audit.analysis.outcomes import predict_outcomes
+    from audit.analysis.result import AuditResult
+    from audit.analysis.summary import WhatIf, whatif_summary
+    from audit.collectors.pipeline import CollectOptions, collect, collect_sync
     from audit.config import AuditConfig, AuditException, load_config
-    from audit.diff import Diff, diff_results
-    from audit.frame import guests_frame
+    from audit.job import Run, RunOptions, run
     from audit.mapping import evaluate
-    from audit.outcomes import predict_outcomes
-    from audit.pipeline import CollectOptions, collect, collect_sync
     from audit.render import render_all
-    from audit.result import AuditResult, WhatIf
     from audit.rules import all_rules, get_rule
     from audit.snapshot import Snapshot, load, save
-    from audit.summary import whatif_summary
 
 __all__ = [
     "AuditConfig",
@@ -37,6 +36,8 @@ __all__ = [
     "AuditResult",
     "CollectOptions",
     "Diff",
+    "Run",
+    "RunOptions",
     "Snapshot",
     "WhatIf",
     "__version__",
@@ -52,30 +53,34 @@ __all__ = [
     "load_config",
     "predict_outcomes",
     "render_all",
+    "run",
     "save",
     "whatif_summary",
 ]
 
 _WHERE = {
-    "analyze": "audit.analyze",
+    "analyze": "audit.analysis.analyzer",
     "AuditConfig": "audit.config",
     "AuditException": "audit.config",
     "load_config": "audit.config",
-    "Diff": "audit.diff",
-    "diff_results": "audit.diff",
-    "guests_frame": "audit.frame",
+    "Diff": "audit.analysis.diff",
+    "diff_results": "audit.analysis.diff",
+    "guests_frame": "audit.analysis.frame",
     "evaluate": "audit.mapping",
-    "predict_outcomes": "audit.outcomes",
-    "whatif_summary": "audit.summary",
-    "CollectOptions": "audit.pipeline",
-    "collect": "audit.pipeline",
-    "collect_sync": "audit.pipeline",
+    "predict_outcomes": "audit.analysis.outcomes",
+    "whatif_summary": "audit.analysis.summary",
+    "CollectOptions": "audit.collectors.pipeline",
+    "collect": "audit.collectors.pipeline",
+    "collect_sync": "audit.collectors.pipeline",
     "render_all": "audit.render",
-    "AuditResult": "audit.result",
-    "WhatIf": "audit.result",
+    "AuditResult": "audit.analysis.result",
+    "WhatIf": "audit.analysis.result",
     "all_rules": "audit.rules",
     "get_rule": "audit.rules",
     "Snapshot": "audit.snapshot",
+    "Run": "audit.job",
+    "RunOptions": "audit.job",
+    "run": "audit.job",
     "load": "audit.snapshot",
     "save": "audit.snapshot",
 }
@@ -89,20 +94,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """``audit`` itself: a submodule never hides the public function of the same name.
-
-    Importing a submodule makes Python set it as an attribute of its package, so once anything has
-    imported ``audit.analyze`` (the module) or ``audit.collect`` (the collectors' package), the
-    names ``audit.analyze`` and ``audit.collect`` would be those modules instead of the functions.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _WHERE and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -140,7 +140,7 @@ def run(**kw: Any) -> None:
     """
     if not kw.get("out") and not kw.get("history"):
         raise click.UsageError("give --out DIR or --history ROOT")
-    from audit.commands import run_command
+    from audit.cli_commands import run_command
 
     sys.exit(run_command(kw))
 
@@ -159,7 +159,7 @@ def collect(**kw: Any) -> None:
     Example:
       b2b-preflight collect --auth azure-cli --out snapshots/2026-11 --save-raw export/2026-11
     """
-    from audit.commands import collect_command
+    from audit.cli_commands import collect_command
 
     collect_command(kw)
 
@@ -176,7 +176,7 @@ def analyze(**kw: Any) -> None:
     Example:
       b2b-preflight analyze snapshots/2026-11 --verified-domain contoso.com
     """
-    from audit.commands import analyze_command
+    from audit.cli_commands import analyze_command
 
     sys.exit(analyze_command(kw))
 
@@ -195,7 +195,7 @@ def report(**kw: Any) -> None:
     Example:
       b2b-preflight report snapshots/2026-11 --verified-domain contoso.com --out reports/2026-11
     """
-    from audit.commands import report_command
+    from audit.cli_commands import report_command
 
     sys.exit(report_command(kw))
 
@@ -217,7 +217,7 @@ def diff(**kw: Any) -> None:
       b2b-preflight diff reports/T/20261001T060000Z reports/T/20261101T060000Z \\
         --verified-domain contoso.com --out reports/changes-2026-11
     """
-    from audit.commands_history import diff_command
+    from audit.cli_commands import diff_command
 
     sys.exit(diff_command(kw))
 
@@ -234,7 +234,7 @@ def history(**kw: Any) -> None:
     Example:
       b2b-preflight history reports --tenant 84841066-274d-4ec0-a5c1-276be684bdd3
     """
-    from audit.commands_history import history_command
+    from audit.cli_commands import history_command
 
     sys.exit(history_command(kw))
 
@@ -269,7 +269,7 @@ def doctor(**kw: Any) -> None:
     Example:
       b2b-preflight doctor --auth secret --app "Atlassian Cloud"
     """
-    from audit.commands import doctor_command
+    from audit.cli_commands import doctor_command
 
     sys.exit(doctor_command(kw))
 
@@ -283,7 +283,7 @@ def rules(markdown: bool) -> None:
     Example:
       b2b-preflight rules --markdown
     """
-    from audit.commands import rules_command
+    from audit.cli_commands import rules_command
 
     rules_command(markdown)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from audit.result import AuditResult
+    from audit.analysis.result import AuditResult
 
 __all__ = [
     "OUTCOME_COLORS",

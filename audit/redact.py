@@ -11,7 +11,7 @@ an address keeps its length, its validity and its (non-)ASCII-ness, so rules jud
 snapshot as they judged the original one. Words that identify no guest are kept: the tenant's own
 domains, consumer mail providers (``gmail.com``), top-level domains, ``SMTP``, ``#EXT#``.
 
-What is redacted: in an :class:`~audit.result.AuditResult`, the guests' names and addresses in
+What is redacted: in an :class:`~audit.analysis.result.AuditResult`, the guests' names and addresses in
 ``guests``, ``findings`` (with the words of those in ``detail``), ``domains`` (guest domains and
 their MX hosts) and ``diff``; in a :class:`~audit.snapshot.Snapshot`, the same values in
 ``users``, ``mailusers``, ``group_members``, ``app_role_assignments``, ``provisioning_logs``,
@@ -46,7 +46,7 @@ import pandas as pd
 from audit._files import write_private
 
 if TYPE_CHECKING:
-    from audit.result import AuditResult
+    from audit.analysis.result import AuditResult
     from audit.snapshot import Snapshot
 
 __all__ = [
@@ -249,7 +249,7 @@ def _strings(value: Any) -> list[str]:
 
 def _public_words() -> set[str]:
     """Words of consumer mail domains (``gmail``, ``com``, ...): they identify nobody."""
-    from audit.frame import public_domains
+    from audit.guests import public_domains
 
     return {w.casefold() for domain in public_domains() for w in _WORD.findall(domain)}
 

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
-from audit.collect.dns import DnsResult, resolve_domains
+from audit.collectors.dns import DnsResult, resolve_domains
 from audit.demo.dnsserver import DnsServer
 from audit.demo.model import DnsZoneEntry
 

@@ -161,9 +161,9 @@ def warm(base_url: str) -> float:
     send one request through the SDK (its first request imports and sets up a lot)."""
     import httpx
 
-    from audit.collect.graph import close_graph_client, make_graph_client
-    from audit.collect.graph_io import _Graph
-    from audit.collect.partition import catch_all_filters, partition_filters
+    from audit.collectors.graph import close_graph_client, make_graph_client
+    from audit.collectors.graph_io import _Graph
+    from audit.collectors.partition import catch_all_filters, partition_filters
 
     async def first_request() -> None:
         client = make_graph_client(base_url=base_url, credential=None)
@@ -187,7 +187,7 @@ def floor(base_url: str) -> tuple[float, int]:
     import httpx
     import orjson
 
-    from audit.collect.graph import GUEST_SELECT
+    from audit.collectors.graph import GUEST_SELECT
 
     def run() -> int:
         found: dict[str, JSON] = {}
@@ -212,7 +212,7 @@ def floor(base_url: str) -> tuple[float, int]:
 
 def collector(base_url: str, **kw: Any) -> tuple[float, Any]:
     """One ``collect_graph`` run with a fresh client (users only unless ``app`` is given)."""
-    from audit.collect.graph import close_graph_client, collect_graph, make_graph_client
+    from audit.collectors.graph import close_graph_client, collect_graph, make_graph_client
 
     async def run() -> Any:
         client = make_graph_client(base_url=base_url, credential=None)
@@ -228,7 +228,7 @@ def typed_sample(base_url: str, sample: int, guests: int) -> JSON:
     """The naive path: typed kiota models via ``client.users.get()``, on ``sample`` guests."""
     from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-    from audit.collect.graph import GUEST_SELECT, close_graph_client, make_graph_client
+    from audit.collectors.graph import GUEST_SELECT, close_graph_client, make_graph_client
 
     async def run() -> int:
         client = make_graph_client(base_url=base_url, credential=None)
@@ -288,7 +288,7 @@ class Stages:
 def end_to_end(info: JSON, args: argparse.Namespace, work: Path) -> tuple[JSON, Any]:
     """collect → DNS → mailusers → snapshot → save/load → frame + rules → every report."""
     from audit import snapshot as snap
-    from audit.analyze import analyze
+    from audit.analysis.analyzer import analyze
     from audit.config import AuditConfig
     from audit.render import render_all
 
@@ -330,13 +330,13 @@ def end_to_end(info: JSON, args: argparse.Namespace, work: Path) -> tuple[JSON, 
 def collect_to_snapshot(
     info: JSON, args: argparse.Namespace, config: Any, stages: Stages
 ) -> tuple[Any, int]:
-    """The steps of ``audit.pipeline.collect``, each timed; the raw objects are dropped on return."""
-    from audit.collect import dns
-    from audit.collect.build import build_snapshot, guest_domains
-    from audit.collect.delta import DELTA_LINK, DELTA_SELECT
-    from audit.collect.graph import GUEST_SELECT
-    from audit.collect.mailusers import read_mailusers
-    from audit.collect.tables import users_table
+    """The steps of ``audit.collectors.pipeline.collect``, each timed; the raw objects are dropped on return."""
+    from audit.collectors import dns
+    from audit.collectors.build import build_snapshot, guest_domains
+    from audit.collectors.delta import DELTA_LINK, DELTA_SELECT
+    from audit.collectors.graph import GUEST_SELECT
+    from audit.collectors.mailusers import read_mailusers
+    from audit.collectors.tables import users_table
 
     data = stages.run(
         "collect",
@@ -379,7 +379,7 @@ def collect_to_snapshot(
 
 def cli_run(info: JSON, args: argparse.Namespace, work: Path) -> JSON:
     """``b2b-preflight run`` itself, in a child process: imports, the overlapped collection of
-    ``audit.pipeline.collect`` (DNS while the Get-MailUser CSV parses), page checkpoints, snapshot
+    ``audit.collectors.pipeline.collect`` (DNS while the Get-MailUser CSV parses), page checkpoints, snapshot
     save, analysis and every report. Wall time and the peak RSS of the largest process."""
     import json as json_module
 
@@ -437,8 +437,8 @@ def incremental(server: Server, snapshot: Any, changed: int) -> JSON:
     """Change some guests, then read only the changes and compare with a full read."""
     import pandas as pd
 
-    from audit.collect.delta import DeltaState, apply_changes
-    from audit.collect.tables import users_table
+    from audit.collectors.delta import DeltaState, apply_changes
+    from audit.collectors.tables import users_table
 
     counts = server.call("mutate", changed)
     state = DeltaState.from_snapshot(snapshot)
@@ -462,7 +462,7 @@ def incremental(server: Server, snapshot: Any, changed: int) -> JSON:
 
 
 def checkpointed(url: str, work: Path) -> JSON:
-    from audit.collect.checkpoint import Checkpoint
+    from audit.collectors.checkpoint import Checkpoint
 
     folder = work / ".checkpoint"
     seconds, data = collector(url, checkpoint=Checkpoint(folder, resume=False))

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from audit.analyze import analyze
+from audit.analysis.analyzer import analyze
+from audit.analysis.result import AuditResult
+from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.config import AuditConfig
 from audit.demo.dnsserver import DnsServer
 from audit.demo.evolve import tenant_clock
 from audit.demo.model import DemoTenant
 from audit.demo.tenant import write_export
-from audit.pipeline import CollectOptions, collect_sync
-from audit.result import AuditResult
 from audit.snapshot import Snapshot
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import snapshot as snap
-from audit.pipeline import CollectOptions, collect_sync
+from audit.collectors.pipeline import CollectOptions, collect_sync
 
 HANDMADE = Path(__file__).parent / "data" / "handmade"
 OLD_AT = datetime(2026, 11, 20, 6, tzinfo=UTC)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from audit.analysis.result import AuditResult, WhatIf
 from audit.models import Outcome, SourceState, SourceStatus
-from audit.result import AuditResult, WhatIf
 
 HOSTILE = (
     "<script>alert(1)</script>",

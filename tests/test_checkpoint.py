@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from audit.collect.checkpoint import Checkpoint, PageLog
-from audit.collect.graph import GraphData, close_graph_client, collect_graph, make_graph_client
+from audit.collectors.checkpoint import Checkpoint, PageLog
+from audit.collectors.graph import GraphData, close_graph_client, collect_graph, make_graph_client
 from audit.demo.emulator import Faults, GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.errors import SourceError

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from audit.collect.auth import CLOUDS, MODES, is_loopback, make_credential
+from audit.collectors.auth import CLOUDS, MODES, is_loopback, make_credential
 from audit.errors import ConfigError
 
 SECRET = "s3cr3t-Value~that.must.never.print"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.collect.dns import (
+from audit.collectors.dns import (
     COLUMNS,
     VENDOR_PREFIXES,
     DnsResult,

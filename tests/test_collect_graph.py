@@ -13,7 +13,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.serialization import Parsable
 
-from audit.collect.graph import (
+from audit.collectors.graph import (
     GUEST_SELECT,
     PERMISSIONS,
     SOURCES,
@@ -473,7 +473,7 @@ def test_throughput_100k_guests() -> None:
 
 
 def test_next_link_to_another_host_is_refused() -> None:
-    from audit.collect.graph_io import _Graph, _Problem  # the guard itself; no emulator can lie
+    from audit.collectors.graph_io import _Graph, _Problem  # the guard itself; no emulator can lie
 
     client = make_graph_client(base_url="http://127.0.0.1:1/v1.0", credential=None)
     graph = _Graph(client)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from audit.collect._heap import freeze_young, pages_frozen, release_on_close
-from audit.collect.graph import close_graph_client, collect_graph, make_graph_client
+from audit.collectors._heap import freeze_young, pages_frozen, release_on_close
+from audit.collectors.graph import close_graph_client, collect_graph, make_graph_client
 from audit.demo.emulator import Faults, GraphEmulator
 from audit.errors import SourceError
 from tests._graph_tenant import make_tenant

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from audit.collect import mailusers as mu
-from audit.collect.mailusers import mailusers_steps, read_mailusers
-from audit.collect.tables import USER_COLUMNS, gc_paused, users_table
+from audit.collectors import mailusers as mu
+from audit.collectors.mailusers import mailusers_steps, read_mailusers
+from audit.collectors.tables import USER_COLUMNS, gc_paused, users_table
 from audit.errors import InputError
 
 GUID = "0b0e1f7e-3f5c-4f0a-9a59-1f2b3c4d5e6f"

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import audit
-from audit.columns import FRAME_COLUMNS
-from audit.pipeline import CollectOptions, collect_sync
+from audit.analysis.columns import FRAME_COLUMNS
+from audit.collectors.pipeline import CollectOptions, collect_sync
 from tests.api_reference import API_BLOCK, api_markdown
 from tests.test_docs import README
 

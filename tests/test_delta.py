@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from audit import snapshot as snap
-from audit.collect.delta import (
+from audit.analysis.frame import guests_frame
+from audit.collectors.delta import (
     DELTA_LINK,
     DELTA_SELECT,
     DeltaChanges,
@@ -23,15 +24,14 @@ from audit.collect.delta import (
     is_collected,
     needs_refetch,
 )
-from audit.collect.graph import GUEST_SELECT, _refetch, close_graph_client, make_graph_client
-from audit.collect.graph_io import _Graph
-from audit.collect.tables import users_table
+from audit.collectors.graph import GUEST_SELECT, _refetch, close_graph_client, make_graph_client
+from audit.collectors.graph_io import _Graph
+from audit.collectors.pipeline import CollectOptions, collect
+from audit.collectors.tables import users_table
 from audit.demo.emulator import GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.demo.tenant import generate_tenant
-from audit.frame import guests_frame
 from audit.models import SourceState
-from audit.pipeline import CollectOptions, collect
 from audit.snapshot import Snapshot
 
 JSON = dict[str, Any]

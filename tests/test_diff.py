@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from audit.analysis.diff import CHANGE_FIELDS, Diff, diff_results
+from audit.analysis.result import AuditResult
 from audit.config import AuditConfig, AuditException
 from audit.demo.evolve import evolve_tenant
 from audit.demo.model import DemoTenant
 from audit.demo.tenant import generate_tenant
-from audit.diff import CHANGE_FIELDS, Diff, diff_results
 from audit.render import render_all
-from audit.render._common import FINDING_FIELDS
+from audit.analysis.findings import FINDING_COLUMNS
 from audit.render.json_out import dumps
-from audit.result import AuditResult
 from tests._demo_results import demo_result
 from tests.factories import CATALOGUE, HOSTILE, make_result
 
@@ -64,7 +64,7 @@ def _result(
         }
         for rule, oid, status, muted_by in findings
     ]
-    frame = pd.DataFrame(rows, columns=list(FINDING_FIELDS))
+    frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
     guest_frame = pd.DataFrame(
         {
             "object_id": [g for g, _ in guests],
@@ -310,7 +310,7 @@ def test_to_dict_is_json_with_every_bucket() -> None:
     ]
     assert doc["old"]["collected_at"] == "2026-10-01T06:00:00Z"
     assert doc["counts"] == diff.counts()
-    assert list(doc["new_findings"][0]) == list(FINDING_FIELDS)
+    assert list(doc["new_findings"][0]) == list(FINDING_COLUMNS)
     assert doc["exceptions_expired"][0]["exception"] == EXCEPTION
     assert doc["still_open"][0] == {
         "rule_id": "domain-unverified",

@@ -25,7 +25,7 @@ import dns.query
 import pandas as pd
 import pytest
 
-from audit.collect.dns import DnsResult, answers_to_json, resolve_domains_sync, table_from_json
+from audit.collectors.dns import DnsResult, answers_to_json, resolve_domains_sync, table_from_json
 from audit.demo.dnsserver import DnsServer
 from audit.demo.model import DnsZoneEntry as Entry
 

@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from audit.collect import dns
-from audit.collect.build import guest_domains
-from audit.collect.dns_feed import DomainFeed, _candidates
-from audit.collect.graph import close_graph_client, collect_graph, make_graph_client
-from audit.collect.tables import users_table
+from audit.collectors import dns
+from audit.collectors.build import guest_domains
+from audit.collectors.dns_feed import DomainFeed, _candidates
+from audit.collectors.graph import close_graph_client, collect_graph, make_graph_client
+from audit.collectors.tables import users_table
 from audit.demo.dnsserver import DnsServer
 from audit.demo.emulator import GraphEmulator
 from audit.demo.tenant import generate_tenant

@@ -32,9 +32,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.collect._dns_transport import StubResolver, UdpMux
-from audit.collect._dns_wire import Empty, plain_answer, query_wire
-from audit.collect.dns import DnsResult, resolve_domains_sync
+from audit.collectors._dns_transport import StubResolver, UdpMux
+from audit.collectors._dns_wire import Empty, plain_answer, query_wire
+from audit.collectors.dns import DnsResult, resolve_domains_sync
 from audit.demo.dnsserver import DnsServer
 from audit.demo.model import DnsZoneEntry as Entry
 
@@ -585,7 +585,7 @@ def _resolved_through_a_held_loop(
 ) -> tuple[DnsResult, int]:
     """Resolve ``domains`` MX domains while the loop is held for ``hold`` seconds once every
     query is out (answers arrive meanwhile); the result and the queries the server saw."""
-    from audit.collect.dns import resolve_domains
+    from audit.collectors.dns import resolve_domains
 
     zone = {f"d{n}.example": Entry(mx=[(10, f"mx.d{n}.example")]) for n in range(domains)}
 
@@ -621,7 +621,7 @@ def test_answers_in_before_a_loop_held_past_the_lifetime_ends_are_kept() -> None
 
 
 def test_cut_off_after_cuts_unfinished_work_and_spares_finished_work() -> None:
-    from audit.collect._dns_transport import cut_off_after
+    from audit.collectors._dns_transport import cut_off_after
 
     async def unfinished() -> None:
         async with cut_off_after(0.05):

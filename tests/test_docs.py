@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from audit.commands import rules_markdown
+from audit.cli_output import rules_markdown
 
 README = Path(__file__).parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- rules:start -->\n(.*?)<!-- rules:end -->", re.S)

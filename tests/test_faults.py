@@ -28,14 +28,14 @@ from click.testing import CliRunner, Result
 
 from audit import snapshot as snap
 from audit.cli import cli
-from audit.collect.graph import GraphData, close_graph_client, collect_graph, make_graph_client
+from audit.collectors.graph import GraphData, close_graph_client, collect_graph, make_graph_client
+from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.demo.dnsserver import DnsServer
 from audit.demo.emulator import GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.demo.tenant import generate_tenant
 from audit.errors import SourceError
 from audit.models import SourceState
-from audit.pipeline import CollectOptions, collect_sync
 from tests._fault_proxy import Fault, FaultProxy, Seen
 
 NOW = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # as the CLI's clock

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.analyze import analyze
+from audit.analysis.analyzer import analyze
+from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.config import AuditConfig
-from audit.pipeline import CollectOptions, collect_sync
 
 HERE = Path(__file__).parent / "data" / "handmade"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from audit import snapshot as snap
-from audit.analyze import analyze
+from audit.analysis.analyzer import analyze
+from audit.analysis.diff import diff_results
 from audit.cli import cli
 from audit.config import AuditConfig
-from audit.diff import diff_results
 from audit.errors import SnapshotError
 from audit.history import (
     history_out_dir,

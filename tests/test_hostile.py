@@ -32,7 +32,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from audit import snapshot as snap
-from audit.analyze import analyze
+from audit.analysis.analyzer import analyze
 from audit.cli import cli
 from audit.config import AuditConfig
 from audit.render.safe import is_formula_like

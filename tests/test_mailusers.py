@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.collect.mailusers import read_mailusers
+from audit.collectors.mailusers import read_mailusers
 from audit.errors import InputError
 from audit.models import SourceState
 

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from audit.collect.graph import GraphData, close_graph_client, collect_graph, make_graph_client
-from audit.collect.graph_client import _Counter
-from audit.collect.partition import (
+from audit.collectors.graph import GraphData, close_graph_client, collect_graph, make_graph_client
+from audit.collectors.graph_client import _Counter
+from audit.collectors.partition import (
     CATCH_ALL,
     PARTITIONS,
     PREFIXES,

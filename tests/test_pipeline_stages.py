@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from audit.collect.build import build_snapshot, source_tables
-from audit.collect.mailusers import read_mailusers
+from audit.collectors.build import build_snapshot, source_tables
+from audit.collectors.mailusers import read_mailusers
+from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.demo.dnsserver import DnsServer
 from audit.demo.emulator import GraphEmulator
 from audit.demo.model import DemoTenant
@@ -23,7 +24,6 @@ from audit.demo.run import write_mailusers_csv
 from audit.demo.tenant import generate_tenant
 from audit.errors import ConfigError, InputError
 from audit.models import SourceState, SourceStatus
-from audit.pipeline import CollectOptions, collect_sync
 from audit.snapshot import now_utc
 
 

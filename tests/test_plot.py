@@ -15,9 +15,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from audit import plot
+from audit.analysis.result import AuditResult
 from audit.demo.evolve import evolve_tenant
 from audit.demo.tenant import generate_tenant
-from audit.result import AuditResult
 from tests._demo_results import demo_result
 
 matplotlib.use("Agg")  # before anything imports pyplot: no display needed

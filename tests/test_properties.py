@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from audit import addresses as addr
-from audit.collect.mailusers import OPTIONAL, REQUIRED, read_mailusers
+from audit.collectors.mailusers import OPTIONAL, REQUIRED, read_mailusers
 from audit.errors import ExpressionError, InputError
 from audit.mapping import DEFAULT_ATTRIBUTE_COLUMNS, evaluate, parse, to_text
 from audit.mapping.signatures import SIGNATURES

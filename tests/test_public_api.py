@@ -19,6 +19,8 @@ EXPECTED = [
     "AuditResult",
     "CollectOptions",
     "Diff",
+    "Run",
+    "RunOptions",
     "Snapshot",
     "WhatIf",
     "__version__",
@@ -34,6 +36,7 @@ EXPECTED = [
     "load_config",
     "predict_outcomes",
     "render_all",
+    "run",
     "save",
     "whatif_summary",
 ]
@@ -48,7 +51,13 @@ HEAVY = (
     "dns",
     "matplotlib",
 )
-SUBMODULES = ("audit.analyze", "audit.collect", "audit.pipeline", "audit.render", "audit.diff")
+SUBMODULES = (
+    "audit.analysis.analyzer",
+    "audit.collectors",
+    "audit.collectors.pipeline",
+    "audit.render",
+    "audit.analysis.diff",
+)
 
 
 def _run(code: str, cwd: Path) -> str:
@@ -87,7 +96,7 @@ def test_unknown_names_raise_attribute_error() -> None:
 
 
 def test_names_survive_importing_submodules_of_the_same_name(tmp_path: Path) -> None:
-    """``audit.analyze`` and ``audit.collect`` are also submodules; importing those (as the CLI and
+    """``audit.analysis.analyzer`` and ``audit.collectors`` are also submodules; importing those (as the CLI and
     the pipeline do) must not replace the public functions, before or after their first use."""
     code = f"""
 import importlib, json, types, audit

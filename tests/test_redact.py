@@ -19,9 +19,10 @@ import pytest
 
 from audit import addresses as addr
 from audit import snapshot as snap
-from audit.analyze import analyze
+from audit.analysis.analyzer import analyze
+from audit.analysis.result import AuditResult
+from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.config import AuditConfig
-from audit.pipeline import CollectOptions, collect_sync
 from audit.redact import (
     Pseudonymiser,
     redact_dns_document,
@@ -30,7 +31,6 @@ from audit.redact import (
     redact_snapshot,
 )
 from audit.render import render_all
-from audit.result import AuditResult
 from tests.make_hostile_corpus import TARGET as HOSTILE
 
 HANDMADE = Path(__file__).parent / "data" / "handmade"
@@ -163,7 +163,7 @@ def test_snapshot_and_result_pseudonyms_agree(snapshot: snap.Snapshot) -> None:
 
 
 def test_raw_records_and_dns_document_are_redacted() -> None:
-    from audit.collect.export import load_json, read_export
+    from audit.collectors.export import load_json, read_export
 
     records, _ = read_export(HANDMADE)
     p = Pseudonymiser(key=KEY, keep=["fabrikam.onmicrosoft.com", "fabrikam.com"])
@@ -191,8 +191,8 @@ def test_hostile_corpus_redacts_and_renders(tmp_path: Path) -> None:
 
 
 def test_export_and_snapshot_of_one_run_agree(snapshot: snap.Snapshot, tmp_path: Path) -> None:
-    from audit.collect.export import read_export
-    from audit.collect.mailusers import read_mailusers
+    from audit.collectors.export import read_export
+    from audit.collectors.mailusers import read_mailusers
     from audit.redact import redact_mailusers_csv
 
     records, _ = read_export(HANDMADE)

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit.analysis.result import AuditResult
 from audit.render.remediation import SCRIPTED_RULES, ps_comment, ps_quote, write_remediation
-from audit.result import AuditResult
 from tests.factories import make_result
 
 SQ = "'\u2018\u2019\u201a\u201b"

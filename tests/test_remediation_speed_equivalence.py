@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from audit.render import _ps1_plans as plans
 from audit.render import _ps1_read as read
 from audit.render import remediation as rem
-from audit.render._common import column, py_values
+from audit._values import column, py_values
 from audit.render._ps1_text import as_text, as_texts, ps_comment, ps_comments, ps_quote
 from tests.factories import make_result
 from tests.test_remediation import FINDINGS, GUESTS, HOSTILE, _guest, _result

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from audit.analysis.result import AuditResult
 from audit.models import Outcome
 from audit.render import write_html
-from audit.result import AuditResult
 from tests.factories import HOSTILE, make_result
 
 pytestmark = pytest.mark.browser

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit.analysis.result import AuditResult
 from audit.render import _common, json_out
 from audit.render._columns_fast import (
     TEXT,
@@ -30,11 +31,12 @@ from audit.render._columns_fast import (
     flag_rows,
     map_values,
 )
-from audit.render._common import FINDING_FIELDS, GUEST_FIELDS, column
+from audit._values import column, py_values
+from audit.analysis.findings import FINDING_COLUMNS
+from audit.render._common import GUEST_FIELDS
 from audit.render.csv_out import format_column, write_findings_csv, write_guests_csv
 from audit.render.json_out import build_document, dumps, write_findings_json
 from audit.render.safe import neutralise, neutralise_arrow
-from audit.result import AuditResult
 from tests.factories import HOSTILE, make_result
 
 Storage = Literal["pyarrow", "python"]
@@ -112,11 +114,11 @@ def test_findings_csv_matches_csv_writer(
     result: AuditResult, tmp_path: Path, cells: list[str | None], storage: Storage
 ) -> None:
     findings = pd.DataFrame(
-        {f: _texts([*cells, "x"], storage) for f in FINDING_FIELDS if f != "level"}
+        {f: _texts([*cells, "x"], storage) for f in FINDING_COLUMNS if f != "level"}
     )
     findings["level"] = pd.Series([[c or ""] for c in [*cells, "x"]], dtype=object)
     path = write_findings_csv(replace(result, findings=findings), tmp_path / "f.csv")
-    assert path.read_bytes() == _reference_csv(findings, FINDING_FIELDS)
+    assert path.read_bytes() == _reference_csv(findings, FINDING_COLUMNS)
 
 
 def test_guests_csv_matches_csv_writer(result: AuditResult, tmp_path: Path) -> None:
@@ -153,10 +155,10 @@ def test_csv_and_json_on_every_kind_of_start(
     result: AuditResult, tmp_path: Path, dtype: str
 ) -> None:
     cells: Any = [*_EXAMPLES, None, *(f"a{chr(c)}b" for c in range(0x80))]
-    findings = pd.DataFrame({f: pd.Series(cells, dtype=dtype) for f in FINDING_FIELDS})
+    findings = pd.DataFrame({f: pd.Series(cells, dtype=dtype) for f in FINDING_COLUMNS})
     odd = replace(result, findings=findings)
     csv_path = write_findings_csv(odd, tmp_path / "f.csv")
-    assert csv_path.read_bytes() == _reference_csv(findings, FINDING_FIELDS)
+    assert csv_path.read_bytes() == _reference_csv(findings, FINDING_COLUMNS)
     json_path = write_findings_json(odd, tmp_path / "f.json")
     assert json_path.read_bytes() == dumps(build_document(odd))
 
@@ -216,7 +218,7 @@ def test_guest_view_lists_each_guests_rules(n: int, hostile: bool) -> None:
 def test_map_values_shares_only_exact_values() -> None:
     series = pd.Series(["a", ["a"], ("a",), ["a", 1], np.nan, None, 1, 1.0, True], dtype=object)
     seen = map_values(series, repr)
-    assert seen == [repr(v) for v in _common.py_values(series)]
+    assert seen == [repr(v) for v in py_values(series)]
     bools = pd.Series([True, None, False], dtype="boolean")
     assert map_values(bools, repr) == ["True", "None", "False"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from audit.analysis.result import AuditResult
 from audit.render import write_findings_csv, write_guests_csv
 from audit.render.safe import is_formula_like
-from audit.result import AuditResult
 from tests.factories import HOSTILE, make_result
 
 FINDING_COLUMNS = [

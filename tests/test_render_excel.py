@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from openpyxl.workbook.workbook import Workbook
 
+from audit.analysis.result import AuditResult
 from audit.render import write_xlsx
 from audit.render.safe import EXCEL_MAX_CHARS
-from audit.result import AuditResult
 from tests.factories import HOSTILE, make_result
 
 SHEETS = ["Summary", "Findings", "Guests", "Domains", "Rules", "Sources"]

@@ -35,12 +35,13 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from openpyxl.utils.datetime import to_excel
 
-from audit.diff import diff_results
+from audit.analysis.diff import diff_results
+from audit.analysis.result import AuditResult
 from audit.render import excel, write_xlsx
-from audit.render._common import column, guest_view, joined, naive_utc, py_values
+from audit._values import column, joined, naive_utc, py_values
+from audit.render._common import guest_view
 from audit.render.xlsx_package import write_package
 from audit.render.xlsx_sheet import _ENCODERS, CellStyles, _exact_cell, _plain, _serials, rows_xml
-from audit.result import AuditResult
 from tests.factories import make_result
 
 # ---- the oracle: report.xlsx's table sheets as openpyxl cells (the writer before streaming) ----
@@ -159,8 +160,8 @@ def _assert_same_workbook(
 
 def _hostile_corpus() -> AuditResult:
     import audit
+    from audit.collectors.pipeline import CollectOptions
     from audit.config import AuditConfig
-    from audit.pipeline import CollectOptions
     from tests.make_hostile_corpus import TARGET
 
     config = AuditConfig(verified_domains=("hostile.example", "partner-a.example"))

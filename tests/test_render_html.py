@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from audit.analysis.result import AuditResult
 from audit.render import write_html
 from audit.render.html import embed_json
-from audit.result import AuditResult
 from tests.factories import HOSTILE, make_result
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit.analysis.result import AuditResult
 from audit.render import write_html
 from audit.render._common import SEVERITIES
 from audit.render.html import DATA_BYTES, GUEST_ROWS, embedded_data
-from audit.result import AuditResult
 from tests.factories import make_result
 
 N = 300

@@ -9,8 +9,8 @@ import orjson
 import pandas as pd
 import pytest
 
+from audit.analysis.result import AuditResult
 from audit.render import write_findings_json
-from audit.result import AuditResult
 from tests.factories import HOSTILE, make_result
 
 TOP = [

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from audit.analysis.result import AuditResult
 from audit.demo.tenant import generate_tenant
 from audit.models import SourceState, SourceStatus
-from audit.result import AuditResult
 from tests._demo_results import demo_result
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from audit.engine import Context, evaluate, example_frame
+from audit.analysis.engine import Context, evaluate, example_frame
 from audit.rules import all_rules
 
 CTX = Context(now=datetime(2026, 11, 1, tzinfo=UTC), initial_domain="t.onmicrosoft.com")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from audit import snapshot as snap
-from audit.collect import tables
+from audit.collectors import tables
 from audit.errors import SnapshotError
 from audit.models import SourceState, SourceStatus
 

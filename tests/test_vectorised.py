@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from audit import _text as text
 from audit import addresses as addr
-from audit.engine import RuleRun
-from audit.findings import FINDING_COLUMNS, findings_table, status_table
+from audit.analysis.engine import RuleRun
+from audit.analysis.findings import FINDING_COLUMNS, findings_table, status_table
+from audit.analysis.outcomes import predict_outcomes
 from audit.models import RuleState
-from audit.outcomes import predict_outcomes
 from audit.rules import get_rule
 from audit.rules._common import any_address, known
 from audit.rules.duplicate_target_key import duplicated, in_scope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.commands import rules_markdown
+from audit.cli_output import rules_markdown
 from tests.api_reference import API_BLOCK, api_markdown
 from tests.test_docs import BLOCK, README
 

@@ -52,10 +52,10 @@ def run_demo(
 ) -> tuple[Any, Path]:
     """Generate the tenant, collect it over HTTP and DNS, save, analyse and render into ``out``."""
     from audit import snapshot as snap
-    from audit.commands import analyze_and_render
+    from audit.collectors.pipeline import CollectOptions, collect_sync, require_core
     from audit.config import AuditConfig
     from audit.demo.tenant import generate_tenant
-    from audit.pipeline import CollectOptions, collect_sync, require_core
+    from audit.job import analyze_and_render
 
     tenant = generate_tenant(guests, domains, seed=seed)
     out = out or default_out()
@@ -78,7 +78,8 @@ def run_demo(
         snapshot = collect_sync(options, config=config)
     require_core(snapshot)
     snap.save(snapshot, out / "snapshot")
-    return analyze_and_render(snapshot, config, out), out
+    result, _ = analyze_and_render(snapshot, config, out)
+    return result, out
 
 
 def default_out() -> Path:
@@ -89,7 +90,7 @@ def default_out() -> Path:
 
 def demo_command(kw: dict[str, Any]) -> None:
     """CLI entry: run the demo, or only serve it with ``--serve``."""
-    from audit.commands import print_summary
+    from audit.cli_output import print_summary
 
     if kw.get("serve"):
         _serve_forever(kw)

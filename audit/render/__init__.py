@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from audit._files import private_dir
+from audit.analysis.result import AuditResult
 from audit.errors import ConfigError
 from audit.render._parallel import Helper, Job, Writer
 from audit.render.csv_out import write_findings_csv, write_guests_csv
@@ -27,7 +28,6 @@ from audit.render.html import write_html
 from audit.render.json_out import write_findings_json
 from audit.render.remediation import write_remediation
 from audit.render.safe import neutralise
-from audit.result import AuditResult
 
 __all__ = [
     "FORMATS",

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.render._common import py_values
+from audit._values import py_values
 
 __all__ = [
     "TEXT",

@@ -12,39 +12,24 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
+from audit._values import column
+from audit.analysis.result import AuditResult
 from audit.models import Outcome, Severity, SourceState
-from audit.result import AuditResult, WhatIf
 
 if TYPE_CHECKING:
-    from audit.diff import Diff
+    from audit.analysis.diff import Diff
 
 SEVERITIES = tuple(s.value for s in sorted(Severity, key=lambda s: s.rank, reverse=True))
 """Severity values, most severe first (``high, medium, low, info``)."""
 
 OUTCOMES = tuple(o.value for o in Outcome)
 """Outcome values in display order."""
-
-FINDING_FIELDS = (
-    "rule_id",
-    "severity",
-    "status",
-    "object_id",
-    "user_principal_name",
-    "display_name",
-    "mail",
-    "domain",
-    "detail",
-    "level",
-    "muted_by",
-)
-"""Columns of a finding in findings.json, findings.csv and the Findings sheet (public contract)."""
 
 GUEST_FIELDS = (
     "object_id",
@@ -67,72 +52,6 @@ GUEST_FIELDS = (
 """Columns of guests.csv, in order (public contract)."""
 
 _OUTCOME_COLUMNS = ("outcome", "reasons", "whatif_outcome", "whatif_reasons")
-
-
-def column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """``frame[name]``, or an all-NA column when the frame lacks it (older or partial results)."""
-    if name in frame.columns:
-        return frame[name]
-    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-
-
-def py_values(series: pd.Series) -> list[Any]:
-    """The column as plain Python values: NA → None, datetimes tz-aware UTC, arrays → lists."""
-    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
-        return list(_datetimes(series))
-    values = series.astype(object).where(series.notna(), None).tolist()
-    if series.dtype == object:
-        return [_plain(v) for v in values]
-    return values
-
-
-def _datetimes(series: pd.Series) -> list[datetime | None]:
-    """Datetimes as tz-aware UTC ``datetime`` objects (naive input is taken as UTC)."""
-    stamps = pd.to_datetime(series, utc=True)
-    values = stamps.array.to_pydatetime()  # one vectorised conversion; NaT stays NaT
-    return [v if present else None for v, present in zip(values, stamps.notna(), strict=True)]
-
-
-def _plain(value: Any) -> Any:
-    """One object-column value as a JSON/Excel-friendly Python value."""
-    if isinstance(value, np.ndarray | tuple | set):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z`` suffix; naive datetimes are taken as UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def naive_utc(value: datetime | None) -> datetime | None:
-    """A timezone-naive UTC datetime (Excel has no time zones)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-def joined(value: Any, sep: str = ";") -> str:
-    """A list cell as ``sep``-joined text; scalars as text, None as ""."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return sep.join("" if v is None else str(v) for v in value)
-    return str(value)
 
 
 def guest_view(result: AuditResult) -> pd.DataFrame:
@@ -198,18 +117,6 @@ def app_name(result: AuditResult) -> str:
     return str(name or "not collected")
 
 
-def whatif_sentence(whatif: WhatIf | None) -> str:
-    """The what-if headline, e.g. "Switching the e-mail mapping … makes 24 more guests ready, …"."""
-    if whatif is None:
-        return "No what-if evaluation: the target has no recommended guest mapping."
-    met = {True: "met", False: "not met yet", None: "not verified"}[whatif.precondition_met]
-    plural = "guest" if whatif.newly_ready == 1 else "guests"
-    return (
-        f"Switching the e-mail mapping ({whatif.description}) makes {whatif.newly_ready:,} more "
-        f"{plural} ready, provided {whatif.precondition} (precondition {met})." + _mail_fix(whatif)
-    )
-
-
 def problem_sources(result: AuditResult) -> list[dict[str, Any]]:
     """Failed sources (and partial ones), as dicts, for banners that must not be missed."""
     bad = (SourceState.FAILED, SourceState.PARTIAL)
@@ -252,16 +159,6 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _mail_fix(whatif: WhatIf) -> str:
-    """The what-if's caveat: guests whose mail forwarding needs an Exchange fix first."""
-    if not whatif.needs_mail_fix:
-        return ""
-    return (
-        f" {whatif.needs_mail_fix:,} of them also need an Exchange Online fix before mail to the "
-        "initial-domain address reaches them (exo-forwarding-broken, exo-not-mail-enabled)."
-    )
-
-
 DIFF_COUNT_LABELS = {
     "new": "New findings",
     "fixed": "Fixed",
@@ -273,7 +170,7 @@ DIFF_COUNT_LABELS = {
     "newly_muted": "Newly muted",
     "not_rechecked": "Not re-checked",
 }
-"""Headline labels of :meth:`audit.diff.Diff.counts`, in display order."""
+"""Headline labels of :meth:`audit.analysis.diff.Diff.counts`, in display order."""
 
 _OPTIONAL_COUNTS = ("newly_muted", "not_rechecked")
 

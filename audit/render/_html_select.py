@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from audit.render._common import SEVERITIES, column
-from audit.result import AuditResult
+from audit._values import column
+from audit.analysis.result import AuditResult
+from audit.render._common import SEVERITIES
 
 GUEST_VIEW_COLUMNS = (
     "object_id",

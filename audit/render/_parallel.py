@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from audit.result import AuditResult
+from audit.analysis.result import AuditResult
 
 Writer = Callable[[AuditResult, Path], Path]
 Job = tuple[str, Path, Writer]

@@ -10,10 +10,10 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from audit.render._common import column, py_values
+from audit._values import column, py_values
+from audit.analysis.result import AuditResult
 from audit.render._ps1_plans import Ctx, Finding, Guest
 from audit.render._ps1_text import HOST, as_text, as_texts, is_guid
-from audit.result import AuditResult
 
 __all__ = [
     "SCRIPTED_RULES",

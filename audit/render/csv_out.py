@@ -1,7 +1,7 @@
 """``findings.csv`` and ``guests.csv``: flat files for scripts and spreadsheets.
 
 UTF-8 with a byte-order mark (so Excel detects the encoding), RFC 4180 quoting, CRLF line ends,
-stable column names and order (:data:`~audit.render._common.FINDING_FIELDS`,
+stable column names and order (:data:`~audit.render._common.FINDING_COLUMNS`,
 :data:`~audit.render._common.GUEST_FIELDS`). Every text cell passes through
 :func:`audit.render.safe.neutralise`, so a display name such as ``=HYPERLINK(...)`` arrives as
 inert text. Lists are ``;``-joined, booleans ``true``/``false``, times ISO 8601 UTC, NA empty.
@@ -25,6 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit._values import column, iso_utc, joined, py_values
+from audit.analysis.findings import FINDING_COLUMNS
+from audit.analysis.result import AuditResult
 from audit.render._columns_fast import (
     TEXT,
     arrow_strings,
@@ -35,18 +38,8 @@ from audit.render._columns_fast import (
     replace_where,
     text_scalar,
 )
-from audit.render._common import (
-    FINDING_FIELDS,
-    GUEST_FIELDS,
-    atomic_path,
-    column,
-    guest_view,
-    iso_utc,
-    joined,
-    py_values,
-)
+from audit.render._common import GUEST_FIELDS, atomic_path, guest_view
 from audit.render.safe import neutralise, neutralise_arrow
-from audit.result import AuditResult
 
 __all__ = ["write_findings_csv", "write_guests_csv"]
 
@@ -56,7 +49,7 @@ _NEEDS_QUOTES = byte_set(',"\r\n')
 
 def write_findings_csv(result: AuditResult, path: str | os.PathLike[str]) -> Path:
     """Write one row per finding (open and muted) to ``path``; return the path."""
-    return _write(result.findings, FINDING_FIELDS, path)
+    return _write(result.findings, FINDING_COLUMNS, path)
 
 
 def write_guests_csv(result: AuditResult, path: str | os.PathLike[str]) -> Path:

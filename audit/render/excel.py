@@ -32,8 +32,11 @@ from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 
+from audit._values import joined, naive_utc
+from audit.analysis.findings import FINDING_COLUMNS
+from audit.analysis.result import AuditResult
+from audit.analysis.summary import whatif_sentence
 from audit.render._common import (
-    FINDING_FIELDS,
     OUTCOMES,
     SEVERITIES,
     app_name,
@@ -42,17 +45,13 @@ from audit.render._common import (
     diff_since,
     findings_by_severity,
     guest_view,
-    joined,
-    naive_utc,
     problem_sources,
     skipped_rules,
     tenant_name,
-    whatif_sentence,
 )
 from audit.render.safe import EXCEL_MAX_CHARS, excel_text, is_formula_like
 from audit.render.xlsx_package import RowSource, write_package
 from audit.render.xlsx_sheet import ERROR_CODES, CellStyles, rows_xml
-from audit.result import AuditResult
 
 __all__ = ["EXCEL_MAX_ROWS", "write_xlsx"]
 
@@ -99,7 +98,7 @@ class _Col:
 _FINDINGS = tuple(
     _Col(k, w, kind)
     for k, w, kind in zip(
-        FINDING_FIELDS,
+        FINDING_COLUMNS,
         (28, 10, 10, 38, 42, 28, 32, 24, 60, 8, 30),
         ("text", "styled", "styled", *(["text"] * 8)),
         strict=True,

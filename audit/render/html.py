@@ -31,22 +31,21 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from audit._values import column, iso_utc, py_values
+from audit.analysis.result import AuditResult
+from audit.analysis.summary import whatif_sentence
 from audit.render._common import (
     OUTCOMES,
     SEVERITIES,
     app_name,
     atomic_path,
-    column,
     diff_counts,
     diff_since,
     findings_by_severity,
     guest_view,
-    iso_utc,
     problem_sources,
-    py_values,
     skipped_rules,
     tenant_name,
-    whatif_sentence,
 )
 from audit.render._html_select import (
     GuestIndex,
@@ -56,7 +55,6 @@ from audit.render._html_select import (
 )
 from audit.render.json_out import RULE_FIELDS, dumps
 from audit.render.json_out import records as json_records
-from audit.result import AuditResult
 
 __all__ = ["DATA_BYTES", "GUEST_ROWS", "Embedded", "embed_json", "embedded_data", "write_html"]
 

@@ -3,7 +3,7 @@
 Top-level fields, in order: ``tool``, ``version``, ``tenant``, ``target``, ``app``,
 ``generated_at``, ``collected_at``, ``sources``, ``rules``, ``findings``, ``outcomes``,
 ``summary``, ``whatif``, then ``diff`` only when the result was compared with an earlier run
-(see :meth:`audit.diff.Diff.to_dict`). Times are ISO 8601 UTC with a ``Z``; NA becomes ``null``.
+(see :meth:`audit.analysis.diff.Diff.to_dict`). Times are ISO 8601 UTC with a ``Z``; NA becomes ``null``.
 Records are built column by column (no per-row pandas access) so 100,000 guests serialise in well
 under a second.
 """
@@ -24,6 +24,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit._values import column, iso_utc, records
+from audit.analysis.diff import Diff
+from audit.analysis.findings import FINDING_COLUMNS
+from audit.analysis.result import AuditResult
 from audit.render._columns_fast import (
     TEXT,
     arrow_strings,
@@ -34,15 +38,7 @@ from audit.render._columns_fast import (
     replace_where,
     text_scalar,
 )
-from audit.render._common import (
-    FINDING_FIELDS,
-    atomic_path,
-    column,
-    findings_by_severity,
-    iso_utc,
-    py_values,
-)
-from audit.result import AuditResult
+from audit.render._common import atomic_path, findings_by_severity
 
 __all__ = [
     "OUTCOME_FIELDS",
@@ -50,6 +46,7 @@ __all__ = [
     "build_document",
     "dumps",
     "records",
+    "write_diff_json",
     "write_findings_json",
 ]
 
@@ -122,7 +119,7 @@ def _document(
         "collected_at": iso_utc(result.collected_at),
         "sources": [s.to_dict() for s in result.sources],
         "rules": records(result.rules, RULE_FIELDS),
-        "findings": big_records(result.findings, FINDING_FIELDS),
+        "findings": big_records(result.findings, FINDING_COLUMNS),
         "outcomes": big_records(result.outcomes, OUTCOME_FIELDS),
         "summary": {
             "guests": len(result.guests),
@@ -134,12 +131,6 @@ def _document(
     if result.diff is not None:
         document["diff"] = result.diff.to_dict()
     return document
-
-
-def records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
-    """One dict per row with exactly ``fields``, built from whole columns."""
-    columns = [py_values(column(frame, name)) for name in fields]
-    return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _records_json(frame: pd.DataFrame, fields: Sequence[str]) -> Iterator[bytes | pa.Buffer]:
@@ -234,3 +225,11 @@ def _repair(value: Any) -> Any:
 def _needs_default(value: Any) -> bool:
     """True for values only :func:`_default` can convert."""
     return isinstance(value, np.ndarray | np.generic | set | frozenset | pd.Timestamp)
+
+
+def write_diff_json(diff: Diff, path: str | os.PathLike[str]) -> Path:
+    """Write ``diff.json`` (:meth:`~audit.analysis.diff.Diff.to_dict`) atomically."""
+    data = dumps(diff.to_dict(), option=orjson.OPT_INDENT_2)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

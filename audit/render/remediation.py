@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.render._common import atomic_path, column, iso_utc, py_values, tenant_name
+from audit._values import column, iso_utc, py_values
+from audit.analysis.result import AuditResult
+from audit.render._common import atomic_path, tenant_name
 from audit.render._ps1_plans import (
     NO_GUEST,
     SECTION_NOTES,
@@ -54,7 +56,6 @@ from audit.render._ps1_text import (
     ps_quote,
     short,
 )
-from audit.result import AuditResult
 
 __all__ = ["SCRIPTED_RULES", "ps_comment", "ps_quote", "write_remediation"]
 

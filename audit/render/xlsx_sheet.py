@@ -28,7 +28,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
-from audit.render._common import column, joined, naive_utc, py_values
+from audit._values import column, joined, naive_utc, py_values
 from audit.render.safe import EXCEL_MAX_CHARS, excel_text, is_formula_like
 
 __all__ = ["KINDS", "CellStyles", "rows_xml"]

@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-from audit.engine import Rule, validate
+from audit.analysis.engine import Rule, validate
 from audit.models import Severity
 
 __all__ = ["all_rules", "get_rule"]
@@ -18,7 +18,7 @@ __all__ = ["all_rules", "get_rule"]
 @cache
 def all_rules() -> tuple[Rule, ...]:
     """Every rule, ordered by severity (high first) then id; metadata checked once."""
-    from audit.columns import FRAME_COLUMNS
+    from audit.analysis.columns import FRAME_COLUMNS
 
     rules = []
     for info in pkgutil.iter_modules(__path__):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit import addresses as addr
-from audit.engine import Context, Example, Rule
+from audit.analysis.engine import Context, Example, Rule
 from audit.models import Severity
 from audit.rules._common import any_address, describe
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.engine import Context, Example, Rule
+from audit.analysis.engine import Context, Example, Rule
 from audit.models import Outcome, Severity
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit._text import text_codes
-from audit.engine import Context, Example, Rule
+from audit.analysis.engine import Context, Example, Rule
 from audit.models import Outcome, Severity
 from audit.rules._common import known
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit._text import list_items, numpy_bools, text_array
-from audit.engine import Context, Example, Rule
+from audit.analysis.engine import Context, Example, Rule
 from audit.models import Severity
 from audit.rules._common import known, tri
 

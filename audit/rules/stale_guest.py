@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from audit.engine import Context, Example, Rule
+from audit.analysis.engine import Context, Example, Rule
 from audit.models import Severity
 from audit.rules._common import tri
 

@@ -1,7 +1,7 @@
 """DNS facts of guest mail domains: TXT (vendor verification), MX (null MX), A/AAAA fallback.
 
 One query per distinct domain and type, never per user, through dnspython's asyncio resolver logic
-(over a few shared UDP sockets, see :mod:`audit.collect._dns_transport`) with bounded concurrency,
+(over a few shared UDP sockets, see :mod:`audit.collectors._dns_transport`) with bounded concurrency,
 a per-query timeout and an overall deadline. Every answer is tri-state:
 ``found``, ``absent`` (NXDOMAIN or no records of that type: a definitive "no") or ``unknown``
 (timeout, SERVFAIL, REFUSED, network error, deadline). Unknown is never turned into absent: rules
@@ -32,7 +32,7 @@ import dns.resolver
 import idna
 import pandas as pd
 
-from audit.collect._dns_transport import StubResolver, cut_off_after
+from audit.collectors._dns_transport import StubResolver, cut_off_after
 from audit.errors import ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 from audit.tokens import normalise_token, verification_tokens

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit._text import text_array, text_series
-from audit.engine import APP, RuleRun
+from audit.analysis.engine import APP, RuleRun
 from audit.models import RuleState
 from audit.snapshot import Snapshot
 

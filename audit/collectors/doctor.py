@@ -6,6 +6,7 @@ probe reports the application permission that grants the source and the rules it
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +16,8 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
-from audit.collect.graph import PERMISSIONS
+from audit.collectors.graph import PERMISSIONS
+from audit.collectors.pipeline import CollectOptions, graph_client
 
 JSON = dict[str, Any]
 _APP_SOURCES = ("app_role_assignments", "group_members", "sync_jobs", "sync_schema")
@@ -39,6 +41,16 @@ class Probe:
         """The id of the first object returned, if any."""
         first = self.items[0] if self.items else None
         return str(first["id"]) if isinstance(first, dict) and "id" in first else None
+
+
+def probe_sources(options: CollectOptions) -> list[Probe]:
+    """Sign in as ``options`` says and probe every source once (``b2b-preflight doctor``)."""
+    return asyncio.run(_probe_all(options))
+
+
+async def _probe_all(options: CollectOptions) -> list[Probe]:
+    async with graph_client(options) as client:
+        return await run_probes(client, app=options.app)
 
 
 async def run_probes(client: GraphServiceClient, *, app: str | None) -> list[Probe]:

@@ -8,13 +8,13 @@ in ``Answer``) and changes only how a UDP query to a plain Do53 nameserver trave
 :class:`UdpMux`, which multiplexes queries by id over a few long-lived sockets.
 
 Queries are built by dnspython (``make_query``; serialised by ``to_wire`` or its byte-identical
-shortcut :func:`~audit.collect._dns_wire.query_wire`). An answer must pass the checks of
+shortcut :func:`~audit.collectors._dns_wire.query_wire`). An answer must pass the checks of
 ``dns.asyncquery.udp``: come from the queried address, parse, and be a response to the query (id,
 opcode, question); anything else is ignored as a stray or spoofed packet. A plain answer is read by
-:func:`~audit.collect._dns_wire.plain_answer` with dnspython's wire parser, every other one by
+:func:`~audit.collectors._dns_wire.plain_answer` with dnspython's wire parser, every other one by
 ``dns.message.from_wire`` and judged by dnspython's resolver.
 
-Private module: :mod:`audit.collect.dns` is its only user.
+Private module: :mod:`audit.collectors.dns` is its only user.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
-from audit.collect._dns_wire import Empty, plain_answer, query_wire
+from audit.collectors._dns_wire import Empty, plain_answer, query_wire
 
 __all__ = ["EmptyAnswer", "Records", "StubResolver", "UdpMux", "cut_off_after"]
 

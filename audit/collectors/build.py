@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from audit import addresses as addr
-from audit.collect import tables
+from audit.collectors import tables
 from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot
 
@@ -87,7 +87,7 @@ def _table_counts(
 
 def guest_domains(users: pd.DataFrame) -> list[str]:
     """Distinct A-label domains of guests' mail, otherMails and de-mangled UPNs (what DNS looks up)."""
-    from audit.frame import guest_mask
+    from audit.guests import guest_mask
 
     guests = users[guest_mask(users)]
     others = guests["otherMails"].explode().dropna().astype("str")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from audit.collect.tables import users_table
+from audit.collectors.tables import users_table
 
 if TYPE_CHECKING:
     from audit.snapshot import Snapshot

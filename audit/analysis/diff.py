@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit._values import column, iso_utc, py_values, records
+from audit.analysis.findings import FINDING_COLUMNS
+from audit.analysis.result import AuditResult
 from audit.models import Severity
-from audit.render._common import FINDING_FIELDS, column, iso_utc, py_values
-from audit.result import AuditResult
 
 __all__ = [
     "CHANGE_FIELDS",
@@ -130,7 +131,7 @@ class DiffSide:
 class Diff:
     """What changed between an older and a newer analysis (see the module docstring).
 
-    Finding frames have the :data:`~audit.render._common.FINDING_FIELDS` columns (old rows for
+    Finding frames have the :data:`~audit.analysis.findings.FINDING_COLUMNS` columns (old rows for
     ``fixed_findings``, ``not_rechecked`` and the removed guests' findings, new rows otherwise);
     ``exceptions_expired`` adds ``exception`` and ``not_rechecked`` adds ``why``.
     """
@@ -175,18 +176,16 @@ class Diff:
         ``still_open`` lists only ``rule_id``, ``severity`` and ``object_id`` (the full rows are
         the run's own findings); every other list holds complete records.
         """
-        from audit.render.json_out import records
-
         return {
             "old": self.old.to_dict(),
             "new": self.new.to_dict(),
             "counts": self.counts(),
             "warnings": list(self.warnings),
-            "new_findings": records(self.new_findings, FINDING_FIELDS),
-            "fixed_findings": records(self.fixed_findings, FINDING_FIELDS),
-            "exceptions_expired": records(self.exceptions_expired, (*FINDING_FIELDS, "exception")),
-            "newly_muted": records(self.newly_muted, FINDING_FIELDS),
-            "not_rechecked": records(self.not_rechecked, (*FINDING_FIELDS, "why")),
+            "new_findings": records(self.new_findings, FINDING_COLUMNS),
+            "fixed_findings": records(self.fixed_findings, FINDING_COLUMNS),
+            "exceptions_expired": records(self.exceptions_expired, (*FINDING_COLUMNS, "exception")),
+            "newly_muted": records(self.newly_muted, FINDING_COLUMNS),
+            "not_rechecked": records(self.not_rechecked, (*FINDING_COLUMNS, "why")),
             "still_open": records(self.still_open, _STILL_OPEN_FIELDS),
             "outcome_changes": records(self.outcome_changes, OUTCOME_CHANGE_FIELDS),
             "guests_added": records(self.guests_added, GUEST_CHANGE_FIELDS),
@@ -250,7 +249,7 @@ def diff_results(old: AuditResult, new: AuditResult) -> Diff:
 def _findings(result: AuditResult) -> pd.DataFrame:
     """The findings with every contract column, one row per key (first wins), index 0..n-1."""
     findings = result.findings
-    frame = pd.DataFrame({name: column(findings, name) for name in FINDING_FIELDS})
+    frame = pd.DataFrame({name: column(findings, name) for name in FINDING_COLUMNS})
     frame["muted_by"] = frame["muted_by"].fillna("")
     return frame.drop_duplicates(KEY).reset_index(drop=True)
 

@@ -7,20 +7,20 @@ from datetime import datetime
 
 import pandas as pd
 
-from audit import engine
 from audit._version import __version__
+from audit.analysis import engine
+from audit.analysis.engine import Context, Rule, RuleRun
+from audit.analysis.findings import findings_table, rules_table, status_table
+from audit.analysis.frame import guests_frame
+from audit.analysis.frame_target import effective_mapping
+from audit.analysis.outcomes import predict_outcomes
+from audit.analysis.result import AuditResult
+from audit.analysis.summary import domains_table, whatif_summary
+from audit.analysis.waivers import apply_exceptions
 from audit.config import AuditConfig
-from audit.engine import Context, Rule, RuleRun
-from audit.exceptions import apply_exceptions
-from audit.findings import findings_table, rules_table, status_table
-from audit.frame import guests_frame
-from audit.frame_target import effective_mapping
 from audit.models import RuleState
-from audit.outcomes import predict_outcomes
-from audit.result import AuditResult
 from audit.rules import all_rules
 from audit.snapshot import Snapshot, now_utc
-from audit.summary import domains_table, whatif_summary
 from audit.targets import get_target
 
 

@@ -6,14 +6,19 @@ Column contract: ``audit/COLUMNS.md``. Joins with DNS, scope, MailUsers and prov
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pandas as pd
 
 from audit import addresses as addr
+from audit.analysis.frame_join import (
+    add_dns,
+    add_mailusers,
+    add_provisioning,
+    add_scope,
+    domain_facts,
+)
+from audit.analysis.frame_target import add_targets, effective_mapping
 from audit.config import AuditConfig
-from audit.frame_join import add_dns, add_mailusers, add_provisioning, add_scope, domain_facts
-from audit.frame_target import add_targets, effective_mapping
+from audit.guests import guest_mask, public_domains
 from audit.snapshot import Snapshot
 from audit.targets import Target, get_target
 
@@ -73,14 +78,6 @@ def guests_frame(
     return frame
 
 
-def guest_mask(users: pd.DataFrame) -> pd.Series:
-    """Guests and externally-invited members: ``userType`` Guest, ``Invitation``, or an ``#EXT#`` UPN."""
-    guest = users["userType"].str.lower().eq("guest").fillna(False)
-    invited = users["creationType"].str.lower().eq("invitation").fillna(False)
-    ext = users["userPrincipalName"].str.contains("#EXT#", case=False, regex=False).fillna(False)
-    return (guest | invited | ext).astype(bool)
-
-
 def _identity(users: pd.DataFrame, initial_domain: str | None) -> pd.DataFrame:
     frame = users.loc[guest_mask(users), list(_RENAME)].rename(columns=_RENAME)
     frame = frame.reset_index(drop=True)
@@ -105,9 +102,3 @@ def _address_columns(frame: pd.DataFrame, config: AuditConfig) -> pd.DataFrame:
 
 def _public(config: AuditConfig) -> set[str]:
     return public_domains() | {d.lower() for d in config.public_domains}
-
-
-def public_domains() -> set[str]:
-    """The bundled list of consumer mail providers (``audit/data/public_domains.txt``)."""
-    text = resources.files("audit").joinpath("data/public_domains.txt").read_text("utf-8")
-    return {ln.strip().lower() for ln in text.splitlines() if ln.strip() and ln[0] != "#"}

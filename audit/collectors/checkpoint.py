@@ -10,7 +10,7 @@ lost network, which only fails the collection) leaves at most a torn last line, 
 Pages are stored raw, not re-encoded: a page is JSON, and a literal line feed in JSON can only be
 insignificant whitespace (inside strings it must be escaped), so replacing it with a space keeps the
 page intact and makes it one line. Skip tokens expire: the collector restarts a chain from its first
-page when a resumed ``nextLink`` is refused (see :mod:`audit.collect.graph`).
+page when a resumed ``nextLink`` is refused (see :mod:`audit.collectors.graph`).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing import Any, TextIO
 import pandas as pd
 import pyarrow as pa
 
-from audit.collect.tables import gc_paused
+from audit.collectors.tables import gc_paused
 from audit.errors import InputError
 from audit.models import SourceState, SourceStatus
 

@@ -27,20 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from audit.models import SourceStatus
-
-
-@dataclass
-class WhatIf:
-    """The same guests re-evaluated under the target's recommended mapping."""
-
-    description: str
-    precondition: str
-    precondition_met: bool | None
-    before: dict[str, int]
-    after: dict[str, int]
-    newly_ready: int
-    needs_mail_fix: int = 0
+from audit.analysis.result_view import result_html
+from audit.analysis.summary import WhatIf
+from audit.models import Outcome, SourceStatus
 
 
 @dataclass
@@ -66,8 +55,6 @@ class AuditResult:
 
     def outcome_counts(self) -> dict[str, int]:
         """Guests per predicted outcome, every outcome present (zero when none)."""
-        from audit.models import Outcome
-
         counts = self.outcomes["outcome"].value_counts() if len(self.outcomes) else pd.Series()
         return {o.value: int(counts.get(o.value, 0)) for o in Outcome}
 
@@ -77,6 +64,4 @@ class AuditResult:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: tenant, outcomes, what-if, failed sources, top rules; all escaped."""
-        from audit.notebook import result_html
-
         return result_html(self)

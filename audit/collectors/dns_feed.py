@@ -6,7 +6,7 @@ a :class:`DomainFeed` (``collect_graph(on_users=feed.page)``), which picks out t
 cheaply and resolves new ones in batches, one batch at a time, while the paging goes on.
 
 The pick is deliberately rough (mail, otherMails and de-mangled UPN of guests and invited users);
-:meth:`DomainFeed.finish` gets the exact list (:func:`audit.collect.build.guest_domains` of the
+:meth:`DomainFeed.finish` gets the exact list (:func:`audit.collectors.build.guest_domains` of the
 final users table), resolves whatever the feed did not see, and keeps only those domains: the result
 is the one a resolution after the collection would give, only earlier.
 """
@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from audit.collect.dns import DnsResult, merge_results, normalise_domain
+from audit.collectors.dns import DnsResult, merge_results, normalise_domain
 
 JSON = dict[str, Any]
 Resolve = Callable[[list[str]], Awaitable[DnsResult]]
@@ -68,7 +68,7 @@ class DomainFeed:
 
     async def finish(self, domains: list[str]) -> DnsResult:
         """Resolve what is missing of ``domains``, wait for every batch; the result for exactly
-        ``domains`` (what :func:`audit.collect.dns.resolve_domains` of them would give)."""
+        ``domains`` (what :func:`audit.collectors.dns.resolve_domains` of them would give)."""
         self.add(domains)
         self._closed = True
         self._wake.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -9,8 +10,21 @@ import pandas as pd
 from audit._text import text_isin
 from audit.config import AuditConfig
 from audit.models import Outcome
-from audit.result import WhatIf
 from audit.targets import Target
+
+
+@dataclass
+class WhatIf:
+    """The same guests re-evaluated under the target's recommended mapping."""
+
+    description: str
+    precondition: str
+    precondition_met: bool | None
+    before: dict[str, int]
+    after: dict[str, int]
+    newly_ready: int
+    needs_mail_fix: int = 0
+
 
 _DOMAIN_FIELDS = ["object_id", "mail_domain", "target_email_domain", "target_domain_verified"]
 _DOMAIN_FIELDS += ["domain_claimed_elsewhere", "mail_domain_public", "mail_state"]
@@ -75,3 +89,25 @@ def whatif_summary(
 def _counts(values: pd.Series) -> dict[str, int]:
     counts = values.value_counts()
     return {o.value: int(counts.get(o.value, 0)) for o in Outcome}
+
+
+def whatif_sentence(whatif: WhatIf | None) -> str:
+    """The what-if headline, e.g. "Switching the e-mail mapping … makes 24 more guests ready, …"."""
+    if whatif is None:
+        return "No what-if evaluation: the target has no recommended guest mapping."
+    met = {True: "met", False: "not met yet", None: "not verified"}[whatif.precondition_met]
+    plural = "guest" if whatif.newly_ready == 1 else "guests"
+    return (
+        f"Switching the e-mail mapping ({whatif.description}) makes {whatif.newly_ready:,} more "
+        f"{plural} ready, provided {whatif.precondition} (precondition {met})." + _mail_fix(whatif)
+    )
+
+
+def _mail_fix(whatif: WhatIf) -> str:
+    """The what-if's caveat: guests whose mail forwarding needs an Exchange fix first."""
+    if not whatif.needs_mail_fix:
+        return ""
+    return (
+        f" {whatif.needs_mail_fix:,} of them also need an Exchange Online fix before mail to the "
+        "initial-domain address reaches them (exo-forwarding-broken, exo-not-mail-enabled)."
+    )

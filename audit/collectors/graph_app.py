@@ -16,7 +16,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
-from audit.collect.graph_io import (
+from audit.collectors.graph_io import (
     _EXPECTED,
     APP_SOURCES,
     JSON,

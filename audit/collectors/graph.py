@@ -12,16 +12,16 @@ Records are the raw Graph objects exactly as returned, keyed by source, with two
 groups appear as members typed ``#microsoft.graph.group``) and the ``sync_schema`` object carries
 ``"_jobId"`` (the job whose schema it is) instead of the response's ``@odata.context``.
 
-The parts: :mod:`audit.collect.graph_client` builds the client (the SDK's middleware plus our
-counter and shared throttling pause), :mod:`audit.collect.graph_io` reads raw pages and keeps each
-source's status, :mod:`audit.collect.graph_app` reads the app's sources; this module reads the
+The parts: :mod:`audit.collectors.graph_client` builds the client (the SDK's middleware plus our
+counter and shared throttling pause), :mod:`audit.collectors.graph_io` reads raw pages and keeps each
+source's status, :mod:`audit.collectors.graph_app` reads the app's sources; this module reads the
 guests and runs the whole collection.
 
 At tenant scale (see bench/README.md): ``partitions=N`` reads the guest list in parallel chains
-(:mod:`audit.collect.partition`), at most N requests in flight, all pausing together when Graph
+(:mod:`audit.collectors.partition`), at most N requests in flight, all pausing together when Graph
 answers 429/503 with ``Retry-After`` (one throttling budget); ``checkpoint=`` logs every page so an
-interrupted collection resumes (:mod:`audit.collect.checkpoint`); ``track_changes`` stores a
-``/users/delta`` link and ``delta=`` reads only the changes since one (:mod:`audit.collect.delta`).
+interrupted collection resumes (:mod:`audit.collectors.checkpoint`); ``track_changes`` stores a
+``/users/delta`` link and ``delta=`` reads only the changes since one (:mod:`audit.collectors.delta`).
 """
 
 from __future__ import annotations
@@ -37,17 +37,17 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
-from audit.collect._heap import pages_frozen
-from audit.collect.checkpoint import Checkpoint
-from audit.collect.delta import DeltaChanges, DeltaState, fold_changes, needs_refetch
-from audit.collect.graph_app import app_sources
-from audit.collect.graph_client import (
+from audit.collectors._heap import pages_frozen
+from audit.collectors.checkpoint import Checkpoint
+from audit.collectors.delta import DeltaChanges, DeltaState, fold_changes, needs_refetch
+from audit.collectors.graph_app import app_sources
+from audit.collectors.graph_client import (
     MAX_RETRY_WAIT,
     _quiet_sdk_imports,
     close_graph_client,
     make_graph_client,
 )
-from audit.collect.graph_io import (
+from audit.collectors.graph_io import (
     _EXPECTED,
     APP_SOURCES,
     JSON,
@@ -64,7 +64,7 @@ from audit.collect.graph_io import (
     _Problem,
     _run,
 )
-from audit.collect.partition import Slots, collect_partitioned
+from audit.collectors.partition import Slots, collect_partitioned
 from audit.errors import ConfigError
 from audit.models import SourceState, SourceStatus
 

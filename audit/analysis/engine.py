@@ -90,7 +90,7 @@ def validate(rule: Rule, known_columns: set[str]) -> None:
 
 def example_frame(rule: Rule, example: Example) -> pd.DataFrame:
     """A frame holding exactly the rule's columns for an example's rows (absent values are NA)."""
-    from audit.columns import conform
+    from audit.analysis.columns import conform
 
     rows = [{c: row.get(c) for c in rule.columns} for row in example.rows]
     return conform(pd.DataFrame(rows, columns=list(rule.columns), dtype=object))

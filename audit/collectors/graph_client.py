@@ -32,8 +32,8 @@ from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
-from audit.collect._heap import release_on_close
-from audit.collect.auth import Credential, cloud_endpoints, is_loopback
+from audit.collectors._heap import release_on_close
+from audit.collectors.auth import Credential, cloud_endpoints, is_loopback
 from audit.errors import ConfigError
 
 __all__ = ["MAX_RETRY_WAIT", "close_graph_client", "make_graph_client"]

@@ -1,7 +1,7 @@
 """Raw reads of Graph and the bookkeeping of each source's outcome.
 
 :class:`_Graph` sends GETs through the SDK adapter of a client made by
-:func:`audit.collect.graph_client.make_graph_client`, takes the raw bytes and parses them with
+:func:`audit.collectors.graph_client.make_graph_client`, takes the raw bytes and parses them with
 orjson (typed kiota models parse a few hundred users per second, raw pages a hundred thousand),
 follows ``@odata.nextLink`` only on the Graph host it was given, and logs pages to a checkpoint.
 :func:`_run` turns a source's read into its records and :class:`SourceStatus`; a failure becomes a
@@ -26,11 +26,11 @@ from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_service_client import GraphServiceClient
 
-from audit.collect._heap import freeze_young
-from audit.collect.checkpoint import Checkpoint, PageLog
-from audit.collect.delta import DeltaChanges
-from audit.collect.graph_client import _Counter
-from audit.collect.partition import Slots
+from audit.collectors._heap import freeze_young
+from audit.collectors.checkpoint import Checkpoint, PageLog
+from audit.collectors.delta import DeltaChanges
+from audit.collectors.graph_client import _Counter
+from audit.collectors.partition import Slots
 from audit.errors import SourceError
 from audit.models import SourceState, SourceStatus
 
@@ -66,7 +66,7 @@ class GraphData:
     SDK's retry handler absorbed (429/503/504), ``requests`` the GET requests the collector made.
     ``delta_link`` is the ``/users/delta`` link for the next incremental run (when changes were
     tracked). After an incremental run, ``changes`` holds what changed and ``records`` has no
-    ``users``: apply the changes to the previous table (:func:`audit.collect.delta.apply_changes`).
+    ``users``: apply the changes to the previous table (:func:`audit.collectors.delta.apply_changes`).
     ``resumed_pages`` counts pages taken from a checkpoint instead of Graph. ``capped_waits``
     counts ``Retry-After`` waits shortened to the client's ``max_wait`` (``longest_retry_after``
     is the longest one asked for), ``reauthenticated`` the requests sent again with a fresh token
@@ -125,7 +125,7 @@ class _Graph:
         self.checkpoint = checkpoint
         self.requests = 0
         self.resumed = 0
-        self.freeze = False  # freeze each parsed page (audit.collect._heap)
+        self.freeze = False  # freeze each parsed page (audit.collectors._heap)
 
     async def fetch(self, info: RequestInformation) -> tuple[bytes, JSON]:
         """One GET: the raw body and its parsed JSON object.
@@ -261,7 +261,7 @@ def _parse(raw: bytes, *, freeze: bool = False) -> Any:
     """orjson.loads with the cyclic GC paused: parsed JSON has no cycles, and the collections that
     the allocation of a 999-user page would trigger (scanning everything already collected) cost
     more than the parse itself, about 2.5x overall at 100,000 guests. With ``freeze``, the page
-    is then frozen (:mod:`audit.collect._heap`), so later collections do not scan it either."""
+    is then frozen (:mod:`audit.collectors._heap`), so later collections do not scan it either."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

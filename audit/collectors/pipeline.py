@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from audit._files import private_dir, private_file, write_private
-from audit.collect.build import build_snapshot, guest_domains, source_tables
+from audit.collectors.build import build_snapshot, guest_domains, source_tables
 from audit.config import AuditConfig
 from audit.errors import CollectionError, ConfigError
 from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot, now_utc
 
 if TYPE_CHECKING:
-    from audit.collect.dns import DnsResult
-    from audit.collect.dns_feed import DomainFeed
-    from audit.collect.mailusers import MailUsers
+    from audit.collectors.dns import DnsResult
+    from audit.collectors.dns_feed import DomainFeed
+    from audit.collectors.mailusers import MailUsers
 
 
 @dataclass
@@ -80,7 +80,7 @@ async def collect(
     """
     if not options.save_raw:
         return await _collect(options, config=config, now=now)
-    from audit.collect.export import check_export_target, publish_folder
+    from audit.collectors.export import check_export_target, publish_folder
 
     final = check_export_target(options.save_raw)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=private_dir(final.parent)))
@@ -124,7 +124,7 @@ async def _collect_fed(
         await feed.idle()  # what follows holds the loop for seconds at scale
     redactor = _raw_redactor(options, records)
     if options.save_raw:
-        from audit.collect.export import write_raw
+        from audit.collectors.export import write_raw
 
         write_raw(redactor.records(records) if redactor else records, options.save_raw)
     # Raw objects become tables as early as possible and are let go (gigabytes at a million
@@ -178,7 +178,7 @@ def _raw_redactor(options: CollectOptions, records: dict[str, Any]) -> _RawRedac
 def _users_table_once(records: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
     """Build the users table once (DNS and the snapshot both need it) and let the raw objects go:
     at a million guests they hold gigabytes."""
-    from audit.collect.tables import users_table
+    from audit.collectors.tables import users_table
 
     raw = records.pop("users", None)
     if raw is not None and "users" not in tables:
@@ -239,15 +239,15 @@ async def _dns_while_parsing(
 
 
 def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
-    from audit.collect.export import read_export
+    from audit.collectors.export import read_export
 
     records, statuses = read_export(folder)
     return records, statuses, {"mode": "export", "export": str(Path(folder).name)}
 
 
 def _domain_feed(options: CollectOptions) -> DomainFeed:
-    """A feed resolving the guests' domains as their pages arrive (:mod:`audit.collect.dns_feed`)."""
-    from audit.collect.dns_feed import DomainFeed
+    """A feed resolving the guests' domains as their pages arrive (:mod:`audit.collectors.dns_feed`)."""
+    from audit.collectors.dns_feed import DomainFeed
 
     feed = DomainFeed(functools.partial(_resolve, options))
     feed.start()
@@ -256,7 +256,7 @@ def _domain_feed(options: CollectOptions) -> DomainFeed:
 
 def _resolve(options: CollectOptions, domains: list[str]) -> Awaitable[DnsResult]:
     """Resolve ``domains`` with the options' nameservers, timeout and concurrency."""
-    from audit.collect import dns
+    from audit.collectors import dns
 
     return dns.resolve_domains(
         domains,
@@ -272,9 +272,9 @@ async def _live(
     tables: dict[str, pd.DataFrame],
     feed: DomainFeed | None = None,
 ) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
-    from audit.collect.checkpoint import Checkpoint
-    from audit.collect.delta import DeltaState
-    from audit.collect.graph import collect_graph
+    from audit.collectors.checkpoint import Checkpoint
+    from audit.collectors.delta import DeltaState
+    from audit.collectors.graph import collect_graph
 
     delta = DeltaState.from_snapshot(options.delta_from) if options.delta_from else None
     folder = options.checkpoint_dir
@@ -308,8 +308,8 @@ def _scale_extra(
     options: CollectOptions, data: Any, tables: dict[str, pd.DataFrame]
 ) -> dict[str, Any]:
     """Apply an incremental run's changes to the previous users table; note the delta link."""
-    from audit.collect.delta import DELTA_LINK, DELTA_SELECT, apply_changes
-    from audit.collect.graph import GUEST_SELECT
+    from audit.collectors.delta import DELTA_LINK, DELTA_SELECT, apply_changes
+    from audit.collectors.graph import GUEST_SELECT
 
     extra: dict[str, Any] = {}
     previous = options.delta_from
@@ -330,8 +330,8 @@ def _scale_extra(
 @contextlib.asynccontextmanager
 async def graph_client(options: CollectOptions) -> AsyncIterator[Any]:
     """A GraphServiceClient for the options' cloud, URL and credential; closed on exit."""
-    from audit.collect.auth import make_credential
-    from audit.collect.graph import close_graph_client, make_graph_client
+    from audit.collectors.auth import make_credential
+    from audit.collectors.graph import close_graph_client, make_graph_client
 
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
     credential = make_credential(
@@ -357,7 +357,7 @@ async def graph_client(options: CollectOptions) -> AsyncIterator[Any]:
 
 
 def _cloud_graph_url(cloud: str) -> str:
-    from audit.collect.auth import CLOUDS
+    from audit.collectors.auth import CLOUDS
 
     return CLOUDS[cloud].graph_base_url
 
@@ -370,12 +370,12 @@ async def _add_dns(
     redactor: _RawRedactor | None = None,
     feed: DomainFeed | None = None,
 ) -> None:
-    from audit.collect import dns
-    from audit.collect import tables as t
+    from audit.collectors import dns
+    from audit.collectors import tables as t
 
     recorded = Path(options.from_export or "") / "dns.json"
     if options.from_export and recorded.is_file():
-        from audit.collect.export import load_json
+        from audit.collectors.export import load_json
 
         replay = dns.result_from_json(load_json(recorded), path=recorded)
         tables["dns"] = replay.table
@@ -419,7 +419,7 @@ def _mailusers_path(options: CollectOptions) -> str | None:
 
 async def _parse_mailusers(options: CollectOptions) -> MailUsers | None:
     """Parse the CSV step by step, yielding to the loop between steps; None without a CSV."""
-    from audit.collect.mailusers import read_mailusers_async
+    from audit.collectors.mailusers import read_mailusers_async
 
     path = _mailusers_path(options)
     return None if path is None else await read_mailusers_async(path)
@@ -439,7 +439,7 @@ def _add_mailusers(
         statuses["mailusers"] = SourceStatus("mailusers", SourceState.NOT_REQUESTED)
         return
     if parsed is None:
-        from audit.collect.mailusers import read_mailusers
+        from audit.collectors.mailusers import read_mailusers
 
         parsed = read_mailusers(path)
     tables["mailusers"] = parsed.table

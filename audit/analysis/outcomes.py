@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from audit import addresses as addr
-from audit.frame import public_domains
+from audit.guests import public_domains
 from audit.models import Outcome
 from audit.rules._common import known
 from audit.rules.duplicate_target_key import duplicated, in_scope

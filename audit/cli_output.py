@@ -1,0 +1,176 @@
+"""What the commands print: summaries, diffs, history tables and doctor lines, made safe for a
+terminal (tenant text never reaches it raw)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from audit.analysis.diff import Diff
+from audit.analysis.result import AuditResult
+from audit.collectors.doctor import Probe
+from audit.history import RunInfo
+from audit.render._common import DIFF_COUNT_LABELS, diff_since
+from audit.rules import all_rules
+
+__all__ = [
+    "diff_lines",
+    "diff_summary_dict",
+    "doctor_lines",
+    "history_lines",
+    "print_summary",
+    "rules_markdown",
+    "summary_dict",
+    "summary_lines",
+    "terminal",
+]
+
+
+def print_summary(
+    result: AuditResult, out: Path | None, *, quiet: bool = False, as_json: bool = False
+) -> None:
+    """One screen: tenant, guests, outcomes, what-if, top rules, failed sources, where files are."""
+    if quiet:
+        click.echo(str(out or ""))
+        return
+    if as_json:
+        click.echo(orjson.dumps(summary_dict(result, out), option=orjson.OPT_INDENT_2).decode())
+        return
+    for line in summary_lines(result, out):
+        click.echo(line)
+
+
+def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
+    """The summary as JSON-ready data (for ``--json``)."""
+    top = result.open_findings()["rule_id"].value_counts().head(10)
+    return {
+        "tenant": result.tenant,
+        "guests": len(result.guests),
+        "outcomes": result.outcome_counts(),
+        "whatif_newly_ready": result.whatif.newly_ready if result.whatif else None,
+        "top_rules": {str(k): int(v) for k, v in top.items()},
+        "failed_sources": [s.name for s in result.sources if s.state.value == "failed"],
+        "out": str(out) if out else None,
+    }
+
+
+def summary_lines(result: AuditResult, out: Path | None) -> list[str]:
+    """Human-readable summary lines."""
+    tenant = result.tenant.get("name") or result.tenant.get("id") or "?"
+    lines = [f"b2b-preflight {result.tool_version} · {tenant} → {result.target}"]
+    lines.append(f"guests: {len(result.guests)}")
+    lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in result.outcome_counts().items()))
+    if result.whatif:
+        w = result.whatif
+        lines.append(
+            f"what-if: {w.description} → {w.newly_ready} more ready, provided {w.precondition}"
+        )
+    for s in result.sources:
+        if s.state.value == "failed":
+            why = f"missing permission {s.missing_permission}" if s.missing_permission else s.error
+            lines.append(f"SOURCE FAILED: {s.name}: {why}")
+    lines.append("top rules:")
+    counts = result.open_findings()["rule_id"].value_counts().head(8)
+    severity = dict(zip(result.rules["rule_id"], result.rules["severity"], strict=True))
+    lines += [f"  {n:>7}  {severity.get(r, ''):7} {r}" for r, n in counts.items()]
+    if out is not None:
+        lines.append(f"reports: {out}")
+    return lines
+
+
+def rules_markdown() -> str:
+    """The README's rule table, generated from rule metadata."""
+    lines = ["| id | severity | flags a guest when | needs |", "|---|---|---|---|"]
+    for rule in all_rules():
+        needs = ", ".join(rule.sources) or "Graph users"
+        lines.append(f"| `{rule.id}` | {rule.severity.value} | {rule.title} | {needs} |")
+    return "\n".join(lines)
+
+
+def doctor_lines(probes: list[Probe]) -> list[str]:
+    """One line per source, then the rules each failed source disables."""
+    lines = []
+    for p in probes:
+        state = {True: "ok", False: "FAILED", None: "not tested"}[p.ok]
+        need = f"  needs {p.permission}" if p.ok is False else ""
+        lines.append(f"{p.source:22} {state:11} {p.detail}{need}")
+    failed = {p.source for p in probes if p.ok is False}
+    if failed & {"organization", "domains", "users"}:
+        lines.append("The audit cannot run without organization, domains and users.")
+    for rule in all_rules():
+        if blocked := failed & set(rule.sources):
+            lines.append(f"disabled: {rule.id} (needs {', '.join(sorted(blocked))})")
+    return lines
+
+
+def diff_summary_dict(diff: Diff, out: Path | None) -> dict[str, Any]:
+    """What ``diff --json`` prints: both sides, counts, warnings, the output folder."""
+    return {
+        "old": diff.old.to_dict(),
+        "new": diff.new.to_dict(),
+        "counts": diff.counts(),
+        "warnings": list(diff.warnings),
+        "out": str(out) if out is not None else None,
+    }
+
+
+def diff_lines(diff: Diff, out: Path | None) -> list[str]:
+    """Human-readable diff summary (tenant text made safe for a terminal)."""
+    tenant = terminal(diff.new.tenant_name or diff.new.tenant_id or "?")
+    lines = [f"changes since {diff_since(diff)} · {tenant}"]
+    counts = diff.counts()
+    lines += [f"  {label:20} {counts[key]:>7}" for key, label in DIFF_COUNT_LABELS.items()]
+    lines += [f"WARNING: {terminal(w)}" for w in diff.warnings]
+    if out is not None:
+        lines.append(f"reports: {out}")
+    return lines
+
+
+def history_lines(runs: list[RunInfo], root: Path) -> list[str]:
+    """A table of runs with headline figures; problems of broken runs on their own line."""
+    if not runs:
+        return [f"no runs in {root}"]
+    head = f"{'when (UTC)':16}  {'state':7}  {'tenant':24}  {'guests':>6}  "
+    head += (
+        f"{'ready':>5} {'unman':>5} {'block':>5}  {'open':>5} {'high':>5}  {'new/fixed':>9}  path"
+    )
+    lines = [head]
+    for run in runs:
+        lines.append(_history_row(run))
+        lines += [f"    ! {terminal(p)}" for p in run.problems if run.state != "ok"]
+    return lines
+
+
+def _history_row(run: RunInfo) -> str:
+    """One run as a table row."""
+    when = run.timestamp.strftime("%Y-%m-%d %H:%M") if run.timestamp else "?"
+    tenant = terminal(run.tenant_name or run.tenant_id or "?")[:24]
+    delta = ""
+    if run.diff_counts is not None:
+        delta = f"+{run.diff_counts.get('new', 0)}/-{run.diff_counts.get('fixed', 0)}"
+    cells = (
+        _n(run.guests),
+        _n(run.outcomes.get("ready")),
+        _n(run.outcomes.get("unmanaged")),
+        _n(run.outcomes.get("blocked")),
+        _n(run.open_findings),
+        _n(run.open_by_severity.get("high")),
+    )
+    figures = (
+        f"{cells[0]:>6}  {cells[1]:>5} {cells[2]:>5} {cells[3]:>5}  {cells[4]:>5} {cells[5]:>5}"
+    )
+    return (
+        f"{when:16}  {run.state:7}  {tenant:24}  {figures}  {delta:>9}  {terminal(str(run.path))}"
+    )
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def terminal(text: str) -> str:
+    """Tenant text for a terminal: control and format characters shown as escapes, not run."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
