@@ -24,23 +24,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from audit.analysis.waivers import Waiver
 from audit.errors import ConfigError
 from audit.models import Severity
 
-
-@dataclass(frozen=True)
-class AuditException:
-    """A muted finding: a guest (id or UPN) or domain, for one rule or all, until it expires."""
-
-    match: str
-    rule: str = "*"
-    reason: str = ""
-    owner: str = ""
-    expires: date | None = None
-
-    def active(self, today: date) -> bool:
-        """True until (and including) the expiry date."""
-        return self.expires is None or today <= self.expires
+AuditException = Waiver
+"""The former name of :class:`~audit.analysis.waivers.Waiver` (kept for existing scripts)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ class AuditConfig:
     verification_tokens: tuple[str, ...] = ()
     stale_days: int = 90
     fail_on: Severity | None = None
-    exceptions: tuple[AuditException, ...] = ()
+    exceptions: tuple[Waiver, ...] = ()
     public_domains: tuple[str, ...] = ()
     mapping: dict[str, str] = field(default_factory=dict)
 
@@ -107,7 +96,7 @@ def _from_dict(data: dict[str, Any], file: Path) -> AuditConfig:
         raise ConfigError(f"{file}: {exc}") from None
 
 
-def _exception(entry: Any) -> AuditException:
+def _exception(entry: Any) -> Waiver:
     if not isinstance(entry, dict) or not entry.get("match"):
         raise ValueError("each [[exceptions]] entry needs a 'match'")
     expires = entry.get("expires")
@@ -115,7 +104,7 @@ def _exception(entry: Any) -> AuditException:
         expires = date.fromisoformat(expires)
     if expires is not None and not isinstance(expires, date):
         raise ValueError(f"exception expiry {expires!r} is not a date")
-    return AuditException(
+    return Waiver(
         match=str(entry["match"]),
         rule=str(entry.get("rule", "*")),
         reason=str(entry.get("reason", "")),

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 import audit
-from audit.analysis.columns import FRAME_COLUMNS
+from audit.analysis.columns import FRAME_COLUMNS, columns_markdown
 from audit.collectors.pipeline import CollectOptions, collect_sync
 from tests.api_reference import API_BLOCK, api_markdown
 from tests.test_docs import README
+from tests.update_readme import COLUMNS_BLOCK, COLUMNS_MD
 
 ROOT = Path(__file__).parents[1]
 HANDMADE = ROOT / "tests" / "data" / "handmade"
@@ -40,6 +41,14 @@ def test_columns_md_documents_exactly_the_frame_contract() -> None:
     documented = _documented_columns()
     assert FRAME_COLUMNS - documented == set(), "columns missing from audit/COLUMNS.md"
     assert documented - FRAME_COLUMNS == set(), "COLUMNS.md documents columns the frame lacks"
+
+
+def test_columns_md_table_is_generated_from_the_code() -> None:
+    found = COLUMNS_BLOCK.search(COLUMNS_MD.read_text(encoding="utf-8"))
+    assert found, "audit/COLUMNS.md lacks the columns:start/columns:end block"
+    assert found.group(1).strip() == columns_markdown().strip(), (
+        "audit/COLUMNS.md is stale: run `python -m tests.update_readme`"
+    )
 
 
 def test_the_built_frame_has_exactly_the_contract_columns(frame: pd.DataFrame) -> None:

@@ -16,13 +16,13 @@ import pytest
 from openpyxl import load_workbook
 
 from audit.analysis.diff import CHANGE_FIELDS, Diff, diff_results
+from audit.analysis.findings import FINDING_COLUMNS
 from audit.analysis.result import AuditResult
 from audit.config import AuditConfig, AuditException
 from audit.demo.evolve import evolve_tenant
 from audit.demo.model import DemoTenant
 from audit.demo.tenant import generate_tenant
 from audit.render import render_all
-from audit.analysis.findings import FINDING_COLUMNS
 from audit.render.json_out import dumps
 from tests._demo_results import demo_result
 from tests.factories import CATALOGUE, HOSTILE, make_result

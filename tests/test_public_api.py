@@ -22,6 +22,7 @@ EXPECTED = [
     "Run",
     "RunOptions",
     "Snapshot",
+    "Waiver",
     "WhatIf",
     "__version__",
     "all_rules",
@@ -81,8 +82,16 @@ def test_dir_lists_the_public_api() -> None:
 def test_every_name_resolves_to_its_definition(name: str) -> None:
     value = getattr(audit, name)
     assert not isinstance(value, types.ModuleType), f"audit.{name} is a module"
-    assert value.__name__ == name
-    assert value is getattr(importlib.import_module(value.__module__), name)
+    assert value.__name__ == ALIASES.get(name, name)
+    assert value is getattr(importlib.import_module(value.__module__), value.__name__)
+
+
+ALIASES = {"AuditException": "Waiver"}
+"""Former names kept in the API for existing scripts."""
+
+
+def test_former_names_are_the_same_objects() -> None:
+    assert audit.AuditException is audit.Waiver
 
 
 def test_version_is_a_string() -> None:

@@ -21,11 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.render import _ps1_plans as plans
+from audit import plans
+from audit._values import column, py_values
+from audit.powershell import as_text, as_texts, ps_comment, ps_comments, ps_quote
+from audit.render import _ps1_plans as ps1_plans
 from audit.render import _ps1_read as read
 from audit.render import remediation as rem
-from audit._values import column, py_values
-from audit.render._ps1_text import as_text, as_texts, ps_comment, ps_comments, ps_quote
+from audit.rules import all_rules, get_rule
 from tests.factories import make_result
 from tests.test_remediation import FINDINGS, GUESTS, HOSTILE, _guest, _result
 
@@ -226,9 +228,10 @@ def _guest_record(row: dict[str, Any]) -> plans.Guest:
     return read.read_guests(frame, {row["object_id"]})[row["object_id"]]
 
 
-@pytest.mark.parametrize("rule_id", sorted(plans._PLANNERS))
+@pytest.mark.parametrize("rule_id", sorted(r.id for r in all_rules() if r.plan is not None))
 def test_plans_of_rules_said_not_to_read_the_guest_ignore_it(rule_id: str) -> None:
-    planner = plans._PLANNERS[rule_id]
+    planner = get_rule(rule_id).plan
+    assert planner is not None
     ctx = plans.Ctx("contoso.onmicrosoft.com", "bbbbbbbb-0000-4000-8000-000000000002", "App")
     seen = set()
     for row in GUESTS:
@@ -236,7 +239,7 @@ def test_plans_of_rules_said_not_to_read_the_guest_ignore_it(rule_id: str) -> No
         plan = planner(finding, _guest_record(row), ctx)
         seen.add(repr(plan))
     seen.add(repr(planner(finding, plans.NO_GUEST, ctx)))
-    if not plans.uses_guest(rule_id):
+    if not ps1_plans.uses_guest(rule_id):
         assert len(seen) == 1
     else:
         assert len(seen) > 1, "a rule that reads the guest should show it in its plan"

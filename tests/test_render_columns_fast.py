@@ -22,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit._values import column, py_values
+from audit.analysis.findings import FINDING_COLUMNS
 from audit.analysis.result import AuditResult
 from audit.render import _common, json_out
 from audit.render._columns_fast import (
@@ -31,8 +33,6 @@ from audit.render._columns_fast import (
     flag_rows,
     map_values,
 )
-from audit._values import column, py_values
-from audit.analysis.findings import FINDING_COLUMNS
 from audit.render._common import GUEST_FIELDS
 from audit.render.csv_out import format_column, write_findings_csv, write_guests_csv
 from audit.render.json_out import build_document, dumps, write_findings_json

@@ -35,10 +35,10 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from openpyxl.utils.datetime import to_excel
 
+from audit._values import column, joined, naive_utc, py_values
 from audit.analysis.diff import diff_results
 from audit.analysis.result import AuditResult
 from audit.render import excel, write_xlsx
-from audit._values import column, joined, naive_utc, py_values
 from audit.render._common import guest_view
 from audit.render.xlsx_package import write_package
 from audit.render.xlsx_sheet import _ENCODERS, CellStyles, _exact_cell, _plain, _serials, rows_xml

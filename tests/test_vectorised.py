@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from audit import _text as text
 from audit import addresses as addr
+from audit.analysis.columns import conform
 from audit.analysis.engine import RuleRun
 from audit.analysis.findings import FINDING_COLUMNS, findings_table, status_table
 from audit.analysis.outcomes import predict_outcomes
@@ -284,54 +285,64 @@ GUEST = st.fixed_dictionaries(
         "key": st.sampled_from([None, "k1", "K1", "k2"]),
         "verified": st.sampled_from([True, False, None]),
         "scope": st.sampled_from([None, "direct", "group", "none", "nested_only"]),
-        "mail-missing": st.booleans(),
-        "original-upn-missing": st.booleans(),
+        "mail": st.sampled_from([None, "jo@partner.com"]),
+        "upn_ok": st.booleans(),
     }
 )
 
 
 def _reasons_reference(guest: dict[str, Any], dup: bool) -> list[str]:
-    """The reasons of one guest as the rules state them, one guest at a time."""
+    """The reasons of one guest as the rules state them, one guest at a time (catalogue order)."""
     if guest["scope"] in ("none", "nested_only"):
         return ["not-in-scope" if guest["scope"] == "none" else "nested-group-only"]
     email = guest["email"]
+    missing = email is None or not email.strip()
     blocking = []
-    if email is None or not email.strip():
-        missing = "mail-missing" if guest["mail-missing"] else None
-        missing = missing or ("original-upn-missing" if guest["original-upn-missing"] else None)
-        blocking.append(missing or "address-invalid")
-    elif not _valid(email):
+    if missing or not _valid(email):
         blocking.append("address-invalid")
-    if email is not None and email.strip() and _long(email):
-        blocking.append("address-too-long")
     if dup:
         blocking.append("duplicate-target-key")
+    if missing and guest["mail"] is None:
+        blocking.append("mail-missing")
+    if missing and not guest["upn_ok"]:
+        blocking.append("original-upn-missing")
+    if not missing and _long(email):
+        blocking.append("address-too-long")
     if blocking:
         return blocking
-    if guest["verified"] is not True:
-        public = addr.a_label(_parts(email)[1]) == "gmail.com"
-        return ["domain-unverified", "public-mail-domain"] if public else ["domain-unverified"]
-    return []
+    public = addr.a_label(_parts(email)[1]) == "gmail.com"
+    if guest["verified"] is False or public:
+        return ["domain-unverified"] * (guest["verified"] is False) + [
+            "public-mail-domain"
+        ] * public
+    return ["domain-unverified"] if guest["verified"] is None else []
 
 
 @SETTINGS
 @given(st.lists(GUEST, max_size=12))
 def test_outcome_reasons_equal_the_per_guest_statement(guests: list[dict[str, Any]]) -> None:
-    frame = pd.DataFrame(
-        {
-            "target_email": pd.Series([g["email"] for g in guests], dtype="str"),
-            "target_key": pd.Series([g["key"] for g in guests], dtype="str"),
-            "target_domain_verified": pd.Series([g["verified"] for g in guests], dtype="boolean"),
-            "scope": pd.Series([g["scope"] for g in guests], dtype="str"),
-        }
-    )
-    rules = ("mail-missing", "original-upn-missing")
-    flagged = pd.DataFrame(
-        {r: [g[r] for g in guests] for r in rules}, index=frame.index, dtype=bool
+    email = pd.Series([g["email"] for g in guests], dtype="str")
+    domain = addr.domain_of(email)
+    frame = conform(
+        pd.DataFrame(
+            {
+                "target_email": email,
+                "target_email_domain": domain,
+                "target_email_public": domain.eq("gmail.com").fillna(False),
+                "target_key": pd.Series([g["key"] for g in guests], dtype="str"),
+                "target_domain_verified": [g["verified"] for g in guests],
+                "scope": pd.Series([g["scope"] for g in guests], dtype="str"),
+                "mail": pd.Series([g["mail"] for g in guests], dtype="str"),
+                "other_mails": [[] for _ in guests],
+                "original_upn": pd.Series(["u"] * len(guests), dtype="str"),
+                "original_upn_ok": [g["upn_ok"] for g in guests],
+                "proxy_addresses": [[] for _ in guests],
+            }
+        )
     )
     scope = in_scope(frame["scope"])
     dup = duplicated(frame["target_key"], scope) | duplicated(frame["target_email"], scope)
-    got = predict_outcomes(frame, flagged)["reasons"].tolist()
+    got = predict_outcomes(frame)["reasons"].tolist()
     assert got == [_reasons_reference(g, d) for g, d in zip(guests, dup, strict=True)]
     assert len({id(reasons) for reasons in got}) == len(got)  # every guest has its own list
 

@@ -1,12 +1,18 @@
-"""Regenerate the README's rule table and API reference: ``.venv/bin/python -m tests.update_readme``."""
+"""Regenerate the README's rule table and API reference, and the column table of audit/COLUMNS.md:
+``.venv/bin/python -m tests.update_readme``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from audit.analysis.columns import columns_markdown
 from audit.cli_output import rules_markdown
 from tests.api_reference import API_BLOCK, api_markdown
 from tests.test_docs import BLOCK, README
+
+COLUMNS_MD = Path(__file__).parents[1] / "audit" / "COLUMNS.md"
+COLUMNS_BLOCK = re.compile(r"<!-- columns:start -->\n(.*?)<!-- columns:end -->", re.S)
 
 
 def main() -> None:
@@ -17,6 +23,10 @@ def main() -> None:
     api = api_markdown().strip()
     new = API_BLOCK.sub(lambda _: f"<!-- api:start -->\n{api}\n<!-- api:end -->", new)
     Path(README).write_text(new, encoding="utf-8")
+    columns = COLUMNS_MD.read_text(encoding="utf-8")
+    table = columns_markdown().strip()
+    block = f"<!-- columns:start -->\n{table}\n<!-- columns:end -->"
+    COLUMNS_MD.write_text(COLUMNS_BLOCK.sub(lambda _: block, columns), encoding="utf-8")
 
 
 if __name__ == "__main__":

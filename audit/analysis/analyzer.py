@@ -9,19 +9,19 @@ import pandas as pd
 
 from audit._version import __version__
 from audit.analysis import engine
-from audit.analysis.engine import Context, Rule, RuleRun
+from audit.analysis.engine import Context, Rule, RuleRun, worded
 from audit.analysis.findings import findings_table, rules_table, status_table
 from audit.analysis.frame import guests_frame
-from audit.analysis.frame_target import effective_mapping
+from audit.analysis.frame_target import EffectiveMapping, effective_mapping
 from audit.analysis.outcomes import predict_outcomes
 from audit.analysis.result import AuditResult
 from audit.analysis.summary import domains_table, whatif_summary
-from audit.analysis.waivers import apply_exceptions
+from audit.analysis.waivers import apply_waivers
 from audit.config import AuditConfig
 from audit.models import RuleState
 from audit.rules import all_rules
 from audit.snapshot import Snapshot, now_utc
-from audit.targets import get_target
+from audit.targets import Target, get_target
 
 
 def analyze(
@@ -37,11 +37,13 @@ def analyze(
     now = now or now_utc()
     frame = guests_frame(snapshot, config=config, target=target)
     mapping = effective_mapping(snapshot, config, target, None)
-    context = _context(snapshot, config, mapping.email, mapping.key, now)
-    runs = engine.run(rules or all_rules(), frame, context, snapshot.sources)
+    context = _context(snapshot, config, target, mapping, now)
+    runs = _run(rules or all_rules(), frame, context, snapshot)
     flagged = _flagged(runs, frame)
-    outcomes = _outcomes(frame, flagged)
-    findings = apply_exceptions(findings_table(runs, frame, snapshot), frame, config, now.date())
+    ran = [run.rule for run in runs if run.state is RuleState.RAN]
+    outcomes = _outcomes(frame, ran, context)
+    findings = findings_table(runs, frame, snapshot)
+    findings = apply_waivers(findings, frame, config.exceptions, now.date())
     mapping_info = mapping.to_dict() | {"error": frame.attrs.get("mapping_error")}
     return AuditResult(
         tool_version=__version__,
@@ -62,17 +64,35 @@ def analyze(
     )
 
 
+def _run(
+    rules: Sequence[Rule], frame: pd.DataFrame, context: Context, snapshot: Snapshot
+) -> list[RuleRun]:
+    """Run the rules that mean something for the target, in its words; skip the others."""
+    target = context.target
+    runs = engine.run(
+        [worded(r, target) for r in rules if r.applies_to(target)], frame, context, snapshot.sources
+    )
+    reason = f"does not apply to {target.title}"
+    skipped = {r.id: RuleRun(worded(r, target), RuleState.SKIPPED, reason) for r in rules}
+    done = {run.rule.id: run for run in runs}
+    return [done.get(r.id) or skipped[r.id] for r in rules]
+
+
 def _context(
-    snapshot: Snapshot, config: AuditConfig, email: str, key: str, now: datetime
+    snapshot: Snapshot,
+    config: AuditConfig,
+    target: Target,
+    mapping: EffectiveMapping,
+    now: datetime,
 ) -> Context:
     app = _app(snapshot, "")
     return Context(
         now=now,
         initial_domain=snapshot.tenant.get("initial_domain"),
         stale_days=config.stale_days,
-        target=config.target,
-        email_expression=email,
-        key_expression=key,
+        target=target,
+        email_expression=mapping.email,
+        key_expression=mapping.key,
         app_id=app.get("id"),
         app_name=app.get("displayName"),
     )
@@ -88,9 +108,9 @@ def _flagged(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
-def _outcomes(frame: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
-    now = predict_outcomes(frame, flagged, prefix="target")
-    whatif = predict_outcomes(frame, flagged, prefix="whatif")
+def _outcomes(frame: pd.DataFrame, ran: Sequence[Rule], context: Context) -> pd.DataFrame:
+    now = predict_outcomes(frame, ran, prefix="target", context=context)
+    whatif = predict_outcomes(frame, ran, prefix="whatif", context=context)
     return pd.DataFrame(
         {
             "object_id": frame["object_id"],

@@ -3,19 +3,27 @@
 A rule is a vectorised check over the guests frame returning a nullable boolean Series: ``True`` flags
 the guest, ``False`` passes it, ``NA`` means its data is unknown (``not_evaluated``). A rule whose source
 was not collected is ``skipped`` as a whole, with the reason; it never passes or fails anyone.
+
+A rule is one file (``audit/rules/<id>.py``) holding everything about it: metadata, check, detail,
+examples, the outcome it decides (``outcome``/``outcome_when``), its fix plan for remediation.ps1
+(``plan``), and the demo guests it needs (``demo``). Its texts may name the target through
+``{target.title}`` and the other :class:`~audit.targets.Target` fields (:func:`worded`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from audit.analysis.columns import FRAME_COLUMNS, conform
 from audit.models import Outcome, RuleState, Severity, SourceStatus
+from audit.plans import Planner
+from audit.targets import Target, get_target, words
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 GUEST = "guest"
@@ -29,7 +37,7 @@ class Context:
     now: datetime
     initial_domain: str | None = None
     stale_days: int = 90
-    target: str = "atlassian"
+    target: Target = field(default_factory=lambda: get_target("atlassian"))
     email_expression: str = ""
     key_expression: str = ""
     app_id: str | None = None
@@ -50,8 +58,37 @@ Detail = Callable[[pd.DataFrame, Context], pd.Series]
 
 
 @dataclass(frozen=True)
+class DemoCase:
+    """A guest the demo tenant builds for a rule, so the demo shows it and its oracle checks it.
+
+    The guest starts from ``pattern`` (a builder the demo names: ``verified`` is a clean guest on a
+    verified domain, ``on:<kind>`` a guest on a domain of that kind, ...) and gets ``changes``
+    (fields of the demo's guest spec, e.g. ``{"licensed": True}``). ``trips`` are the rules the
+    case is about and must flag (default: this rule; none for a twin); ``flags``, when given,
+    replace every rule id the guest itself trips besides those its domain and scope imply.
+    ``twin_of`` makes the guest a near miss that must *not* trip those rules.
+    """
+
+    name: str
+    pattern: str = "verified"
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    trips: frozenset[str] | None = None
+    flags: frozenset[str] | None = None
+    twin_of: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Rule:
-    """One rule of the catalogue with the metadata that documents it."""
+    """One rule of the catalogue with the metadata that documents it.
+
+    ``outcome`` is the prediction a guest gets when this rule decides it (``blocked``,
+    ``unmanaged``, ``out_of_scope``); ``outcome_when`` says for which guests (a check over
+    ``outcome_columns``; default: the rule's own check), written over the ``target_*`` columns so
+    the what-if of the recommended mapping reuses it on the ``whatif_*`` values. ``plan`` is the
+    per-finding fix for remediation.ps1 (:mod:`audit.plans`); ``plan_note`` one note for the
+    section when there is nothing to do per guest. ``applies`` says whether the rule means
+    anything for a target (default: always).
+    """
 
     id: str
     title: str
@@ -64,11 +101,35 @@ class Rule:
     sources: tuple[str, ...] = ()
     detail: Detail | None = None
     level: str = GUEST
-    decides: Outcome | None = None
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    outcome: Outcome | None = None
+    outcome_when: Check | None = None
+    outcome_columns: tuple[str, ...] = ()
+    plan: Planner | None = None
+    plan_note: str = ""
+    demo: tuple[DemoCase, ...] = ()
+    applies: Callable[[Target], bool] | None = None
+
+    def decides_on(self) -> tuple[str, ...]:
+        """The columns ``outcome_when`` reads."""
+        return self.outcome_columns or self.columns
+
+    def applies_to(self, target: Target) -> bool:
+        """Whether the rule means anything for ``target``."""
+        return self.applies is None or bool(self.applies(target))
 
 
-def validate(rule: Rule, known_columns: set[str]) -> None:
+def worded(rule: Rule, target: Target) -> Rule:
+    """The rule with its title, rationale and remediation in ``target``'s words."""
+    return replace(
+        rule,
+        title=words(rule.title, target),
+        rationale=words(rule.rationale, target),
+        remediation=words(rule.remediation, target),
+        plan_note=words(rule.plan_note, target),
+    )
+
+
+def validate(rule: Rule, known_columns: set[str] = FRAME_COLUMNS) -> None:
     """Raise ValueError when a rule's metadata is incomplete or inconsistent."""
     problems = []
     if not _ID_RE.match(rule.id):
@@ -77,8 +138,15 @@ def validate(rule: Rule, known_columns: set[str]) -> None:
         problems.append("title must be 1-120 characters")
     if not rule.rationale or not rule.remediation:
         problems.append("rationale and remediation are required")
-    if unknown := set(rule.columns) - known_columns:
+    if unknown := (set(rule.columns) | set(rule.outcome_columns)) - known_columns:
         problems.append(f"unknown columns {sorted(unknown)}")
+    if rule.outcome_when is not None and rule.outcome is None:
+        problems.append("outcome_when needs an outcome")
+    for text in (rule.title, rule.rationale, rule.remediation, rule.plan_note):
+        try:
+            words(text, get_target("generic-scim"))
+        except ValueError as exc:
+            problems.append(str(exc))
     expects = [e for ex in rule.examples for e in ex.expect]
     if True not in expects or False not in expects:
         problems.append("needs examples that flag and examples that pass")
@@ -90,8 +158,6 @@ def validate(rule: Rule, known_columns: set[str]) -> None:
 
 def example_frame(rule: Rule, example: Example) -> pd.DataFrame:
     """A frame holding exactly the rule's columns for an example's rows (absent values are NA)."""
-    from audit.analysis.columns import conform
-
     rows = [{c: row.get(c) for c in rule.columns} for row in example.rows]
     return conform(pd.DataFrame(rows, columns=list(rule.columns), dtype=object))
 

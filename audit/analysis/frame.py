@@ -74,7 +74,11 @@ def guests_frame(
     frame = add_targets(
         frame, facts, effective, config, target, snapshot.tenant.get("initial_domain")
     )
-    frame["target_email_public"] = frame["target_email_domain"].isin(_public(config)).astype(bool)
+    public = _public(config)
+    frame["target_email_public"] = frame["target_email_domain"].isin(public).astype(bool)
+    frame["whatif_target_email_public"] = (
+        frame["whatif_target_email_domain"].isin(public).astype(bool)
+    )
     return frame
 
 

@@ -130,6 +130,8 @@ def verified(
 
     Unlisted domains whose TXT could not be read are NA (unknown) when tokens were given.
     """
+    if target.verifies_domains is None:  # not documented for this target: unknown
+        return pd.Series(pd.NA, index=domains.index, dtype="boolean")
     if not target.verifies_domains:
         return pd.Series(True, index=domains.index, dtype="boolean")
     listed_names = {addr.a_label(d.strip().lower().rstrip(".")) for d in config.verified_domains}

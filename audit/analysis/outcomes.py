@@ -2,112 +2,117 @@
 
 ``ready`` (a managed, working account), ``unmanaged`` (created, but on an unverified domain),
 ``blocked`` (will fail: no or invalid e-mail, duplicate key), ``out_of_scope`` or ``unknown``; each with
-the rule ids that decided it.
+the rule ids that decided it. Nothing here knows a rule by name: every rule declares the outcome it
+decides (``Rule.outcome``) and for which guests (``Rule.outcome_when``, written over the ``target_*``
+columns). The what-if runs the same declarations over the ``whatif_*`` columns.
+
+Precedence: ``out_of_scope`` over ``blocked`` over ``unmanaged``; a guest no rule decides is
+``unknown`` when a deciding rule could not evaluate it (its data is unknown), else ``ready``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
 import numpy as np
 import pandas as pd
 
-from audit import addresses as addr
-from audit.guests import public_domains
+from audit.analysis.engine import Context, Rule
 from audit.models import Outcome
-from audit.rules._common import known
-from audit.rules.duplicate_target_key import duplicated, in_scope
+from audit.rules import all_rules
+
+__all__ = ["PRECEDENCE", "WHATIF_COLUMNS", "deciding_rules", "predict_outcomes", "whatif_view"]
+
+PRECEDENCE = (Outcome.OUT_OF_SCOPE, Outcome.BLOCKED, Outcome.UNMANAGED)
+"""Outcomes a rule can decide, strongest first."""
+
+WHATIF_COLUMNS = {
+    "target_key": "whatif_target_key",
+    "target_email": "whatif_target_email",
+    "target_email_domain": "whatif_target_email_domain",
+    "target_email_public": "whatif_target_email_public",
+    "target_domain_verified": "whatif_domain_verified",
+}
+"""Current-mapping columns and their counterparts under the recommended mapping."""
+
+
+def whatif_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as the recommended mapping would see it: ``whatif_*`` values as ``target_*``."""
+    present = {new: old for old, new in WHATIF_COLUMNS.items() if new in frame and old in frame}
+    swapped = frame.drop(columns=list(present.values()))
+    return swapped.rename(columns=present)
+
+
+def deciding_rules(rules: Sequence[Rule]) -> list[Rule]:
+    """The rules that decide an outcome, in catalogue order."""
+    return [rule for rule in rules if rule.outcome is not None]
 
 
 def predict_outcomes(
-    frame: pd.DataFrame, flagged: pd.DataFrame, *, prefix: str = "target"
+    frame: pd.DataFrame,
+    rules: Sequence[Rule] | None = None,
+    *,
+    prefix: str = "target",
+    context: Context | None = None,
 ) -> pd.DataFrame:
-    """Outcome and reasons per guest; ``prefix`` ``whatif`` reads the recommended-mapping columns."""
-    email, key, verified = _columns(frame, prefix)
-    scope = frame["scope"]
-    out_scope = scope.isin(["none", "nested_only"]).fillna(False).astype(bool)
-    blocking = _blocking(flagged, email, key, in_scope(scope))
-    blocked = pd.Series(blocking > 0, index=frame.index)
-    unverified = (verified == False).fillna(False).astype(bool)  # noqa: E712 (nullable boolean)
-    unknown = verified.isna()
-    outcome = np.select(
-        [out_scope, blocked, unverified, unknown],
-        [Outcome.OUT_OF_SCOPE.value, Outcome.BLOCKED.value, Outcome.UNMANAGED.value, "unknown"],
-        default=Outcome.READY.value,
+    """Outcome and reasons per guest; ``prefix`` ``whatif`` reads the recommended-mapping columns.
+
+    ``rules`` are the rules that ran (default: the whole catalogue); only those declaring an
+    outcome take part.
+    """
+    if rules is None:
+        rules = all_rules()
+    view = whatif_view(frame) if prefix == "whatif" else frame
+    context = context or Context(now=datetime.now(UTC))
+    deciding = deciding_rules(rules)
+    masks = np.zeros((len(deciding), len(frame)), dtype=np.int8)  # 1 decided, -1 unknown, 0 no
+    for row, rule in enumerate(deciding):
+        masks[row] = _decision(rule, view, context)
+    return _outcomes(deciding, masks, frame.index)
+
+
+def _decision(rule: Rule, view: pd.DataFrame, context: Context) -> np.ndarray:
+    """1 where the rule decides the guest, -1 where it cannot tell, 0 elsewhere."""
+    check = rule.outcome_when or rule.check
+    columns = list(rule.decides_on())
+    result = check(view.loc[:, columns], context)
+    if not isinstance(result, pd.Series) or len(result) != len(view):
+        raise TypeError(f"rule {rule.id}: its outcome check must return an aligned Series")
+    values = result.astype("boolean")
+    return np.where(values.isna().to_numpy(), -1, values.fillna(False).to_numpy(dtype=bool))
+
+
+def _outcomes(deciding: list[Rule], masks: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """Pick each guest's outcome by precedence and code its reasons as bits of ``deciding``."""
+    outcome = np.full(len(index), Outcome.READY.value, dtype=object)
+    codes = np.zeros(len(index), dtype=np.int64)
+    settled = np.zeros(len(index), dtype=bool)
+    for kind in PRECEDENCE:
+        rows = [i for i, rule in enumerate(deciding) if rule.outcome == kind]
+        hit = _bits(masks[rows] == 1, rows)
+        take = (hit > 0) & ~settled
+        outcome[take], codes[take], settled = kind.value, hit[take], settled | take
+    unsure = _bits(masks == -1, list(range(len(deciding))))
+    take = (unsure > 0) & ~settled
+    outcome[take], codes[take] = Outcome.UNKNOWN.value, unsure[take]
+    return pd.DataFrame(
+        {"outcome": outcome, "reasons": _reasons(deciding, codes, index)}, index=index
     )
-    public = addr.domain_of(email).isin(public_domains()).astype(bool)
-    why = _reasons(scope, blocking, out_scope, unverified | unknown, public)
-    return pd.DataFrame({"outcome": outcome, "reasons": why}, index=frame.index)
 
 
-def _columns(frame: pd.DataFrame, prefix: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    if prefix == "target":
-        verified = frame["target_domain_verified"]
-        return frame["target_email"], frame["target_key"], verified.astype("boolean")
-    verified = frame["whatif_domain_verified"].astype("boolean")
-    return frame["whatif_target_email"], frame["whatif_target_key"], verified
+def _bits(hits: np.ndarray, rows: list[int]) -> np.ndarray:
+    """Per guest, the bits (by rule position) of the rules in ``rows`` that ``hits`` marks."""
+    weights = np.array([1 << i for i in rows], dtype=np.int64).reshape(-1, 1)
+    return (
+        (hits.astype(np.int64) * weights).sum(axis=0) if rows else np.zeros(hits.shape[1], np.int64)
+    )
 
 
-# Blocking reasons per guest are coded as bits (in list order) plus which rule explains a missing
-# e-mail; every distinct code becomes one list of rule ids, so no per-guest rule logic runs.
-_MISSING, _INVALID, _LONG, _DUP = 1, 2, 4, 8
-_MISSING_IDS = ("address-invalid", "original-upn-missing", "mail-missing")
-_BLOCKING_IDS: tuple[tuple[int, str], ...] = ((_INVALID, "address-invalid"),)
-_BLOCKING_IDS += ((_LONG, "address-too-long"), (_DUP, "duplicate-target-key"))
-
-
-def _blocking(
-    flagged: pd.DataFrame, email: pd.Series, key: pd.Series, scope: pd.Series
-) -> np.ndarray:
-    """Per guest, a code of the rules that make the create fail (0 when none)."""
-    present = known(email).to_numpy()
-    invalid = present & ~addr.is_valid(email).to_numpy()
-    long = present & addr.too_long(email).to_numpy()
-    dup = (duplicated(key, scope) | duplicated(email, scope)).to_numpy()
-    bits = np.where(present, 0, _MISSING) | invalid * _INVALID | long * _LONG | dup * _DUP
-    missing_id = np.where(_flag(flagged, "original-upn-missing").to_numpy(), 1, 0)
-    missing_id = np.where(_flag(flagged, "mail-missing").to_numpy(), 2, missing_id)
-    return np.where(bits > 0, bits + 16 * np.where(present, 0, missing_id), 0).astype(np.int64)
-
-
-def _blocking_ids(code: int) -> list[str]:
-    """The rule ids a :func:`_blocking` code stands for, in their fixed order."""
-    ids = [_MISSING_IDS[code // 16]] if code & _MISSING else []
-    return ids + [rule_id for bit, rule_id in _BLOCKING_IDS if code & bit]
-
-
-def _reasons(
-    scope: pd.Series,
-    blocking: np.ndarray,
-    out_scope: pd.Series,
-    domain_decided: pd.Series,
-    public: pd.Series,
-) -> pd.Series:
-    """The rule ids behind each outcome: scope rules, blocking rules, or the domain rules."""
-    nested = scope.eq("nested_only").fillna(False).to_numpy(dtype=bool)
-    domain = np.where(public.to_numpy(), -2, -1)
-    codes = np.where(domain_decided.to_numpy(dtype=bool), domain, 0)
-    codes = np.where(blocking > 0, blocking, codes)
-    codes = np.where(out_scope.to_numpy(), np.where(nested, -4, -3), codes)
-    templates = {int(code): _ids_of(int(code)) for code in np.unique(codes)}
-    lists = [templates[code].copy() for code in codes.tolist()]
-    return pd.Series(lists, index=scope.index, dtype=object)
-
-
-def _ids_of(code: int) -> list[str]:
-    """The reasons a :func:`_reasons` code stands for."""
-    return list(_FIXED_REASONS[code]) if code in _FIXED_REASONS else _blocking_ids(code)
-
-
-# Reasons that are not blocking rules, by the code (0 or negative) :func:`_reasons` gives them.
-_FIXED_REASONS: dict[int, tuple[str, ...]] = {
-    -4: ("nested-group-only",),
-    -3: ("not-in-scope",),
-    -2: ("domain-unverified", "public-mail-domain"),
-    -1: ("domain-unverified",),
-    0: (),
-}
-
-
-def _flag(flagged: pd.DataFrame, rule_id: str) -> pd.Series:
-    if rule_id not in flagged:
-        return pd.Series(False, index=flagged.index)
-    return flagged[rule_id].fillna(False).astype(bool)
+def _reasons(deciding: list[Rule], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Every guest's own list of the rule ids its code stands for (built once per distinct code)."""
+    templates = {
+        int(code): [rule.id for i, rule in enumerate(deciding) if int(code) >> i & 1]
+        for code in np.unique(codes)
+    }
+    return pd.Series([templates[c].copy() for c in codes.tolist()], index=index, dtype=object)

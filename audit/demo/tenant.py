@@ -125,6 +125,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+from audit.analysis.engine import APP
 from audit.demo.model import DemoTenant
 from audit.demo.tenant_app import (
     AppIds,
@@ -135,14 +136,15 @@ from audit.demo.tenant_app import (
     service_principal,
     user_ref,
 )
-from audit.demo.tenant_cases import CASES, build_cases
+from audit.demo.tenant_cases import CASES, build_cases, guest_rule_ids
 from audit.demo.tenant_domains import DEFAULT_DOMAIN, INITIAL_DOMAIN, DomainPlan, plan_domains
 from audit.demo.tenant_export import write_export
 from audit.demo.tenant_logs import provisioning_entries
 from audit.demo.tenant_org import domains_json, organization_json
-from audit.demo.tenant_spec import DAY, GUEST_RULE_IDS, Builder, GuestSpec
+from audit.demo.tenant_spec import DAY, Builder, GuestSpec
 from audit.demo.tenant_sync import sync_job, sync_schema
 from audit.demo.tenant_users import internal_member, mailuser_row, user_json
+from audit.rules import all_rules
 
 __all__ = [
     "APP_RULE_IDS",
@@ -154,7 +156,8 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-APP_RULE_IDS = frozenset({"mapping-sends-external-address"})
+APP_RULE_IDS = frozenset(r.id for r in all_rules() if r.level == APP)
+GUEST_RULE_IDS = guest_rule_ids()
 _COPY_EVERY = 250  # one copy of every case per this many guests
 
 

@@ -1,49 +1,25 @@
-"""The purpose-built guests of the demo tenant: one case per pathology, and clean twins.
+"""The purpose-built guests of the demo tenant: the cases every rule declares, and their twins.
 
-Each :class:`Case` builds one guest (a pair, or nine for the hostile names) and says which rule ids they must trip (``rules``) and
-which they are near misses for (``twin_of``: similar guests that must *not* trip those rules). Cases
-live on domains verified in the target unless the domain is the point, so their expected findings
-stay focused. Findings a case implies through its domain or scope (``domain-unverified``,
-``not-in-scope``...) are added by :meth:`GuestSpec.expected`; the ones listed here are the case's
-own.
+Each rule names the demo guests it needs (``Rule.demo``, :class:`~audit.analysis.engine.DemoCase`):
+a named pattern (:data:`~audit.demo.tenant_patterns.PATTERNS`) plus field changes, the rule ids the
+guest must trip (``rules``) and those it is a near miss for (``twin_of``: similar guests that must
+*not* trip them). A rule added in its own file (or a plugin) brings its cases along; nothing here
+names a rule. Cases live on domains verified in the target unless the domain is the point, so their
+expected findings stay focused. Findings a case implies through its domain or scope
+(``domain-unverified``, ``not-in-scope``...) are added by :meth:`GuestSpec.expected`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
-from audit.demo.tenant_patterns import (
-    alias_case,
-    apostrophe_alias,
-    changed_alias,
-    changed_domain,
-    ext_upn_wrong_domain,
-    hostile,
-    idn,
-    invalid_other_mail,
-    invalid_primary,
-    long_address,
-    long_but_valid,
-    mail_missing,
-    mailuser_extra,
-    mailuser_quirk,
-    non_ascii_person,
-    on,
-    pending,
-    proxy,
-    recently_accepted,
-    same_mail_pair,
-    stale,
-    team_alias,
-    upn_case_differs,
-    upn_custom_domain,
-    verified,
-    with_changes,
-)
+from audit.analysis.engine import GUEST, DemoCase, Rule
+from audit.demo.tenant_patterns import PATTERNS
 from audit.demo.tenant_spec import Builder, GuestSpec
+from audit.rules import all_rules
 
-__all__ = ["CASES", "Case", "build_cases"]
+__all__ = ["CASES", "Case", "build_cases", "guest_rule_ids"]
 
 
 @dataclass(frozen=True)
@@ -56,213 +32,43 @@ class Case:
     build: Callable[[Builder], list[GuestSpec]]
 
 
-def _one(
-    name: str,
-    make: Callable[[Builder, str], GuestSpec],
-    rules: set[str] | None = None,
-    twin_of: set[str] | None = None,
-    flags: set[str] | None = None,
-) -> Case:
-    """A single-guest case; ``flags``, when given, replace the guest's own rule ids."""
+def guest_rule_ids(rules: tuple[Rule, ...] | None = None) -> frozenset[str]:
+    """The per-guest rule ids of the catalogue (the demo's oracle covers each)."""
+    return frozenset(r.id for r in (rules or all_rules()) if r.level == GUEST)
+
+
+def _case(rule: Rule, demo: DemoCase) -> Case:
+    """A rule's declared demo case as a buildable :class:`Case`."""
+    if demo.pattern not in PATTERNS:
+        raise ValueError(f"rule {rule.id}: demo case {demo.name} names no pattern {demo.pattern!r}")
+    make = PATTERNS[demo.pattern]
+    trips = demo.trips if demo.trips is not None else frozenset(() if demo.twin_of else {rule.id})
 
     def build(b: Builder) -> list[GuestSpec]:
-        spec = make(b, name)
-        if flags is not None:
-            spec.flags = set(flags)
-        return [spec]
+        specs = [replace(spec, **dict(demo.changes)) for spec in make(b, demo.name)]
+        for spec in specs:  # the rule ids the guest itself trips (besides domain and scope)
+            spec.flags = set(demo.flags) if demo.flags is not None else spec.flags | trips
+        return specs
 
-    return Case(name, frozenset(rules or ()), frozenset(twin_of or ()), build)
-
-
-def _cases() -> tuple[Case, ...]:
-    """The catalogue, pathologies first, then their twins."""
-    v = verified
-    return (
-        _one("unverified-partner", on("partner"), {"domain-unverified"}),
-        _one("public-mail", on("public"), {"public-mail-domain", "domain-unverified"}),
-        _one("upn-custom-domain", upn_custom_domain, {"original-upn-missing"}),
-        _one("ext-upn-wrong-domain", ext_upn_wrong_domain, {"original-upn-missing"}),
-        _one("mail-missing-contact", mail_missing(True), {"mail-missing"}),
-        _one("mail-missing-bare", mail_missing(False), {"mail-missing"}),
-        _one(
-            "invalid-double-dot",
-            alias_case(lambda b, p: f"{p.g}..{p.s}", {"address-invalid"}),
-            {"address-invalid"},
-        ),
-        _one(
-            "invalid-space",
-            alias_case(lambda b, p: f"{p.g} {p.s}", {"address-invalid", "upn-invalid"}),
-            {"address-invalid"},
-        ),
-        _one("invalid-other-mail", invalid_other_mail, {"address-invalid"}),
-        _one("invalid-primary-smtp", invalid_primary, {"address-invalid"}),
-        _one("too-long-local", long_address("local"), {"address-too-long"}),
-        _one("too-long-upn", long_address("upn"), {"address-too-long", "upn-invalid"}),
-        _one(
-            "non-ascii-local",
-            alias_case(
-                lambda b, p: p.alias, {"address-non-ascii", "upn-invalid"}, non_ascii_person
-            ),
-            {"address-non-ascii"},
-        ),
-        _one("idn-u-label", idn("u"), {"address-non-ascii"}),
-        _one("nxdomain", on("nxdomain"), {"mail-domain-undeliverable"}),
-        _one("null-mx", on("null_mx"), {"mail-domain-undeliverable"}),
-        _one("no-mail-host", on("no_mail"), {"mail-domain-undeliverable"}),
-        _one("pending", pending, {"pending-acceptance"}),
-        _one(
-            "disabled",
-            with_changes(v, enabled=False),
-            {"account-disabled"},
-            flags={"account-disabled"},
-        ),
-        _one("changed-alias", changed_alias, {"upn-mail-mismatch"}),
-        _one("changed-domain", changed_domain, {"upn-mail-mismatch"}),
-        Case(
-            "duplicate-mail",
-            frozenset({"duplicate-target-key"}),
-            frozenset(),
-            same_mail_pair("group_b"),
-        ),
-        _one("nested-only", with_changes(v, scope="nested"), {"nested-group-only"}),
-        _one("unassigned", with_changes(v, scope="none"), {"not-in-scope"}),
-        _one("proxy-missing", proxy("missing"), {"primary-smtp-mismatch"}),
-        _one("proxy-upn-primary", proxy("upn"), {"primary-smtp-mismatch"}),
-        _one("proxy-old-primary", proxy("old"), {"primary-smtp-mismatch"}),
-        _one(
-            "no-mailuser",
-            with_changes(v, mailuser=False),
-            {"exo-not-mail-enabled"},
-            flags={"exo-not-mail-enabled"},
-        ),
-        _one(
-            "mu-missing-upn-address",
-            mailuser_quirk(mu_emails=["SMTP:{mail}"]),
-            {"exo-forwarding-broken"},
-            flags={"exo-forwarding-broken"},
-        ),
-        _one(
-            "mu-external-stale",
-            mailuser_quirk(mu_external="SMTP:{old}"),
-            {"exo-forwarding-broken"},
-            flags={"exo-forwarding-broken"},
-        ),
-        _one(
-            "mu-external-upn",
-            mailuser_quirk(mu_external="SMTP:{upn}"),
-            {"exo-forwarding-broken"},
-            flags={"exo-forwarding-broken"},
-        ),
-        _one("claimed-domain", on("claimed"), {"domain-claimed-elsewhere"}),
-        _one(
-            "prov-failed",
-            with_changes(v, prov="success_then_failure"),
-            {"prior-provisioning-failure"},
-            flags={"prior-provisioning-failure"},
-        ),
-        _one(
-            "prov-skipped",
-            with_changes(v, prov="skipped"),
-            {"prior-provisioning-failure"},
-            flags={"prior-provisioning-failure"},
-        ),
-        _one(
-            "upn-plus",
-            alias_case(lambda b, p: p.alias + "+jira", {"upn-invalid"}),
-            {"upn-invalid"},
-        ),
-        _one("upn-ampersand", alias_case(team_alias, {"upn-invalid"}), {"upn-invalid"}),
-        _one(
-            "licensed", with_changes(v, licensed=True), {"guest-licensed"}, flags={"guest-licensed"}
-        ),
-        _one(
-            "external-member",
-            with_changes(v, user_type="Member", mailuser=False, scope="direct"),
-            {"external-member"},
-            flags={"external-member", "exo-not-mail-enabled"},
-        ),
-        _one("stale-sign-in", stale(True), {"stale-guest"}),
-        _one("stale-never", stale(False), {"stale-guest"}),
-        # clean twins: similar guests that must not trip the rules in twin_of
-        _one(
-            "clean-verified",
-            v,
-            set(),
-            {
-                "domain-unverified",
-                "public-mail-domain",
-                "account-disabled",
-                "guest-licensed",
-                "external-member",
-            },
-        ),
-        _one(
-            "a-record-fallback", on("a_only"), {"domain-unverified"}, {"mail-domain-undeliverable"}
-        ),
-        _one(
-            "dns-unanswered",
-            on("unanswered"),
-            set(),
-            {"mail-domain-undeliverable", "domain-claimed-elsewhere", "domain-unverified"},
-        ),
-        _one(
-            "dns-servfail",
-            on("servfail"),
-            set(),
-            {"mail-domain-undeliverable", "domain-claimed-elsewhere", "domain-unverified"},
-        ),
-        _one(
-            "underscore-alias",
-            alias_case(lambda b, p: f"{p.g}_{p.s}", set()),
-            set(),
-            {"original-upn-missing", "upn-mail-mismatch", "upn-invalid"},
-        ),
-        _one("other-mails-empty", with_changes(v, other_mails=[]), set(), {"mail-missing"}),
-        _one(
-            "unusual-valid-address",
-            alias_case(apostrophe_alias, set()),
-            set(),
-            {"address-invalid", "upn-invalid", "address-non-ascii"},
-        ),
-        _one("long-but-valid", long_but_valid, set(), {"address-too-long", "upn-invalid"}),
-        _one("idn-a-label", idn("a"), set(), {"address-non-ascii", "domain-unverified"}),
-        _one("recently-accepted", recently_accepted, set(), {"pending-acceptance", "stale-guest"}),
-        _one("upn-case-differs", upn_case_differs, set(), {"upn-mail-mismatch"}),
-        Case(
-            "duplicate-twin",
-            frozenset(),
-            frozenset({"duplicate-target-key"}),
-            same_mail_pair("none"),
-        ),
-        _one(
-            "nested-and-group", with_changes(v, scope="nested_and_a"), set(), {"nested-group-only"}
-        ),
-        _one("direct-assignment", with_changes(v, scope="direct"), set(), {"not-in-scope"}),
-        _one("proxy-with-secondary", proxy("fine"), set(), {"primary-smtp-mismatch"}),
-        _one(
-            "mu-extra-addresses",
-            mailuser_extra,
-            set(),
-            {"exo-forwarding-broken", "exo-not-mail-enabled"},
-        ),
-        _one(
-            "other-vendor-txt", on("partner"), {"domain-unverified"}, {"domain-claimed-elsewhere"}
-        ),
-        _one(
-            "prov-recovered",
-            with_changes(v, prov="failure_then_success"),
-            set(),
-            {"prior-provisioning-failure"},
-        ),
-        _one(
-            "prov-success", with_changes(v, prov="success"), set(), {"prior-provisioning-failure"}
-        ),
-        _one("recent-sign-in", stale(None), set(), {"stale-guest"}),
-        Case("hostile-name", frozenset(), frozenset(), hostile),
-    )
+    return Case(demo.name, trips, demo.twin_of, build)
 
 
-CASES: tuple[Case, ...] = _cases()
+def _declared(rules: tuple[Rule, ...]) -> Iterator[tuple[Rule, DemoCase]]:
+    for rule in rules:
+        for demo in rule.demo:
+            yield rule, demo
+
+
+def cases(rules: tuple[Rule, ...] | None = None) -> tuple[Case, ...]:
+    """The catalogue's cases, pathologies first, then their twins, then the hostile names."""
+    declared = list(_declared(rules or all_rules()))
+    pathologies = [_case(rule, demo) for rule, demo in declared if not demo.twin_of]
+    twins = [_case(rule, demo) for rule, demo in declared if demo.twin_of]
+    hostile = Case("hostile-name", frozenset(), frozenset(), lambda b: PATTERNS["hostile"](b, ""))
+    return (*pathologies, *twins, hostile)
+
+
+CASES: tuple[Case, ...] = cases()
 
 
 def build_cases(b: Builder, copies: int) -> list[GuestSpec]:

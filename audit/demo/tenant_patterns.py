@@ -15,6 +15,7 @@ from audit.demo.tenant_spec import Builder, GuestSpec, Person, ext_upn
 from audit.demo.tenant_words import FIRST_NAMES, HOSTILE_NAMES, LAST_NAMES
 
 __all__ = [
+    "PATTERNS",
     "alias_case",
     "apostrophe_alias",
     "changed_alias",
@@ -346,3 +347,71 @@ def upn_case_differs(b: Builder, case: str) -> GuestSpec:
     s = b.base(case, _v(b), person=p, alias=p.alias.lower())
     s.upn = ext_upn(s.alias.title(), s.domain.name)
     return s
+
+
+Build = Callable[[Builder, str], list[GuestSpec]]
+
+
+def _single(make: Make) -> Build:
+    return lambda b, case: [make(b, case)]
+
+
+def _alias(
+    alias: Callable[[Builder, Person], str],
+    flags: set[str],
+    person: Callable[[Builder], Person] | None = None,
+) -> Build:
+    return _single(alias_case(alias, flags, person))
+
+
+def _patterns() -> dict[str, Build]:
+    """Every named pattern a rule's demo case may start from (``DemoCase.pattern``)."""
+    named: dict[str, Build] = {
+        "verified": _single(verified),
+        "upn_custom_domain": _single(upn_custom_domain),
+        "ext_upn_wrong_domain": _single(ext_upn_wrong_domain),
+        "mail_missing:contact": _single(mail_missing(True)),
+        "mail_missing:bare": _single(mail_missing(False)),
+        "alias:double-dot": _alias(lambda b, p: f"{p.g}..{p.s}", {"address-invalid"}),
+        "alias:space": _alias(lambda b, p: f"{p.g} {p.s}", {"address-invalid", "upn-invalid"}),
+        "alias:non-ascii": _alias(
+            lambda b, p: p.alias, {"address-non-ascii", "upn-invalid"}, non_ascii_person
+        ),
+        "alias:plus": _alias(lambda b, p: p.alias + "+jira", {"upn-invalid"}),
+        "alias:team": _alias(team_alias, {"upn-invalid"}),
+        "alias:underscore": _alias(lambda b, p: f"{p.g}_{p.s}", set()),
+        "alias:apostrophe": _alias(apostrophe_alias, set()),
+        "invalid_other_mail": _single(invalid_other_mail),
+        "invalid_primary": _single(invalid_primary),
+        "long:local": _single(long_address("local")),
+        "long:upn": _single(long_address("upn")),
+        "long_but_valid": _single(long_but_valid),
+        "idn:u": _single(idn("u")),
+        "idn:a": _single(idn("a")),
+        "pending": _single(pending),
+        "recently_accepted": _single(recently_accepted),
+        "changed_alias": _single(changed_alias),
+        "changed_domain": _single(changed_domain),
+        "upn_case_differs": _single(upn_case_differs),
+        "pair:group_b": lambda b, case: same_mail_pair("group_b")(b),
+        "pair:none": lambda b, case: same_mail_pair("none")(b),
+        "mailuser:missing-upn-address": _single(mailuser_quirk(mu_emails=["SMTP:{mail}"])),
+        "mailuser:external-stale": _single(mailuser_quirk(mu_external="SMTP:{old}")),
+        "mailuser:external-upn": _single(mailuser_quirk(mu_external="SMTP:{upn}")),
+        "mailuser_extra": _single(mailuser_extra),
+        "stale:sign-in": _single(stale(True)),
+        "stale:never": _single(stale(False)),
+        "stale:recent": _single(stale(None)),
+        "hostile": lambda b, case: hostile(b),
+    }
+    for kind in ("partner", "public", "nxdomain", "null_mx", "no_mail", "claimed", "a_only"):
+        named[f"on:{kind}"] = _single(on(kind))
+    for kind in ("unanswered", "servfail"):
+        named[f"on:{kind}"] = _single(on(kind))
+    for kind in ("missing", "upn", "old", "fine"):
+        named[f"proxy:{kind}"] = _single(proxy(kind))
+    return named
+
+
+PATTERNS: dict[str, Build] = _patterns()
+"""Named guest builders: ``DemoCase.pattern`` picks one, ``DemoCase.changes`` adjusts its guest."""

@@ -16,36 +16,8 @@ from typing import NamedTuple
 from audit.demo.tenant_domains import INITIAL_DOMAIN, UNDELIVERABLE_KINDS, DomainInfo, DomainPlan
 from audit.demo.tenant_words import FIRST_NAMES, LAST_NAMES
 
-__all__ = ["DAY", "GUEST_RULE_IDS", "Builder", "GuestSpec", "Person", "ext_upn"]
+__all__ = ["DAY", "Builder", "GuestSpec", "Person", "ext_upn"]
 
-# Per-guest rule ids of the public catalogue (the app-level one: mapping-sends-external-address).
-GUEST_RULE_IDS = frozenset(
-    {
-        "domain-unverified",
-        "public-mail-domain",
-        "original-upn-missing",
-        "mail-missing",
-        "address-invalid",
-        "address-too-long",
-        "address-non-ascii",
-        "mail-domain-undeliverable",
-        "pending-acceptance",
-        "account-disabled",
-        "upn-mail-mismatch",
-        "duplicate-target-key",
-        "nested-group-only",
-        "not-in-scope",
-        "primary-smtp-mismatch",
-        "exo-not-mail-enabled",
-        "exo-forwarding-broken",
-        "domain-claimed-elsewhere",
-        "prior-provisioning-failure",
-        "upn-invalid",
-        "guest-licensed",
-        "external-member",
-        "stale-guest",
-    }
-)
 DAY = 86_400
 _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version and variant bits of a UUID
 _V4_SET = (0x4000 << 64) | (0x8000 << 48)

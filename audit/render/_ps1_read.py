@@ -12,8 +12,10 @@ import pandas as pd
 
 from audit._values import column, py_values
 from audit.analysis.result import AuditResult
-from audit.render._ps1_plans import Ctx, Finding, Guest
-from audit.render._ps1_text import HOST, as_text, as_texts, is_guid
+from audit.plans import Ctx, Finding, Guest, is_scripted
+from audit.powershell import HOST, as_text, as_texts, is_guid
+from audit.rules import all_rules
+from audit.targets import all_targets
 
 __all__ = [
     "SCRIPTED_RULES",
@@ -26,8 +28,8 @@ __all__ = [
     "rule_infos",
 ]
 
-SCRIPTED_RULES = ("exo-forwarding-broken", "primary-smtp-mismatch", "external-member")
-"""Rules whose fixes the script runs (in this order); all others get commented suggestions."""
+SCRIPTED_RULES = tuple(rule.id for rule in all_rules() if is_scripted(rule.plan))
+"""Rules whose fixes the script runs (catalogue order); all others get commented suggestions."""
 
 _LISTED = ("flagged", "muted")
 _FINDING_COLUMNS = (
@@ -145,10 +147,17 @@ def read_context(result: AuditResult) -> Ctx:
     domain = as_text(result.tenant.get("initial_domain"))
     sp_id = as_text(result.app.get("service_principal_id") or result.app.get("id"))
     name = as_text(result.app.get("display_name") or result.app.get("displayName")) or "the app"
+    target = all_targets().get(result.target)
+    words = (
+        {"email_attribute": target.email_attribute, "recommended_email": target.recommended_email}
+        if target is not None
+        else {}
+    )
     return Ctx(
         initial_domain=domain if domain and HOST.fullmatch(domain) else None,
         sp_id=sp_id if is_guid(sp_id) else None,
         app_name=name,
+        **words,
     )
 
 

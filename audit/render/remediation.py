@@ -26,18 +26,17 @@ import pandas as pd
 
 from audit._values import column, iso_utc, py_values
 from audit.analysis.result import AuditResult
-from audit.render._common import atomic_path, tenant_name
-from audit.render._ps1_plans import (
-    NO_GUEST,
-    SECTION_NOTES,
-    Ctx,
-    Finding,
-    Guest,
-    Plan,
-    has_plan,
-    plan_of,
-    uses_guest,
+from audit.plans import NO_GUEST, Ctx, Finding, Guest, Plan
+from audit.powershell import (
+    as_text,
+    clean,
+    ps_comment,
+    ps_comments,
+    ps_quote,
+    short,
 )
+from audit.render._common import atomic_path, tenant_name
+from audit.render._ps1_plans import has_plan, plan_of, section_note, uses_guest
 from audit.render._ps1_read import (
     SCRIPTED_RULES,
     Findings,
@@ -48,19 +47,10 @@ from audit.render._ps1_read import (
     rule_info,
     rule_infos,
 )
-from audit.render._ps1_text import (
-    as_text,
-    clean,
-    ps_comment,
-    ps_comments,
-    ps_quote,
-    short,
-)
 
 __all__ = ["SCRIPTED_RULES", "ps_comment", "ps_quote", "write_remediation"]
 
 
-_APP_RULE = "mapping-sends-external-address"
 _WHATIF = " -WhatIf:(-not $Apply) -ErrorAction Stop"
 _RULER = "# " + "=" * 98
 
@@ -101,7 +91,10 @@ def _script_lines(result: AuditResult) -> list[str]:
     ids = {table.object_id[i] for rule_id, group in groups if uses_guest(rule_id) for i in group}
     guests = read_guests(result.guests, ids)
     infos = rule_infos(result.rules)
-    sections = [_section(infos, rule_id, table, group, guests, ctx) for rule_id, group in groups]
+    target = result.target
+    sections = [
+        _section(infos, rule_id, table, group, guests, ctx, target) for rule_id, group in groups
+    ]
     muted = table.records(i for i in rows if table.muted_by[i])
     apps = table.records(i for i in rows if table.level[i] == "app" and not table.muted_by[i])
     lines = _header(result, ctx) + _preamble(sum(s.scripted for s in sections))
@@ -177,14 +170,15 @@ def _section(
     rows: list[int],
     guests: dict[str, Guest],
     ctx: Ctx,
+    target: str,
 ) -> _Section:
     """One rule's section: its heading, then a block per guest (the findings at ``rows``)."""
     info = rule_info(infos, rule_id)
     kind = "scripted below" if rule_id in SCRIPTED_RULES else "decisions for a human: commented out"
     lines = _heading(f"{rule_id} ({info['severity'] or '?'}): {info['title']}", info["remediation"])
     lines.append(ps_comment(f"{len(rows)} open finding(s); {kind}."))
-    if rule_id in SECTION_NOTES:
-        lines.append(ps_comment(SECTION_NOTES[rule_id]))
+    if note := section_note(rule_id, target):
+        lines.append(ps_comment(note))
     if not has_plan(rule_id):  # nothing per guest (most findings): one line each
         lines += _one_lines(table, rows)
         return _Section(lines, 0, len(rows))
@@ -269,26 +263,11 @@ def _app_sections(infos: dict[str, dict[str, str]], findings: list[Finding], ctx
         lines += _heading(f"{finding.rule_id} (app level): {info['title']}", info["remediation"])
         app = f"App: {short(ctx.app_name)} (service principal {short(finding.object_id, 60)})"
         lines += [ps_comment(app), ps_comment(f"Reason: {finding.detail}")]
-        if finding.rule_id == _APP_RULE:
-            lines += [ps_comment(step, limit=None) for step in _portal_steps(ctx)]
-        else:
-            lines.append(ps_comment("Not scripted: follow the remediation above."))
+        steps = plan_of(finding.rule_id, finding, NO_GUEST, ctx).notes
+        lines += [ps_comment(step, limit=None) for step in steps] or [
+            ps_comment("Not scripted: follow the remediation above.")
+        ]
     return lines
-
-
-def _portal_steps(ctx: Ctx) -> list[str]:
-    """The mapping change, step by step (a portal change; not scripted)."""
-    domain = ctx.initial_domain or "<initial domain>.onmicrosoft.com"
-    return [
-        "Not scripted: change the attribute mapping in the Entra admin center:",
-        f"  1. Enterprise applications > {short(ctx.app_name, 80)} > Provisioning > Mappings >",
-        "     Provision Microsoft Entra ID Users.",
-        '  2. Edit emails[type eq "work"].value: source attribute [originalUserPrincipalName]',
-        '     (guests only: IIF([userType]="Guest", [originalUserPrincipalName], [mail])).',
-        f"  3. Verify {domain} in the target before the next cycle.",
-        "  4. Save, then 'Provision on demand' one guest and check it arrives managed.",
-        "  Mail to that address reaches a guest only when exo-forwarding-broken is fixed for it.",
-    ]
 
 
 def _muted_block(muted: list[Finding]) -> list[str]:

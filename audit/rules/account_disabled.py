@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -26,6 +27,11 @@ RULE = Rule(
         "remove it from the app's assignment."
     ),
     check=_check,
+    plan=suggest(
+        "Update-MgUser -UserId {id} -AccountEnabled:$true",
+        note="Enable only if the guest should work; otherwise remove its assignment.",
+    ),
+    demo=(DemoCase("disabled", changes={"enabled": False}, flags=frozenset({"account-disabled"})),),
     examples=(
         Example(
             rows=[{"account_enabled": False}, {"account_enabled": True}, {"account_enabled": None}],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from audit import addresses as addr
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
-from audit.rules._common import any_address, describe
+from audit.plans import suggest
+from audit.rules._common import any_address, describe, known
 
 _FIELDS = ("mail", "other_mails", "primary_smtp", "target_email")
 
@@ -22,6 +23,13 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return describe(any_address(frame, _FIELDS, _invalid), frame, "not a valid address")
+
+
+def _unusable(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    """The target e-mail is missing or not a valid address: the create fails."""
+    email = frame["target_email"]
+    present = known(email)
+    return (~present | (present & ~addr.is_valid(email).fillna(False))).astype("boolean")
 
 
 RULE = Rule(
@@ -40,7 +48,21 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
-    decides=Outcome.BLOCKED,
+    outcome=Outcome.BLOCKED,
+    outcome_when=_unusable,
+    outcome_columns=("target_email",),
+    plan=suggest("Update-MgUser -UserId {id} -Mail '<corrected address>'"),
+    demo=(
+        DemoCase("invalid-double-dot", "alias:double-dot"),
+        DemoCase("invalid-space", "alias:space"),
+        DemoCase("invalid-other-mail", "invalid_other_mail"),
+        DemoCase("invalid-primary-smtp", "invalid_primary"),
+        DemoCase(
+            "unusual-valid-address",
+            "alias:apostrophe",
+            twin_of=frozenset({"address-invalid", "upn-invalid", "address-non-ascii"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from audit import addresses as addr
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 from audit.rules._common import any_address, describe
 
 _FIELDS = ("mail", "primary_smtp", "target_email")
@@ -37,6 +38,14 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=suggest("Update-MgUser -UserId {id} -Mail '<corrected address>'"),
+    demo=(
+        DemoCase("non-ascii-local", "alias:non-ascii"),
+        DemoCase("idn-u-label", "idn:u"),
+        DemoCase(
+            "idn-a-label", "idn:a", twin_of=frozenset({"address-non-ascii", "domain-unverified"})
+        ),
+    ),
     examples=(
         Example(
             rows=[

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from audit import addresses as addr
-from audit.analysis.engine import Context, Example, Rule
-from audit.models import Severity
-from audit.rules._common import any_address, describe
+from audit.analysis.engine import Context, DemoCase, Example, Rule
+from audit.models import Outcome, Severity
+from audit.plans import suggest
+from audit.rules._common import any_address, describe, known
 
 _FIELDS = ("mail", "primary_smtp", "target_email")
 
@@ -18,6 +19,12 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return describe(any_address(frame, _FIELDS, addr.too_long), frame, "too long for SMTP")
+
+
+def _target_too_long(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    """The target e-mail itself is too long: the target rejects it."""
+    email = frame["target_email"]
+    return (known(email) & addr.too_long(email).fillna(False)).astype("boolean")
 
 
 RULE = Rule(
@@ -35,6 +42,19 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    outcome=Outcome.BLOCKED,
+    outcome_when=_target_too_long,
+    outcome_columns=("target_email",),
+    plan=suggest("Update-MgUser -UserId {id} -Mail '<corrected address>'"),
+    demo=(
+        DemoCase("too-long-local", "long:local"),
+        DemoCase("too-long-upn", "long:upn", trips=frozenset({"address-too-long", "upn-invalid"})),
+        DemoCase(
+            "long-but-valid",
+            "long_but_valid",
+            twin_of=frozenset({"address-too-long", "upn-invalid"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[

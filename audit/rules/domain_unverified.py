@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 
 
@@ -22,19 +22,35 @@ RULE = Rule(
     severity=Severity.HIGH,
     columns=("target_email", "target_email_domain", "target_domain_verified"),
     rationale=(
-        "Atlassian Cloud only manages accounts whose e-mail domain the organisation has verified (and "
-        "claimed). A guest sent with a partner address arrives as an unmanaged external account: it cannot "
-        "be managed, updates are not pushed, and an e-mail change unlinks it from SCIM groups."
+        "{target.title} manages only accounts whose e-mail domain the organisation has verified. A guest "
+        "sent with a partner's address on a domain not verified there: {target.unverified_meaning}."
     ),
     remediation=(
-        "Either verify the domain in the target (Atlassian Administration → Settings → Domains → Verify "
-        "domain, DNS TXT method) or map the e-mail from the guest's #EXT# UPN on your initial domain: in "
-        "Entra → Enterprise applications → <app> → Provisioning → Mappings → Provision users, set "
-        'emails[type eq "work"].value to [originalUserPrincipalName] and verify the initial domain.'
+        "Either verify the domain in the target ({target.verify_hint}) or map the e-mail from the "
+        "guest's #EXT# UPN on your initial domain: in Entra → Enterprise applications → <app> → "
+        "Provisioning → Mappings → Provision users, set {target.email_attribute} to "
+        "{target.recommended_email} and verify the initial domain."
     ),
     check=_check,
+    applies=lambda target: target.verifies_domains is not False,
     detail=_detail,
-    decides=Outcome.UNMANAGED,
+    outcome=Outcome.UNMANAGED,
+    plan_note="Fixed in the target or the mapping, not per guest (see the remediation above).",
+    demo=(
+        DemoCase("unverified-partner", "on:partner"),
+        DemoCase(
+            "clean-verified",
+            twin_of=frozenset(
+                {
+                    "domain-unverified",
+                    "public-mail-domain",
+                    "account-disabled",
+                    "guest-licensed",
+                    "external-member",
+                }
+            ),
+        ),
+    ),
     examples=(
         Example(
             rows=[

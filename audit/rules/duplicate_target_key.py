@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from audit._text import text_codes
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
+from audit.plans import suggest
 from audit.rules._common import known
 
 
@@ -46,7 +47,7 @@ RULE = Rule(
     columns=("target_key", "target_email", "scope"),
     rationale=(
         "SCIM targets require userName and e-mail to be unique (case-insensitive). The second user fails "
-        "with 409 uniqueness (Atlassian: 'Resource [USER]: with email[...] already exists')."
+        "with HTTP 409 (scimType uniqueness, RFC 7644 §3.3)."
     ),
     remediation=(
         "Remove or fix the duplicate guest (often a re-invited account: Remove-MgUser -UserId <old id>), "
@@ -54,7 +55,16 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
-    decides=Outcome.BLOCKED,
+    outcome=Outcome.BLOCKED,
+    plan=suggest(
+        "Get-MgUser -UserId {id} -Property Id,DisplayName,Mail,UserPrincipalName,CreatedDateTime",
+        "Remove-MgUser -UserId {id}",
+        note="Remove only the stale twin, or make the key unique in the mapping.",
+    ),
+    demo=(
+        DemoCase("duplicate-mail", "pair:group_b"),
+        DemoCase("duplicate-twin", "pair:none", twin_of=frozenset({"duplicate-target-key"})),
+    ),
     examples=(
         Example(
             rows=[

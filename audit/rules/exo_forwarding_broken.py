@@ -10,8 +10,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit._text import list_items, numpy_bools, text_array
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import Ctx, Finding, Guest, Plan, scripted
+from audit.powershell import is_address, ps_quote
 from audit.rules._common import known, tri
 
 
@@ -65,6 +67,40 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return (alias + "; " + target).str.strip("; ")
 
 
+def _plan(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
+    """Add the #EXT# alias and point ExternalEmailAddress at mail."""
+    plan = Plan()
+    if guest.mu_present is False:
+        plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
+        return plan
+    ident = ps_quote(finding.object_id)
+    alias = guest.original_upn
+    have = {a.split(":", 1)[-1].lower() for a in guest.mu_email_addresses}
+    if not is_address(alias):
+        plan.notes.append("The #EXT# UPN is not a usable address; fix original-upn-missing first.")
+    elif alias.lower() not in have:
+        add = ps_quote("smtp:" + alias)
+        plan.commands.append(f"Set-MailUser -Identity {ident} -EmailAddresses @{{add={add}}}")
+    _forward_target(plan, ident, guest)
+    if not plan.commands and not plan.notes:
+        plan.notes.append("The export shows no change to make; re-check with Get-MailUser.")
+    return plan
+
+
+def _forward_target(plan: Plan, ident: str, guest: Guest) -> None:
+    """Point ExternalEmailAddress at mail when it differs (a suggestion when mail is unusable)."""
+    mail = guest.mail
+    if not is_address(mail):
+        plan.notes.append(
+            "mail is empty or not a valid address: decide where mail should go, then:"
+        )
+        target = ps_quote("SMTP:<address>")
+        plan.suggestions.append(f"Set-MailUser -Identity {ident} -ExternalEmailAddress {target}")
+    elif (guest.mu_external_email or "").lower() != "smtp:" + mail.lower():
+        target = ps_quote("SMTP:" + mail)
+        plan.commands.append(f"Set-MailUser -Identity {ident} -ExternalEmailAddress {target}")
+
+
 RULE = Rule(
     id="exo-forwarding-broken",
     title="Mail to the initial-domain address would not reach the guest",
@@ -89,6 +125,22 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=scripted(_plan),
+    demo=(
+        DemoCase(
+            "mu-missing-upn-address",
+            "mailuser:missing-upn-address",
+            flags=frozenset({"exo-forwarding-broken"}),
+        ),
+        DemoCase(
+            "mu-external-stale",
+            "mailuser:external-stale",
+            flags=frozenset({"exo-forwarding-broken"}),
+        ),
+        DemoCase(
+            "mu-external-upn", "mailuser:external-upn", flags=frozenset({"exo-forwarding-broken"})
+        ),
+    ),
     examples=(
         Example(
             rows=[

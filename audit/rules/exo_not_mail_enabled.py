@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -28,6 +29,21 @@ RULE = Rule(
         "Remove-MailContact), then re-invite or re-save the guest so Exchange mail-enables it."
     ),
     check=_check,
+    plan=suggest(
+        "Get-MailContact -Identity {mail} | Format-List Name,PrimarySmtpAddress",
+        "Remove-MailContact -Identity {mail}",
+        note="Then re-invite or re-save the guest so Exchange mail-enables it.",
+    ),
+    demo=(
+        DemoCase(
+            "no-mailuser", changes={"mailuser": False}, flags=frozenset({"exo-not-mail-enabled"})
+        ),
+        DemoCase(
+            "mu-extra-addresses",
+            "mailuser_extra",
+            twin_of=frozenset({"exo-forwarding-broken", "exo-not-mail-enabled"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[{"mu_present": False}, {"mu_present": True}, {"mu_present": None}],

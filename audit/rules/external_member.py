@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import Ctx, Finding, Guest, Plan, scripted
+from audit.powershell import ps_quote
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -20,6 +22,14 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     )
 
 
+def _plan(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
+    """Flip userType back to Guest."""
+    return Plan(commands=[f"Update-MgUser -UserId {ps_quote(finding.object_id)} -UserType 'Guest'"])
+
+
+_plan.reads_guest = False  # type: ignore[attr-defined]
+
+
 RULE = Rule(
     id="external-member",
     title="Externally invited account is a Member",
@@ -32,6 +42,14 @@ RULE = Rule(
     remediation="Flip it back: Update-MgUser -UserId <id> -UserType Guest.",
     check=_check,
     detail=_detail,
+    plan=scripted(_plan),
+    demo=(
+        DemoCase(
+            "external-member",
+            changes={"user_type": "Member", "mailuser": False, "scope": "direct"},
+            flags=frozenset({"external-member", "exo-not-mail-enabled"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -31,6 +32,12 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=suggest(
+        "Get-MgUserLicenseDetail -UserId {id} | Format-Table SkuPartNumber,SkuId",
+        "Set-MgUserLicense -UserId {id} -RemoveLicenses @('<skuId>') -AddLicenses @()",
+        note="Group-based licences are removed by leaving the group, not with Set-MgUserLicense.",
+    ),
+    demo=(DemoCase("licensed", changes={"licensed": True}, flags=frozenset({"guest-licensed"})),),
     examples=(
         Example(
             rows=[{"license_count": 1}, {"license_count": 0}, {"license_count": None}],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 
 _BAD = {"nxdomain": "does not exist (NXDOMAIN)", "null_mx": "publishes a null MX (RFC 7505)"}
 _BAD |= {"no_mail_host": "has neither MX nor A/AAAA records"}
@@ -19,6 +20,12 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return frame["mail_domain"] + " " + frame["mail_state"].map(_BAD)
+
+
+# Guests whose domain never answers: every DNS-based rule leaves them not evaluated.
+_DNS_UNKNOWN_TWINS = frozenset(
+    {"mail-domain-undeliverable", "domain-claimed-elsewhere", "domain-unverified"}
+)
 
 
 RULE = Rule(
@@ -38,6 +45,23 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=suggest(
+        "Update-MgUser -UserId {id} -Mail '<corrected address>'",
+        note="Confirm the address with the partner, or remove the guest.",
+    ),
+    demo=(
+        DemoCase("nxdomain", "on:nxdomain"),
+        DemoCase("null-mx", "on:null_mx"),
+        DemoCase("no-mail-host", "on:no_mail"),
+        DemoCase(
+            "a-record-fallback",
+            "on:a_only",
+            trips=frozenset({"domain-unverified"}),
+            twin_of=frozenset({"mail-domain-undeliverable"}),
+        ),
+        DemoCase("dns-unanswered", "on:unanswered", twin_of=_DNS_UNKNOWN_TWINS),
+        DemoCase("dns-servfail", "on:servfail", twin_of=_DNS_UNKNOWN_TWINS),
+    ),
     examples=(
         Example(
             rows=[

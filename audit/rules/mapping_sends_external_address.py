@@ -6,6 +6,8 @@ import pandas as pd
 
 from audit.analysis.engine import APP, Context, Example, Rule
 from audit.models import Severity
+from audit.plans import Ctx, Finding, Guest, Plan
+from audit.powershell import short
 from audit.rules._common import known, tri
 
 
@@ -23,6 +25,26 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return f"{expr} sends the guest's external address " + frame["target_email"]
 
 
+def _portal_steps(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
+    """The mapping change, step by step: a portal change, never scripted."""
+    domain = ctx.initial_domain or "<initial domain>.onmicrosoft.com"
+    return Plan(
+        notes=[
+            "Not scripted: change the attribute mapping in the Entra admin center:",
+            f"  1. Enterprise applications > {short(ctx.app_name, 80)} > Provisioning > Mappings >",
+            "     Provision Microsoft Entra ID Users.",
+            f"  2. Edit {ctx.email_attribute}: source attribute {ctx.recommended_email}",
+            "     (for members it equals their UPN, so one mapping serves everyone).",
+            f"  3. Verify {domain} in the target before the next cycle.",
+            "  4. Save, then 'Provision on demand' one guest and check it arrives managed.",
+            "  Mail to that address reaches a guest only when exo-forwarding-broken is fixed for it.",
+        ]
+    )
+
+
+_portal_steps.reads_guest = False  # type: ignore[attr-defined]
+
+
 RULE = Rule(
     id="mapping-sends-external-address",
     title="The e-mail mapping sends guests' external addresses",
@@ -31,16 +53,17 @@ RULE = Rule(
     columns=("target_email", "target_email_domain", "mail", "provisioning_upn"),
     sources=("sync_schema",),
     rationale=(
-        'The gallery default maps emails[type eq "work"].value from [mail] (and userName from '
+        "The gallery default maps {target.email_attribute} from [mail] (and {target.key_attribute} from "
         "[userPrincipalName], which the provisioning service de-mangles to the guest's own address). "
         "Partners' domains are not verified in your target, so those guests arrive unmanaged."
     ),
     remediation=(
         "In Entra → Enterprise applications → <app> → Provisioning → Mappings → Provision users, set "
-        'emails[type eq "work"].value to [originalUserPrincipalName] (or IIF([userType]="Guest", '
-        "[originalUserPrincipalName], [mail])) and verify the tenant's initial domain in the target."
+        "{target.email_attribute} to {target.recommended_email} (for members it equals their UPN) "
+        "and verify the tenant's initial domain in the target ({target.verify_hint})."
     ),
     check=_check,
+    plan=_portal_steps,
     detail=_detail,
     examples=(
         Example(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
+from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -27,7 +28,16 @@ RULE = Rule(
         "-GroupId <assigned group> -DirectoryObjectId <id>, or assign the nested group to the app itself."
     ),
     check=_check,
-    decides=Outcome.OUT_OF_SCOPE,
+    outcome=Outcome.OUT_OF_SCOPE,
+    plan=suggest("New-MgGroupMember -GroupId '<assigned group id>' -DirectoryObjectId {id}"),
+    demo=(
+        DemoCase("nested-only", changes={"scope": "nested"}),
+        DemoCase(
+            "nested-and-group",
+            changes={"scope": "nested_and_a"},
+            twin_of=frozenset({"nested-group-only"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[{"scope": "nested_only"}, {"scope": "group"}, {"scope": "none"}],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
+from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -27,7 +28,18 @@ RULE = Rule(
         "→ Add) or add it to an assigned group."
     ),
     check=_check,
-    decides=Outcome.OUT_OF_SCOPE,
+    outcome=Outcome.OUT_OF_SCOPE,
+    plan=suggest(
+        "New-MgUserAppRoleAssignment -UserId {id} -PrincipalId {id} -ResourceId {sp} "
+        "-AppRoleId '<app role id>'",
+        note="Only if the guest needs the app.",
+    ),
+    demo=(
+        DemoCase("unassigned", changes={"scope": "none"}),
+        DemoCase(
+            "direct-assignment", changes={"scope": "direct"}, twin_of=frozenset({"not-in-scope"})
+        ),
+    ),
     examples=(
         Example(
             rows=[{"scope": "none"}, {"scope": "direct"}, {"scope": "nested_only"}],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
-from audit.models import Severity
+from audit.analysis.engine import Context, DemoCase, Example, Rule
+from audit.models import Outcome, Severity
+from audit.plans import suggest
+from audit.rules._common import known
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -15,6 +17,12 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     upn = frame["original_upn"].fillna("(no UPN)")
     return "UPN " + upn + f" is not alias_domain#EXT#@{ctx.initial_domain or '<initial domain>'}"
+
+
+def _no_fallback(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    """The target e-mail is missing and no #EXT# UPN could stand in for it."""
+    missing = ~known(frame["target_email"])
+    return (missing & ~frame["original_upn_ok"].fillna(False).astype(bool)).astype("boolean")
 
 
 RULE = Rule(
@@ -33,6 +41,14 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    outcome=Outcome.BLOCKED,
+    outcome_when=_no_fallback,
+    outcome_columns=("target_email", "original_upn_ok"),
+    plan=suggest("Update-MgUser -UserId {id} -UserPrincipalName {ext}"),
+    demo=(
+        DemoCase("upn-custom-domain", "upn_custom_domain"),
+        DemoCase("ext-upn-wrong-domain", "ext_upn_wrong_domain"),
+    ),
     examples=(
         Example(
             rows=[

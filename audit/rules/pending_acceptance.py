@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -35,6 +36,20 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=suggest(
+        "New-MgInvitation -InvitedUserEmailAddress {mail} -InviteRedirectUrl "
+        "'https://myapplications.microsoft.com' -SendInvitationMessage",
+        note="Resend the invitation (module Microsoft.Graph.Identity.SignIns) or remove the guest "
+        "from the app's scope.",
+    ),
+    demo=(
+        DemoCase("pending", "pending"),
+        DemoCase(
+            "recently-accepted",
+            "recently_accepted",
+            twin_of=frozenset({"pending-acceptance", "stale-guest"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import Ctx, Finding, Guest, Plan, scripted
+from audit.powershell import is_address, ps_quote
 from audit.rules._common import known, tri
 
 
@@ -20,6 +22,22 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     primary = frame["primary_smtp"].fillna("(none)")
     return "primary SMTP proxy " + primary + ", mail " + frame["mail"].fillna("(none)")
+
+
+def _plan(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
+    """Make mail the primary SMTP address."""
+    plan = Plan()
+    ident = ps_quote(finding.object_id)
+    if guest.mu_present is False:
+        plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
+    elif not is_address(guest.mail):
+        plan.notes.append("mail is empty or not a valid address; fix mail first, then:")
+        plan.suggestions.append(f"Set-MailUser -Identity {ident} -PrimarySmtpAddress '<address>'")
+    else:
+        plan.commands.append(
+            f"Set-MailUser -Identity {ident} -PrimarySmtpAddress {ps_quote(guest.mail)}"
+        )
+    return plan
 
 
 RULE = Rule(
@@ -37,6 +55,15 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=scripted(_plan),
+    demo=(
+        DemoCase("proxy-missing", "proxy:missing"),
+        DemoCase("proxy-upn-primary", "proxy:upn"),
+        DemoCase("proxy-old-primary", "proxy:old"),
+        DemoCase(
+            "proxy-with-secondary", "proxy:fine", twin_of=frozenset({"primary-smtp-mismatch"})
+        ),
+    ),
     examples=(
         Example(
             rows=[

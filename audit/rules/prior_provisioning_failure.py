@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
 
 
@@ -34,6 +34,31 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan_note=(
+        "Provisioning logs: filter on each guest below, fix the cause, then 'Provision on demand'."
+    ),
+    demo=(
+        DemoCase(
+            "prov-failed",
+            changes={"prov": "success_then_failure"},
+            flags=frozenset({"prior-provisioning-failure"}),
+        ),
+        DemoCase(
+            "prov-skipped",
+            changes={"prov": "skipped"},
+            flags=frozenset({"prior-provisioning-failure"}),
+        ),
+        DemoCase(
+            "prov-recovered",
+            changes={"prov": "failure_then_success"},
+            twin_of=frozenset({"prior-provisioning-failure"}),
+        ),
+        DemoCase(
+            "prov-success",
+            changes={"prov": "success"},
+            twin_of=frozenset({"prior-provisioning-failure"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[

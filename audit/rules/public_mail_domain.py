@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 from audit.rules._common import known, tri
 
@@ -24,7 +24,7 @@ RULE = Rule(
     columns=("target_email_domain", "target_email_public"),
     rationale=(
         "Consumer domains such as gmail.com or outlook.com belong to the provider; no customer can verify "
-        "them in Atlassian or any other SaaS, so such guests stay unmanaged for as long as the mapping "
+        "them in {target.title} or any other SaaS, so such guests stay unmanaged for as long as the mapping "
         "sends their own address."
     ),
     remediation=(
@@ -32,8 +32,15 @@ RULE = Rule(
         "domain), or ask the guest to be re-invited with a work address."
     ),
     check=_check,
+    applies=lambda target: target.verifies_domains is not False,
     detail=_detail,
-    decides=Outcome.UNMANAGED,
+    outcome=Outcome.UNMANAGED,
+    plan_note="Fixed in the target or the mapping, not per guest (see the remediation above).",
+    demo=(
+        DemoCase(
+            "public-mail", "on:public", trips=frozenset({"public-mail-domain", "domain-unverified"})
+        ),
+    ),
     examples=(
         Example(
             rows=[

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 from audit.rules._common import tri
 
 
@@ -46,6 +47,14 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=suggest(
+        "Remove-MgUser -UserId {id}", note="Confirm with an access review before removing."
+    ),
+    demo=(
+        DemoCase("stale-sign-in", "stale:sign-in"),
+        DemoCase("stale-never", "stale:never"),
+        DemoCase("recent-sign-in", "stale:recent", twin_of=frozenset({"stale-guest"})),
+    ),
     examples=(
         Example(
             rows=[

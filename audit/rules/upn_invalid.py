@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 from audit.rules._common import known, tri
 
 _PATTERN = r"^[A-Za-z0-9'.\-_!#^~]{1,64}@[A-Za-z0-9.\-]{1,48}$"
@@ -36,6 +37,8 @@ RULE = Rule(
     remediation="Rename the UPN: Update-MgUser -UserId <id> -UserPrincipalName '<valid UPN>'.",
     check=_check,
     detail=_detail,
+    plan=suggest("Update-MgUser -UserId {id} -UserPrincipalName '<valid UPN>'"),
+    demo=(DemoCase("upn-plus", "alias:plus"), DemoCase("upn-ampersand", "alias:team")),
     examples=(
         Example(
             rows=[

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.analysis.engine import Context, Example, Rule
+from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
+from audit.plans import suggest
 from audit.rules._common import known, tri
 
 
@@ -35,6 +36,20 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    plan=suggest(
+        "Update-MgUser -UserId {id} -Mail {upn}",
+        note="If the invited address is the right one; or match objectId to externalId instead.",
+    ),
+    demo=(
+        DemoCase("changed-alias", "changed_alias"),
+        DemoCase("changed-domain", "changed_domain"),
+        DemoCase("upn-case-differs", "upn_case_differs", twin_of=frozenset({"upn-mail-mismatch"})),
+        DemoCase(
+            "underscore-alias",
+            "alias:underscore",
+            twin_of=frozenset({"original-upn-missing", "upn-mail-mismatch", "upn-invalid"}),
+        ),
+    ),
     examples=(
         Example(
             rows=[

@@ -1,78 +1,44 @@
 """Target profiles: what a SaaS target receives from Entra provisioning and what makes it work.
 
-A profile names the target attributes holding the key and the e-mail, the default attribute mapping of
-the Entra gallery app, the recommended mapping for B2B guests, and the vendor's DNS verification prefix.
+A target is one file: a module of this package (or of a plugin package registered under the entry
+point group ``b2b_preflight.targets``) defining ``TARGET = Target(...)``. Adding one touches no
+other file; rule texts and remediation speak its words through ``{target.title}``,
+``{target.verify_hint}`` and the other fields of :class:`Target`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cache
 
 from audit.errors import ConfigError
+from audit.plugins import discover
+from audit.targets._profile import KeyRules, Target, words
+
+__all__ = ["KeyRules", "Target", "all_targets", "get_target", "words"]
+
+ENTRY_POINTS = "b2b_preflight.targets"
+"""Entry point group of plugin packages whose modules each define ``TARGET``."""
 
 
-@dataclass(frozen=True)
-class Target:
-    """One SaaS target profile."""
-
-    name: str
-    title: str
-    app_display_name: str
-    key_attribute: str
-    email_attribute: str
-    default_mapping: dict[str, str]
-    recommended_mapping: dict[str, str]
-    recommended_precondition: str
-    vendor_txt_prefix: str | None
-    verifies_domains: bool
-    unverified_meaning: str
-
-
-ATLASSIAN = Target(
-    name="atlassian",
-    title="Atlassian Cloud",
-    app_display_name="Atlassian Cloud",
-    key_attribute="userName",
-    email_attribute='emails[type eq "work"].value',
-    # Defaults of the Entra gallery app (Microsoft's Atlassian Cloud provisioning tutorial).
-    default_mapping={"userName": "[userPrincipalName]", 'emails[type eq "work"].value': "[mail]"},
-    recommended_mapping={
-        "userName": "[userPrincipalName]",
-        'emails[type eq "work"].value': "[originalUserPrincipalName]",
-    },
-    recommended_precondition="the tenant's initial domain {initial_domain} is verified in Atlassian",
-    vendor_txt_prefix="atlassian-domain-verification=",
-    verifies_domains=True,
-    unverified_meaning=(
-        "Atlassian creates the account as an unmanaged (external) user: the organisation cannot manage "
-        "it and later updates are not pushed"
-    ),
-)
-
-GENERIC_SCIM = Target(
-    name="generic-scim",
-    title="Generic SCIM 2.0 application",
-    app_display_name="SCIM app",
-    key_attribute="userName",
-    email_attribute='emails[type eq "work"].value',
-    default_mapping={"userName": "[userPrincipalName]", 'emails[type eq "work"].value': "[mail]"},
-    recommended_mapping={
-        "userName": "[userPrincipalName]",
-        'emails[type eq "work"].value': "[originalUserPrincipalName]",
-    },
-    recommended_precondition="the target accepts addresses on {initial_domain}",
-    vendor_txt_prefix=None,
-    verifies_domains=False,
-    unverified_meaning="the target does not verify domains",
-)
-
-TARGETS = {t.name: t for t in (ATLASSIAN, GENERIC_SCIM)}
+@cache
+def all_targets() -> dict[str, Target]:
+    """Every target profile by name: this package's, then plugins' (a name is defined once)."""
+    found: dict[str, Target] = {}
+    for module in discover(__name__, ENTRY_POINTS):
+        target = getattr(module, "TARGET", None)
+        if not isinstance(target, Target):
+            raise ConfigError(f"target module {module.__name__} defines no TARGET = Target(...)")
+        if target.name in found:
+            raise ConfigError(f"target {target.name!r} is defined twice ({module.__name__})")
+        found[target.name] = target
+    return dict(sorted(found.items()))
 
 
 def get_target(name: str) -> Target:
-    """The profile called ``name``; ConfigError lists the known ones otherwise."""
+    """The profile called ``name`` (case-insensitive); ConfigError lists the known ones otherwise."""
+    targets = all_targets()
     try:
-        return TARGETS[name]
+        return targets[name.strip().lower()]
     except KeyError:
-        known = ", ".join(sorted(TARGETS))
+        known = ", ".join(targets)
         raise ConfigError(f"unknown target {name!r} (known: {known})") from None

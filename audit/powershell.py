@@ -1,4 +1,4 @@
-"""PowerShell text primitives for ``remediation.ps1``: inert literals, inert comments, checks.
+"""PowerShell text primitives for ``remediation.ps1`` and the rules' fix plans: inert literals, comments, checks.
 
 Everything from the tenant is hostile. Values in code are single-quoted PowerShell literals
 (:func:`ps_quote`), where PowerShell also treats the Unicode quotes U+2018..U+201B as ``'``; all

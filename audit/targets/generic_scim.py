@@ -1,0 +1,40 @@
+"""A generic SCIM 2.0 application (Entra's non-gallery "SCIM" app).
+
+Sources:
+- Microsoft, "Tutorial: Develop and plan provisioning for a SCIM endpoint":
+  https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
+  (example mapping userPrincipalName → userName, mail → emails[type eq "work"].value; Entra queries
+  by userName and externalId).
+- RFC 7643 §4.1.1: userName is unique and case-insensitive.
+SCIM 2.0 itself knows no verified e-mail domains (RFC 7643/7644), so domain verification does not
+apply; a target that verifies domains needs its own profile.
+"""
+
+from __future__ import annotations
+
+from audit.targets._profile import KeyRules, Target
+
+TARGET = Target(
+    name="generic-scim",
+    title="Generic SCIM 2.0 application",
+    app_display_names=("SCIM app",),
+    application_template_ids=("8adf8e6e-67b2-4cf2-a259-e3dc5476c621",),
+    key_attribute="userName",
+    email_attribute='emails[type eq "work"].value',
+    default_mapping={"userName": "[userPrincipalName]", 'emails[type eq "work"].value': "[mail]"},
+    recommended_mapping={
+        "userName": "[userPrincipalName]",
+        'emails[type eq "work"].value': "[originalUserPrincipalName]",
+    },
+    recommended_precondition="the target accepts addresses on {initial_domain}",
+    vendor_txt_prefix=None,
+    verifies_domains=False,
+    unverified_meaning="the target does not verify domains",
+    verify_hint="the application's own documentation (a generic SCIM target verifies no domains)",
+    console="the application's administration console",
+    sources=(
+        "https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups",
+        "https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1",
+    ),
+    key_rules=KeyRules(case_insensitive=True, scope="application", source="RFC 7643 §4.1.1"),
+)
