@@ -36,6 +36,7 @@ from audit.analysis.analyzer import analyze
 from audit.cli import cli
 from audit.config import AuditConfig
 from audit.render.safe import is_formula_like
+from tests._libreoffice import SEPARATORS, formula_cells
 from tests.make_hostile_corpus import (
     HOSTILE_TEXT,
     MARKER,
@@ -211,6 +212,14 @@ def test_csv_cells_are_inert(out: Path, name: str) -> None:
             quoted += field.startswith("'") and is_formula_like(field[1:])
     assert quoted >= 3
     assert MARKER in raw.decode("utf-8-sig")
+
+
+@pytest.mark.spreadsheet
+@pytest.mark.parametrize("separator", list(SEPARATORS))
+def test_libreoffice_imports_no_formula_with_any_separator(out: Path, separator: str) -> None:
+    """Imported as a ``;`` or tab locale's spreadsheet would: no cell becomes a formula."""
+    found = formula_cells([out / "findings.csv", out / "guests.csv"], separator)
+    assert found == {"findings.csv": [], "guests.csv": []}
 
 
 def test_findings_json_keeps_values_unchanged(out: Path) -> None:

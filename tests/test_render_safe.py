@@ -20,11 +20,24 @@ _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
         ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
         ("-2+3", "'-2+3"),
         ("@SUM(1)", "'@SUM(1)"),
-        ("\t=1+1", "'\t=1+1"),
-        ("\r=1+1", "'\r=1+1"),
+        ("\t=1+1", "'\t'=1+1"),  # a tab also starts a cell (tab-separated import)
+        ("\r=1+1", "'\r'=1+1"),
         ("  =1+1", "'  =1+1"),
         ("\u00a0\u200b=1+1", "'\u00a0\u200b=1+1"),
-        ("\n-1", "'\n-1"),
+        ("\n-1", "'\n'-1"),
+        ("RT1;=1+1;x", "RT1;'=1+1;x"),  # a ';' locale cuts the cell there
+        ("a, +1", "a,' +1"),
+        ("a\tb\t@x", "a\tb\t'@x"),
+        ("line1\n=2+3", "line1\n'=2+3"),  # a line start inside a quoted cell
+        ("x\r\n=1", "x\r\n'=1"),  # one apostrophe per run of breaks
+        ("x\u2028=1", "x\u2028'=1"),
+        ('a;"=1', 'a;\'"=1'),  # a quote the importer may strip
+        ("\u0085=1", "'\u0085'=1"),
+        ("\u00ad=1", "'\u00ad=1"),
+        ("\u061c=1", "'\u061c=1"),
+        *((f"{chr(c)}=1", f"'{chr(c)}'=1" if c in (0x1C, 0x1D, 0x1E) else f"'{chr(c)}=1")
+          for c in range(0x1C, 0x20)),  # fmt: skip
+        ("a;b, c", "a;b, c"),
         ("＝1+1", "'＝1+1"),
         ("Anna Smith", "Anna Smith"),
         ("anna@example.com", "anna@example.com"),
@@ -40,21 +53,31 @@ def test_neutralise(raw: str, expected: str) -> None:
     assert neutralise(raw) == expected
 
 
-@given(st.text())
-def test_neutralised_text_is_never_formula_like(text: str) -> None:
+_BREAKS = re.compile("[,;\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
+_PIECES = st.text(alphabet=st.sampled_from(",;\t\r\n\x85\u2028 \u00a0\u00ad\"=+-@x"), max_size=12)
+
+
+def _cells(text: str) -> list[str]:
+    """Every cell a spreadsheet could cut ``text`` into: at any separator or line break (with
+    or without a quote it strips)."""
+    return [piece.lstrip('"') for piece in [text, *_BREAKS.split(text)]]
+
+
+@given(st.one_of(st.text(), _PIECES))
+def test_neutralised_text_has_no_formula_like_cell(text: str) -> None:
     out = neutralise(text)
     assert not is_formula_like(out)
+    assert not any(is_formula_like(cell) for cell in _cells(out)), out
     assert "\x00" not in out
     out.encode("utf-8")  # always writable
-    if text and "\x00" not in text and text.isprintable() and not is_formula_like(text):
+    if text.isprintable() and not any(is_formula_like(cell) for cell in _cells(text)):
         assert out == text  # readable text passes unchanged
 
 
-@given(st.text())
-def test_neutralise_only_prefixes_or_replaces(text: str) -> None:
+@given(st.one_of(st.text(), _PIECES))
+def test_neutralise_only_inserts_apostrophes_or_replaces(text: str) -> None:
     out = neutralise(text)
-    body = out[1:] if is_formula_like(text.replace("\x00", "\ufffd")) else out
-    assert len(body) == len(text)
+    assert out.replace("'", "") == text.replace("\x00", "\ufffd").replace("'", "")
 
 
 @pytest.mark.parametrize(
