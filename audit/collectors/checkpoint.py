@@ -1,23 +1,43 @@
 """Checkpoints of paged Graph reads, so an interrupted collection resumes instead of starting over.
 
 A checkpoint is a folder holding one *page log* per request chain (the guests query, each partition
-of it, the delta round), named by a hash of the chain's first URL. A log is JSON lines: a header
-(``{"url": ..., "created": ...}``), then every page exactly as Graph returned it, one per line. A page
-carries its own ``@odata.nextLink``, so the last complete line says where the chain goes on; a page
-without one ends the chain. Each page is written with a single ``write`` and flushed, so a kill (or a
-lost network, which only fails the collection) leaves at most a torn last line, which loading drops.
+of it, the delta round), named by a hash of the chain's first URL. A log is lines: a header
+(``{"url": ..., "tenant": ..., "created": ...}``), then every page exactly as Graph returned it, one
+per line. A page carries its own ``@odata.nextLink``, so the last complete line says where the chain
+goes on; a page without one ends the chain. Each page is written with a single ``write`` and
+flushed, so a kill (or a lost network, which only fails the collection) leaves at most a torn last
+line, which loading drops.
 
 Pages are stored raw, not re-encoded: a page is JSON, and a literal line feed in JSON can only be
 insignificant whitespace (inside strings it must be escaped), so replacing it with a space keeps the
 page intact and makes it one line. Skip tokens expire: the collector restarts a chain from its first
 page when a resumed ``nextLink`` is refused (see :mod:`audit.collectors.graph`).
+
+The folder holds guest data and decides what a resumed run reports, so nothing in it is trusted:
+
+- It is private. It is created ``0o700``; an existing one must be a real folder (not a symlink)
+  owned by this user and writable by nobody else, else :class:`~audit.errors.ConfigError`. Every
+  file is opened relative to the folder's descriptor without following links
+  (``O_NOFOLLOW``), must be a regular file of ours with a single link, and a log begun again is a
+  new file (``O_EXCL``), so no planted link or pre-created file receives guest pages.
+- Logs are bound to the run that wrote them. The folder holds a random key (``key``, ``0o600``);
+  each line starts with an HMAC-SHA256 that chains the header (request chain, tenant, time) and
+  every page before it. A log is resumed only up to its last line that verifies: a planted,
+  edited, reordered or foreign log (another tenant's chain with the same URL) is read again
+  from Graph, never reported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import hmac
 import os
+import secrets
 import shutil
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,12 +45,19 @@ from typing import Any
 
 import orjson
 
-from audit.errors import CollectionError
+from audit._files import private_dir
+from audit.errors import CollectionError, ConfigError
 
 __all__ = ["Checkpoint", "PageLog", "ResumePoint"]
 
 JSON = dict[str, Any]
 _SUFFIX = ".pages.jsonl"
+_KEY = "key"
+_KEY_BYTES = 32
+_MAC_HEX = 64
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass
@@ -49,81 +76,179 @@ class ResumePoint:
 
 
 class PageLog:
-    """The page log of one request chain; see the module docstring for the format."""
+    """The page log of one request chain; see the module docstring for the format.
 
-    def __init__(self, path: Path, url: str, *, max_age: timedelta, durable: bool) -> None:
+    ``key`` is the folder's key (read from the folder when not given); ``tenant`` is bound into
+    the header, so a log of another tenant's chain with the same URL is never resumed.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        url: str,
+        *,
+        max_age: timedelta,
+        durable: bool,
+        key: bytes | None = None,
+        tenant: str = "",
+    ) -> None:
         self.path = path
         self.url = url
         self.max_age = max_age
         self.durable = durable
+        self.tenant = tenant
+        self._folder = _PrivateFolder(path.parent)
+        self._key = key
+        self._mac: bytes | None = None  # the MAC of the last line written or verified
 
     def resume(self, *, now: datetime | None = None) -> ResumePoint | None:
         """The stored progress of this chain, or None (and a fresh log) when there is none to use.
 
-        A log for another URL, older than ``max_age`` or with an unreadable header starts over; a
-        torn or corrupt line ends what is kept, and the file is cut back to the last good page.
+        A log for another URL or tenant, older than ``max_age``, or whose header does not verify
+        starts over; a torn, corrupt or unverified line ends what is kept, and the file is cut
+        back to the last good page.
         """
-        lines, good = self._read()
-        header = _parse(lines[0]) if lines else None
-        if not self._usable(header, now or datetime.now(UTC)):
+        chain = self._verified(now or datetime.now(UTC))
+        if chain is None:
             self.start(now=now)
             return None
         point = ResumePoint()
-        for line in lines[1:]:
-            page = _parse(line)
+        for body in chain.bodies:
+            page = _parse(body)
             if page is None or not isinstance(page.get("value"), list):
                 break
             _take(point, page)
-            good += len(line) + 1
-        self._truncate(good)
+        self._keep(chain, point.pages)
         return point if point.pages else None
 
     def start(self, *, now: datetime | None = None) -> None:
-        """Begin (or begin again) an empty log for this chain."""
+        """Begin (or begin again) an empty log for this chain: a new file, never an old one."""
         stamp = (now or datetime.now(UTC)).isoformat()
-        header = orjson.dumps({"url": self.url, "created": stamp}) + b"\n"
-        self._write(header, mode="wb")
+        body = orjson.dumps({"url": self.url, "tenant": self.tenant, "created": stamp})
+        mac = self._sign(b"header", body)
+        self._write(mac.hex().encode() + b" " + body + b"\n", fresh=True)
+        self._mac = mac
 
     def append(self, raw: bytes) -> None:
         """Store one page as Graph returned it (one line, one ``write``, flushed)."""
-        self._write(raw.replace(b"\n", b" ") + b"\n", mode="ab")
+        if self._mac is None:  # not resumed nor started by this object: chain to the file
+            chain = self._verified(datetime.now(UTC))
+            if chain is None:
+                self.start()
+            else:
+                self._keep(chain, len(chain.bodies))
+        assert self._mac is not None
+        line = raw.replace(b"\n", b" ")
+        mac = self._sign(self._mac, line)
+        self._write(mac.hex().encode() + b" " + line + b"\n", fresh=False)
+        self._mac = mac
 
-    def _read(self) -> tuple[list[bytes], int]:
-        """The complete lines of the file, and the byte length of its header line."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return [], 0
-        except OSError as exc:
-            raise CollectionError(f"cannot read checkpoint {self.path}: {exc}") from exc
-        lines = data.split(b"\n")[:-1]  # the last element is empty or a torn line
-        return lines, (len(lines[0]) + 1 if lines else 0)
+    def _verified(self, now: datetime) -> _Chain | None:
+        """The lines of the file that verify, in order; None when its header does not (or it
+        belongs to another chain or tenant, or is too old)."""
+        lines = self._read()
+        header = self._header(lines[0] if lines else None, now)
+        if header is None:
+            return None
+        chain = _Chain(macs=[header[0]], sizes=[header[1]])
+        for line in lines[1:]:
+            mac = self._verify(chain.macs[-1], line)
+            if mac is None:
+                break
+            chain.macs.append(mac)
+            chain.sizes.append(chain.sizes[-1] + len(line) + 1)
+            chain.bodies.append(line[_MAC_HEX + 1 :])
+        return chain
 
-    def _usable(self, header: JSON | None, now: datetime) -> bool:
-        if header is None or header.get("url") != self.url:
-            return False
+    def _keep(self, chain: _Chain, pages: int) -> None:
+        """Cut the file back to its header and first ``pages`` pages; chain on from there."""
+        self._truncate(chain.sizes[pages])
+        self._mac = chain.macs[pages]
+
+    def _header(self, line: bytes | None, now: datetime) -> tuple[bytes, int] | None:
+        """The header's MAC and byte length when it verifies and fits this chain, else None."""
+        if line is None or len(line) <= _MAC_HEX + 1 or line[_MAC_HEX : _MAC_HEX + 1] != b" ":
+            return None
+        body = line[_MAC_HEX + 1 :]
+        mac = self._sign(b"header", body)
+        if not hmac.compare_digest(mac.hex().encode(), line[:_MAC_HEX]):
+            return None
+        header = _parse(body)
+        if header is None or header.get("url") != self.url or header.get("tenant") != self.tenant:
+            return None
         try:
             created = datetime.fromisoformat(str(header.get("created")))
         except ValueError:
-            return False
-        return created.tzinfo is not None and timedelta(0) <= now - created <= self.max_age
+            return None
+        if created.tzinfo is None or not timedelta(0) <= now - created <= self.max_age:
+            return None
+        return mac, len(line) + 1
+
+    def _verify(self, previous: bytes, line: bytes) -> bytes | None:
+        """The MAC of ``line`` when it is the page that follows ``previous``, else None."""
+        if len(line) <= _MAC_HEX + 1 or line[_MAC_HEX : _MAC_HEX + 1] != b" ":
+            return None
+        mac = self._sign(previous, line[_MAC_HEX + 1 :])
+        return mac if hmac.compare_digest(mac.hex().encode(), line[:_MAC_HEX]) else None
+
+    def _sign(self, previous: bytes, body: bytes) -> bytes:
+        if self._key is None:
+            self._key = self._folder.key()
+        message = len(previous).to_bytes(2, "big") + previous + body
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def _read(self) -> list[bytes]:
+        """The complete lines of the file (none when it is missing or not a file of ours)."""
+        try:
+            with self._folder.descriptor() as folder:
+                fd = _open_own(self.path.name, os.O_RDONLY, folder)
+                if fd is None:
+                    return []
+                with open(fd, "rb") as fh:
+                    data = fh.read()
+        except OSError as exc:
+            raise CollectionError(f"cannot read checkpoint {self.path}: {exc.strerror}") from exc
+        return data.split(b"\n")[:-1]  # the last element is empty or a torn line
 
     def _truncate(self, size: int) -> None:
         try:
-            with open(self.path, "r+b") as fh:
-                fh.truncate(size)
+            with self._folder.descriptor() as folder:
+                fd = _open_own(self.path.name, os.O_WRONLY, folder)
+                if fd is not None:
+                    with open(fd, "wb", closefd=True) as fh:
+                        fh.truncate(size)
         except OSError as exc:
-            raise CollectionError(f"cannot write checkpoint {self.path}: {exc}") from exc
+            raise CollectionError(f"cannot write checkpoint {self.path}: {exc.strerror}") from exc
 
-    def _write(self, data: bytes, *, mode: str) -> None:
+    def _write(self, data: bytes, *, fresh: bool) -> None:
         try:
-            with open(self.path, mode) as fh:
-                fh.write(data)
-                fh.flush()
-                if self.durable:
-                    os.fsync(fh.fileno())
+            with self._folder.descriptor() as folder:
+                if fresh:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.path.name, dir_fd=folder)
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+                    fd: int | None = os.open(self.path.name, flags, 0o600, dir_fd=folder)
+                else:
+                    fd = _open_own(self.path.name, os.O_WRONLY | os.O_APPEND, folder)
+                if fd is None:
+                    raise CollectionError(f"checkpoint {self.path} was removed or replaced")
+                with open(fd, "ab") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    if self.durable:
+                        os.fsync(fh.fileno())
         except OSError as exc:
-            raise CollectionError(f"cannot write checkpoint {self.path}: {exc}") from exc
+            raise CollectionError(f"cannot write checkpoint {self.path}: {exc.strerror}") from exc
+
+
+@dataclass
+class _Chain:
+    """The verified start of a log: the MAC of each line (header first), the file size up to
+    and including it, and the page bodies."""
+
+    macs: list[bytes]
+    sizes: list[int]
+    bodies: list[bytes] = field(default_factory=list)
 
 
 class Checkpoint:
@@ -132,8 +257,9 @@ class Checkpoint:
     ``resume=False`` discards what the folder holds (a fresh collection that still checkpoints);
     logs older than ``max_age`` are never resumed, so a stale half collection is not mixed with
     fresh pages. ``durable=True`` also fsyncs each page (survives a power loss, costs a disk sync
-    per page); the default survives a killed process. :meth:`clear` removes the folder once the
-    collection it protects has completed.
+    per page); the default survives a killed process. ``tenant`` (the configured tenant id) is
+    bound into every log. :meth:`clear` removes the folder once the collection it protects has
+    completed. A folder that is not private raises :class:`~audit.errors.ConfigError`.
     """
 
     def __init__(
@@ -143,29 +269,147 @@ class Checkpoint:
         resume: bool = True,
         max_age: timedelta = timedelta(hours=24),
         durable: bool = False,
+        tenant: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.max_age = max_age
         self.durable = durable
+        self.tenant = tenant or ""
         if not resume:
             self.clear()
 
     def log(self, url: str) -> PageLog:
         """The page log of the chain that starts at ``url`` (the folder is created on demand)."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CollectionError(f"cannot create checkpoint folder {self.folder}: {exc}") from exc
+        key = _PrivateFolder(self.folder).key()
         name = hashlib.sha256(url.encode()).hexdigest()[:24] + _SUFFIX
-        return PageLog(self.folder / name, url, max_age=self.max_age, durable=self.durable)
+        return PageLog(
+            self.folder / name,
+            url,
+            max_age=self.max_age,
+            durable=self.durable,
+            key=key,
+            tenant=self.tenant,
+        )
 
     def logs(self) -> list[Path]:
         """The page logs currently in the folder."""
-        return sorted(self.folder.glob(f"*{_SUFFIX}")) if self.folder.is_dir() else []
+        if self.folder.is_symlink() or not self.folder.is_dir():
+            return []
+        return sorted(self.folder.glob(f"*{_SUFFIX}"))
 
     def clear(self) -> None:
-        """Remove the checkpoint folder (nothing to resume any more)."""
+        """Remove the checkpoint folder (nothing to resume any more); a symlink is not followed."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _PrivateFolder:
+    """The checkpoint folder, opened without following links and checked to be private."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def descriptor(self) -> Iterator[int]:
+        """An open descriptor of the folder (created ``0o700`` when missing), checked private."""
+        self._create()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise self._refused("a symbolic link or not a folder") from None
+            raise CollectionError(
+                f"cannot open checkpoint folder {self.path}: {exc.strerror}"
+            ) from exc
+        try:
+            self._check(os.fstat(fd), fd)
+            yield fd
+        finally:
+            os.close(fd)
+
+    def key(self) -> bytes:
+        """The folder's HMAC key, made (random, ``0o600``, ``O_EXCL``) when there is none."""
+        try:
+            with self.descriptor() as folder:
+                fd = _open_own(_KEY, os.O_RDONLY, folder)
+                if fd is not None:
+                    with open(fd, "rb") as fh:
+                        key = fh.read(_KEY_BYTES + 1)
+                    if len(key) == _KEY_BYTES:
+                        return key
+                    os.unlink(_KEY, dir_fd=folder)  # torn by a kill: its logs cannot verify
+                key = secrets.token_bytes(_KEY_BYTES)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+                with open(os.open(_KEY, flags, 0o600, dir_fd=folder), "wb") as fh:
+                    fh.write(key)
+                return key
+        except FileExistsError:  # another partition made it in the meantime
+            return self.key()
+        except OSError as exc:
+            raise CollectionError(
+                f"cannot use checkpoint folder {self.path}: {exc.strerror}"
+            ) from exc
+
+    def _create(self) -> None:
+        try:
+            private_dir(self.path.parent)
+            os.mkdir(self.path, 0o700)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise CollectionError(
+                f"cannot create checkpoint folder {self.path}: {exc.strerror}"
+            ) from exc
+        os.chmod(self.path, 0o700, follow_symlinks=False)  # mkdir's mode passes the umask
+
+    def _check(self, info: os.stat_result, fd: int) -> None:
+        if not stat.S_ISDIR(info.st_mode):
+            raise self._refused("not a folder")
+        if info.st_uid != os.geteuid():
+            raise self._refused(f"owned by user id {info.st_uid}, not by this user")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o022:
+            raise self._refused(f"mode {mode:04o}: others may write in it")
+        if mode & 0o077:
+            os.fchmod(fd, 0o700)  # ours, only readable by others: made private
+
+    def _refused(self, why: str) -> ConfigError:
+        return ConfigError(
+            f"checkpoint folder {self.path} is not private ({why or 'cannot be opened'}); "
+            "remove it or choose another with --checkpoint-dir"
+        )
+
+
+def _open_own(name: str, flags: int, folder: int) -> int | None:
+    """``name`` in the folder, opened without following a link: its descriptor when it is a
+    regular file of ours with one link; None when it is missing. Anything else (a symlink, a
+    FIFO, a folder, a hard link) cannot be ours in a private folder: it is removed, never read
+    nor written through."""
+    try:
+        fd = os.open(name, flags | _NOFOLLOW | _NONBLOCK, dir_fd=folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise
+        _discard(name, folder)
+        return None
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and info.st_nlink == 1:
+        if flags & os.O_ACCMODE == os.O_RDONLY:
+            return fd
+        os.set_blocking(fd, True)
+        return fd
+    os.close(fd)
+    _discard(name, folder)
+    return None
+
+
+def _discard(name: str, folder: int) -> None:
+    """Remove the entry ``name`` of the folder, whatever it is (a folder with its content)."""
+    try:
+        os.unlink(name, dir_fd=folder)
+    except IsADirectoryError:
+        shutil.rmtree(name, dir_fd=folder)
 
 
 def _parse(line: bytes) -> JSON | None:

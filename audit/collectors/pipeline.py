@@ -288,7 +288,9 @@ async def _live(
             partitions=options.partitions,
             track_changes=options.track_changes or options.delta_from is not None,
             delta=delta,
-            checkpoint=Checkpoint(folder, resume=options.resume) if folder else None,
+            checkpoint=Checkpoint(folder, resume=options.resume, tenant=options.tenant_id)
+            if folder
+            else None,
             on_users=feed.page if feed is not None else None,
         )
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
