@@ -2,12 +2,16 @@
 
 Everything the tool writes is created readable by its owner only (files ``0o600``, folders it
 creates ``0o700``), whatever the process umask; folders that already exist keep their mode.
+Input files are opened with :func:`open_regular`, so a FIFO or a device never blocks a run.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -44,3 +48,21 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> Path:
     finally:
         os.close(fd)
     return Path(path)
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` for reading in binary mode, only if it is a regular file.
+
+    It is opened without blocking (a FIFO with no writer would block ``open`` forever) and
+    checked with ``fstat`` on the open descriptor; anything but a regular file raises
+    :class:`OSError` whose ``strerror`` is "not a regular file".
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

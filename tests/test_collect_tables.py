@@ -121,9 +121,10 @@ def test_mailusers_rows_cross_chunks_in_order(
     path = tmp_path / "m.csv"
     path.write_text("".join(lines), encoding="utf-8")
     parsed = read_mailusers(path)
-    assert parsed.table["ExternalDirectoryObjectId"].tolist() == [
+    assert parsed.table["ExternalDirectoryObjectId"].tolist()[:10] == [
         f"{n:08d}-3f5c-4f0a-9a59-1f2b3c4d5e6f" for n in range(10)
     ]
+    assert parsed.table["_unreadable"].tolist() == [False] * 10 + [True]  # "bad,row": anyone's
     assert parsed.table["EmailAddresses"].iloc[7] == ["SMTP:u7@x.com", "smtp:y7@t.com"]
     assert parsed.table["DisplayName"].isna().all()  # absent optional column
     assert str(parsed.table["DisplayName"].dtype) == "str"
@@ -138,7 +139,7 @@ def test_mailusers_accepts_every_guid_form(tmp_path: Path, object_id: str) -> No
     path.write_text(HEADER + f" {object_id} ,a@b.com,SMTP:a@b.com,SMTP:a@b.com\n", "utf-8")
     parsed = read_mailusers(path)
     assert parsed.problems == []
-    assert parsed.table["ExternalDirectoryObjectId"].tolist() == [object_id.lower()]
+    assert parsed.table["ExternalDirectoryObjectId"].tolist() == [GUID.lower()]  # joins on it
 
 
 def test_mailusers_type_line_with_cr_line_ends(tmp_path: Path) -> None:

@@ -446,3 +446,61 @@ def test_encodings_windows_tools_write_are_read(name: str, previous: Path, tmp_p
         return sorted((f["rule_id"], f["object_id"], f["detail"]) for f in data["findings"])
 
     assert findings(tmp_path / "out") == findings(previous)
+
+
+# ---- Get-MailUser rows that cannot be read -------------------------------------------------------
+
+_EXO = ["exo-not-mail-enabled", "exo-forwarding-broken"]
+_ANN, _BOB = "1b5d2a4e-0002-4c3a-9f00-000000000002", "1b5d2a4e-0003-4c3a-9f00-000000000003"
+
+
+def _exo_statuses(export: Path) -> dict[str, dict[str, str]]:
+    """Per guest, the status of each Exchange rule (flagged, passed, not_evaluated)."""
+    from audit.collectors.pipeline import CollectOptions, collect_sync
+
+    result = analyze(collect_sync(CollectOptions(from_export=str(export))), AuditConfig())
+    assert result.statuses is not None
+    table = result.statuses.set_index("object_id")[_EXO]
+    return {str(k): dict(v) for k, v in table.to_dict(orient="index").items()}
+
+
+def _mailusers_edit(change: Callable[[str], str]) -> Breaker:
+    def apply(export: Path) -> None:
+        path = export / "mailusers.csv"
+        path.write_bytes(change(path.read_bytes().decode("utf-8")).encode("utf-8"))
+
+    return apply
+
+
+UNREADABLE_ROWS: dict[str, tuple[Breaker, set[str]]] = {
+    "a missing closing quote swallowing the next row": (
+        _mailusers_edit(lambda t: t.replace('"GuestMailUser"\r\n"Bob"', '"GuestMailUser\r\n"Bob"')),
+        {_ANN, _BOB},
+    ),
+    "an oversized row": (
+        _mailusers_edit(lambda t: t.replace('"Bob",', '"Bob' + "x" * 200_000 + '",')),
+        {_BOB},
+    ),
+    "an id written as {GUID}": (
+        _mailusers_edit(lambda t: t.replace(f'"{_BOB}"', '"{' + _BOB.upper() + '}"')),
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE_ROWS))
+def test_unreadable_mailuser_rows_leave_their_guests_not_evaluated(
+    name: str, tmp_path: Path
+) -> None:
+    breaker, unknown = UNREADABLE_ROWS[name]
+    export = tmp_path / "export"
+    shutil.copytree(HANDMADE, export)
+    breaker(export)
+    clean, broken = _exo_statuses(HANDMADE), _exo_statuses(export)
+    assert broken.keys() == clean.keys()
+    for guest, rules in broken.items():
+        if guest in unknown:  # never flagged: their row could not be read
+            assert rules == dict.fromkeys(_EXO, "not_evaluated"), (guest, rules)
+        else:
+            assert rules == clean[guest], (guest, rules)
+    assert any(r["exo-forwarding-broken"] == "flagged" for r in clean.values())

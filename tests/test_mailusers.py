@@ -49,7 +49,8 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
     )
     parsed = read_mailusers(_write(tmp_path, text))
     assert parsed.status.state is SourceState.PARTIAL
-    assert len(parsed.table) == 1
+    assert parsed.status.rows == 1
+    assert parsed.table["_unreadable"].tolist() == [False, True]  # "short": whose row was it?
     assert parsed.problems[0].startswith("m.csv:3:")
     assert parsed.problems[1].startswith("m.csv:4:")
 
@@ -64,4 +65,71 @@ def test_bad_encoding_is_a_clear_error(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"ExternalDirectoryObjectId\n\xff\xfe\xfa broken")
     with pytest.raises(InputError, match="not UTF-8"):
+        read_mailusers(path)
+
+
+G2 = "1b0e1f7e-3f5c-4f0a-9a59-1f2b3c4d5e6f"
+G3 = "2b0e1f7e-3f5c-4f0a-9a59-1f2b3c4d5e6f"
+HEADER = '"ExternalDirectoryObjectId","PrimarySmtpAddress","ExternalEmailAddress","EmailAddresses"\r\n'
+
+
+def _row(guid: str, mail: str, *, close: bool = True) -> str:
+    last = f'"SMTP:{mail}"' if close else f'"SMTP:{mail}'
+    return f'"{guid}","{mail}","SMTP:{mail}",{last}\r\n'
+
+
+def test_a_missing_closing_quote_never_swallows_the_next_row(tmp_path):
+    """Read leniently, the open quote ran on into the next row and hid its mail user."""
+    text = HEADER + _row(GUID, "a@p.com", close=False) + _row(G2, "b@p.com") + _row(G3, "c@p.com")
+    parsed = read_mailusers(_write(tmp_path, text))
+    assert parsed.status.state is SourceState.PARTIAL
+    assert parsed.problems == [
+        "m.csv:2: unreadable row (',' expected after '\"'; lines 2-3 not read)"
+    ]
+    table = parsed.table
+    readable = table[~table["_unreadable"]]
+    assert readable["ExternalDirectoryObjectId"].tolist() == [G3]
+    assert sorted(table.loc[table["_unreadable"], "ExternalDirectoryObjectId"]) == [GUID, G2]
+    assert parsed.status.rows == 1
+
+
+def test_an_open_quote_to_the_end_of_the_file_is_reported(tmp_path):
+    text = HEADER + _row(GUID, "a@p.com") + '"' + _row(G2, "b@p.com")[1:].replace('"', "", 1)
+    parsed = read_mailusers(_write(tmp_path, text))
+    assert parsed.problems[0].startswith("m.csv:3: unreadable row")
+    assert parsed.table.loc[parsed.table["_unreadable"], "ExternalDirectoryObjectId"].tolist() == [G2]
+
+
+def test_braced_and_other_guid_forms_are_normalised(tmp_path):
+    text = HEADER + "".join(
+        _row(g, f"{n}@p.com")
+        for n, g in enumerate(["{" + GUID.upper() + "}", "urn:uuid:" + G2, G3.replace("-", "")])
+    )
+    parsed = read_mailusers(_write(tmp_path, text))
+    assert parsed.table["ExternalDirectoryObjectId"].tolist() == [GUID, G2, G3]
+
+
+def test_an_oversized_row_is_unreadable_not_absent(tmp_path):
+    huge = "x" * 200_000  # over the CSV reader's field size limit
+    text = HEADER + _row(GUID, "a@p.com") + f'"{G2}","{huge}","b","c"\r\n' + _row(G3, "c@p.com")
+    parsed = read_mailusers(_write(tmp_path, text))
+    assert parsed.problems[0].startswith("m.csv:3: unreadable row (field larger than field limit")
+    table = parsed.table
+    assert table.loc[table["_unreadable"], "ExternalDirectoryObjectId"].tolist() == [G2]
+    assert table.loc[~table["_unreadable"], "ExternalDirectoryObjectId"].tolist() == [GUID, G3]
+
+
+def test_a_short_row_without_an_id_is_unreadable_for_anyone(tmp_path):
+    parsed = read_mailusers(_write(tmp_path, HEADER + _row(GUID, "a@p.com") + '"x","y"\r\n'))
+    table = parsed.table
+    assert table["_unreadable"].tolist() == [False, True]
+    assert table["ExternalDirectoryObjectId"].isna().tolist() == [False, True]
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    path = tmp_path / "m.csv"
+    os.mkfifo(path)
+    with pytest.raises(InputError, match="not a regular file"):
         read_mailusers(path)

@@ -101,15 +101,32 @@ def add_mailusers(frame: pd.DataFrame, mailusers: pd.DataFrame | None) -> pd.Dat
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")
         frame["mu_email_addresses"] = pd.Series([[] for _ in frame.index], dtype=object)
         return frame
+    mailusers, unknown = _readable(frame, mailusers)
     key = mailusers["ExternalDirectoryObjectId"].str.lower()
     rows = first_rows(frame["object_id"].str.lower(), key)
-    frame["mu_present"] = pd.Series(rows >= 0, index=frame.index).astype("boolean")
+    present = pd.Series(rows >= 0, index=frame.index).astype("boolean")
+    frame["mu_present"] = present.mask(unknown & ~present.astype(bool), pd.NA)
     for source, column in _MU_TEXT.items():
         frame[column] = _take(mailusers[source], rows, frame.index).astype("str")
     addresses = _take(mailusers["EmailAddresses"], rows, frame.index).to_numpy()
     lists = [list(v) if isinstance(v, list) else [] for v in addresses]
     frame["mu_email_addresses"] = pd.Series(lists, index=frame.index, dtype=object)
     return frame
+
+
+def _readable(frame: pd.DataFrame, mailusers: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The readable rows of the export, and per guest whether an unreadable row may be theirs
+    (its object id is the guest's, or it named none): such a guest's mail user is unknown, not
+    absent (``_unreadable``, see :mod:`audit.collectors.mailusers`)."""
+    flags = mailusers.get("_unreadable")
+    if flags is None or not flags.any():
+        return mailusers, pd.Series(False, index=frame.index)
+    bad = flags.fillna(False).astype(bool)
+    ids = mailusers.loc[bad, "ExternalDirectoryObjectId"]
+    if ids.isna().any():
+        return mailusers[~bad], pd.Series(True, index=frame.index)
+    unknown = text_isin(frame["object_id"].str.lower(), set(ids.str.lower()))
+    return mailusers[~bad], pd.Series(unknown, index=frame.index).astype(bool)
 
 
 def _take(column: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:

@@ -8,16 +8,28 @@ Export it with (Exchange Online PowerShell)::
         HiddenFromAddressListsEnabled,RecipientTypeDetails |
       Export-Csv mailusers.csv -NoTypeInformation -Encoding UTF8
 
-Tolerates a BOM, UTF-16, a ``#TYPE`` first line, any column order, extra columns, CRLF, and
-``EmailAddresses`` joined with ``;`` or ``,`` or printed as ``{a, b}``. Bad rows are skipped and reported
-with their line numbers; a missing required column is an :class:`InputError`.
+Tolerates a BOM, UTF-16, a ``#TYPE`` first line, any column order, extra columns, CRLF,
+``EmailAddresses`` joined with ``;`` or ``,`` or printed as ``{a, b}``, and object ids written as
+``{GUID}``, ``urn:uuid:`` or without hyphens (normalised to the plain lower-case form Graph uses).
+Bad rows are skipped and reported with their file and line numbers; a missing required column is an
+:class:`InputError`. Only a regular file is read (a FIFO named like the export never hangs a run).
+
+Quoting is read strictly: a field with a missing closing quote would otherwise swallow the rows
+after it (and their guests would silently lose their MailUser rows). A row that cannot be read
+(broken quoting, too few fields, a field over the size limit) is never taken for "no mail user":
+the object ids found in its lines are kept as rows marked :data:`UNREADABLE`, and the analysis
+makes those guests' Exchange checks *not evaluated*. An unreadable row naming no object id could
+belong to any guest, so it makes the Exchange checks of every guest without a readable row not
+evaluated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import itertools
+import os
 import re
 import uuid
 from collections.abc import Generator, Iterator
@@ -28,6 +40,7 @@ from typing import Any, TextIO
 import pandas as pd
 import pyarrow as pa
 
+from audit._files import open_regular
 from audit.collectors.tables import gc_paused
 from audit.errors import InputError
 from audit.models import SourceState, SourceStatus
@@ -47,6 +60,11 @@ OPTIONAL = (
 MAX_BYTES = 512 * 1024 * 1024
 ROWS_PER_STEP = 100
 """Rows :func:`mailusers_steps` reads between pauses (a few milliseconds of work)."""
+
+
+UNREADABLE = "_unreadable"
+"""Column of the table: True on the rows that stand for an unreadable row of the file (their
+``ExternalDirectoryObjectId`` is an id found in its lines, or missing when none was)."""
 
 
 @dataclass
@@ -103,30 +121,38 @@ def mailusers_steps(
     try:
         with _open_text(file) as text:
             lines, offset = _skip_type_line(text)
-            reader = csv.reader(lines)
+            reader = csv.reader(lines, strict=True)
             header = _header(reader, file)
             with gc_paused():  # the address lists hold no cycles
                 columns, problems = yield from _rows(reader, header, file, offset, rows_per_step)
-                table = columns.table()
+            if columns.broken:
+                columns.unreadable += _ids_in_lines(file, columns.broken)
+            table = columns.table()
     except UnicodeDecodeError as exc:
         raise _decode_error(file, exc) from None
     except OSError as exc:  # the file went away or failed while it was read
         raise InputError(file, f"cannot read ({exc.strerror})") from None
     state = SourceState.PARTIAL if problems else SourceState.OK
-    detail = {"file": file.name, "skipped_rows": len(problems)}
-    status = SourceStatus("mailusers", state, rows=len(table), detail=detail)
+    detail = {
+        "file": file.name,
+        "skipped_rows": len(problems),
+        "unreadable_rows": len(columns.unreadable),
+    }
+    status = SourceStatus("mailusers", state, rows=columns.rows, detail=detail)
     return MailUsers(table, status, problems)
 
 
 def _open_text(file: Path) -> TextIO:
     """The file as text: UTF-16 when it starts with a UTF-16 BOM, else UTF-8 without its BOM."""
     try:
-        if file.stat().st_size > MAX_BYTES:
+        raw = open_regular(file)
+        if os.fstat(raw.fileno()).st_size > MAX_BYTES:
+            raw.close()
             raise InputError(file, f"file is larger than {MAX_BYTES // 2**20} MiB")
-        with file.open("rb") as probe:
-            head = probe.read(2)
+        head = raw.read(2)
+        raw.seek(0)
         encoding = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-        return file.open(encoding=encoding, newline="")
+        return io.TextIOWrapper(raw, encoding=encoding, newline="")
     except OSError as exc:
         raise InputError(file, f"cannot read ({exc.strerror})") from None
 
@@ -181,10 +207,11 @@ def _rows(
     columns = _Columns(header)
     id_at, width = header.index("ExternalDirectoryObjectId"), len(header)
     step = max(rows_per_step, 1)
-    read = 0
+    read, end = 0, reader.line_num
     while True:
         try:
             for fields in reader:
+                start, end = end + 1, reader.line_num
                 read += 1
                 if read % step == 0:
                     yield
@@ -194,13 +221,24 @@ def _rows(
                 if not any(f.strip() for f in fields):
                     continue
                 problem = _row_problem(fields, width, id_at)
-                if problem:
-                    problems.append(f"{file.name}:{reader.line_num + offset}: {problem}")
-                else:
-                    columns.add(fields)
+                if problem is None:
+                    columns.add(fields, object_id=str(uuid.UUID(fields[id_at].strip())))
+                    continue
+                problems.append(f"{file.name}:{start + offset}: {problem}")
+                if len(fields) < width:  # cut short: its id, if any, is somewhere in it
+                    columns.unreadable += _ids_in(fields) or [None]
             break
         except csv.Error as exc:  # the reader goes on with the next line
-            problems.append(f"{file.name}:{reader.line_num + offset}: unreadable row ({exc})")
+            start, end = end + 1, reader.line_num
+            span = (
+                f"line {start + offset}"
+                if start >= end
+                else f"lines {start + offset}-{end + offset}"
+            )
+            problems.append(
+                f"{file.name}:{start + offset}: unreadable row ({exc}; {span} not read)"
+            )
+            columns.broken.append((start, end))
     return columns, problems
 
 
@@ -216,6 +254,31 @@ def _row_problem(fields: list[str], width: int, id_at: int) -> str | None:
     except ValueError:
         return f"ExternalDirectoryObjectId {object_id[:60]!r} is not a GUID"
     return None
+
+
+def _ids_in(texts: list[str]) -> list[str | None]:
+    """The object ids (GUIDs, as Graph writes them) found in ``texts``."""
+    found = (m.group().lower() for text in texts for m in _GUID.finditer(text))
+    return list(dict.fromkeys(found))
+
+
+def _ids_in_lines(file: Path, spans: list[tuple[int, int]]) -> list[str | None]:
+    """Per unreadable row (lines ``start``..``end`` as the reader counted them), the object ids
+    in its lines, or None for a row that names none (read again: the failure path only)."""
+    wanted = {n for start, end in spans for n in range(start, max(start, end) + 1)}
+    text: dict[int, str] = {}
+    with _open_text(file) as handle:
+        lines, _ = _skip_type_line(handle)
+        for number, line in enumerate(lines, start=1):
+            if number in wanted:
+                text[number] = line
+            if number >= max(wanted):
+                break
+    found: list[str | None] = []
+    for start, end in spans:
+        ids = _ids_in([text.get(n, "") for n in range(start, max(start, end) + 1)])
+        found += ids or [None]
+    return found
 
 
 _SPLIT = re.compile(r"[;,]\s*")
@@ -240,10 +303,15 @@ class _Columns:
         self.chunks: dict[str, list[pa.Array]] = {c: [] for c in self.positions}
         self.addresses: list[list[str]] = []
         self.rows = 0
+        self.unreadable: list[str | None] = []  # object ids of unreadable rows (None: unknown)
+        self.broken: list[tuple[int, int]] = []  # line spans the CSV reader could not read
 
-    def add(self, fields: list[str]) -> None:
+    def add(self, fields: list[str], *, object_id: str | None = None) -> None:
+        """Take a row; ``object_id`` replaces its id when it had to be normalised."""
         for name, at in self.positions.items():
             self.pending[name].append(fields[at])
+        if object_id is not None:
+            self.pending["ExternalDirectoryObjectId"][-1] = object_id
         self.rows += 1
         if self.rows % _CHUNK == 0:
             self.flush()
@@ -261,16 +329,19 @@ class _Columns:
             values.clear()
 
     def table(self) -> pd.DataFrame:
-        """One ``str`` column per field (absent optional ones all missing) and
-        ``EmailAddresses`` as lists of addresses."""
+        """One ``str`` column per field (absent optional ones all missing), ``EmailAddresses``
+        as lists of addresses, and :data:`UNREADABLE`: the unreadable rows come last, with
+        their object id when known and no other field."""
         self.flush()
+        extra = len(self.unreadable)
         data: dict[str, Any] = {}
         for name in (*REQUIRED, *OPTIONAL):
             if name == "EmailAddresses":
-                data[name] = pd.Series(self.addresses, dtype=object)
-            elif name in self.chunks:
-                chunks = pa.chunked_array(self.chunks.pop(name), type=pa.large_string())
-                data[name] = pd.Series(pd.array(chunks, dtype="str"))
-            else:
-                data[name] = pd.Series([None] * self.rows, dtype="str")
-        return pd.DataFrame(data, index=pd.RangeIndex(self.rows))
+                data[name] = pd.Series([*self.addresses, *([] for _ in range(extra))], dtype=object)
+                continue
+            chunks = self.chunks.pop(name, None) or [pa.nulls(self.rows, pa.large_string())]
+            tail = self.unreadable if name == "ExternalDirectoryObjectId" else [None] * extra
+            chunks.append(pa.array(tail, type=pa.large_string()))
+            data[name] = pd.Series(pd.array(pa.chunked_array(chunks), dtype="str"))
+        data[UNREADABLE] = pd.Series([False] * self.rows + [True] * extra, dtype=bool)
+        return pd.DataFrame(data, index=pd.RangeIndex(self.rows + extra))
