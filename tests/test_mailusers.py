@@ -70,7 +70,9 @@ def test_bad_encoding_is_a_clear_error(tmp_path):
 
 G2 = "1b0e1f7e-3f5c-4f0a-9a59-1f2b3c4d5e6f"
 G3 = "2b0e1f7e-3f5c-4f0a-9a59-1f2b3c4d5e6f"
-HEADER = '"ExternalDirectoryObjectId","PrimarySmtpAddress","ExternalEmailAddress","EmailAddresses"\r\n'
+HEADER = (
+    '"ExternalDirectoryObjectId","PrimarySmtpAddress","ExternalEmailAddress","EmailAddresses"\r\n'
+)
 
 
 def _row(guid: str, mail: str, *, close: bool = True) -> str:
@@ -97,7 +99,9 @@ def test_an_open_quote_to_the_end_of_the_file_is_reported(tmp_path):
     text = HEADER + _row(GUID, "a@p.com") + '"' + _row(G2, "b@p.com")[1:].replace('"', "", 1)
     parsed = read_mailusers(_write(tmp_path, text))
     assert parsed.problems[0].startswith("m.csv:3: unreadable row")
-    assert parsed.table.loc[parsed.table["_unreadable"], "ExternalDirectoryObjectId"].tolist() == [G2]
+    assert parsed.table.loc[parsed.table["_unreadable"], "ExternalDirectoryObjectId"].tolist() == [
+        G2
+    ]
 
 
 def test_braced_and_other_guid_forms_are_normalised(tmp_path):
