@@ -15,11 +15,13 @@ leave the output folder and the export untouched; BOMs, UTF-16 and CRLF are simp
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import os
 import re
 import shutil
+import signal
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -371,7 +373,38 @@ MALFORMED: dict[str, tuple[Breaker, str]] = {
         lambda e: _sparse(e / "mailusers.csv", 2**30, b"DisplayName\n"),
         "mailusers.csv: file is larger than 512 MiB",
     ),
+    "identities 400 deep": (
+        lambda e: _deepen(e / "users.json", lambda u: u["value"][0], "identities", 400),
+        "users.json: JSON nested deeper than 100 levels",
+    ),
+    "schema parameters 300 deep": (
+        lambda e: _deepen(
+            e / "synchronizationSchema.json",
+            lambda s: s["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][0],
+            "source",
+            300,
+        ),
+        "synchronizationSchema.json: JSON nested deeper than 100 levels",
+    ),
+    "a FIFO named like a page": (
+        lambda e: os.mkfifo(e / "users.0002.json"),
+        "users.0002.json: cannot read (not a regular file)",
+    ),
+    "a FIFO named like a group file": (
+        lambda e: os.mkfifo(e / "groupMembers" / "9c0e5b1e-cccc-4b7a-8c3e-000000000003.json"),
+        "9c0e5b1e-cccc-4b7a-8c3e-000000000003.json: cannot read (not a regular file)",
+    ),
 }
+
+
+def _deepen(path: Path, pick: Callable[[Any], dict[str, Any]], key: str, depth: int) -> None:
+    """Nest ``key`` of the picked object ``depth`` levels deep (valid JSON, as Graph never sends)."""
+    document = orjson.loads(path.read_bytes())
+    pick(document)[key] = "DEEP-PLACEHOLDER"
+    opening = "".join("[" if level % 2 else '{"parameters":' for level in range(depth))
+    closing = "".join("]" if level % 2 else "}" for level in reversed(range(depth)))
+    nested = f'{opening}"bottom"{closing}'.encode()
+    path.write_bytes(orjson.dumps(document).replace(b'"DEEP-PLACEHOLDER"', nested))
 
 
 @pytest.mark.parametrize("name", list(MALFORMED))
@@ -386,8 +419,9 @@ def test_malformed_file_is_a_clear_error_that_touches_nothing(
     out = tmp_path / "out"
     shutil.copytree(previous, out)
     before = _files(out)
-    result = _invoke("run", "--from-export", str(export), "--save-raw", str(tmp_path / "raw"),
-                     "--out", str(out))  # fmt: skip
+    with _deadline(60):  # a FIFO must never block the run
+        result = _invoke("run", "--from-export", str(export), "--save-raw",
+                         str(tmp_path / "raw"), "--out", str(out))  # fmt: skip
     _clean_exit(result)
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -398,6 +432,22 @@ def test_malformed_file_is_a_clear_error_that_touches_nothing(
     assert _files(out) == before
     assert _files(export) == inputs
     assert not (tmp_path / "raw").exists()
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Fail (instead of hanging the suite) when the block takes longer than ``seconds``."""
+
+    def expired(*_: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _with_bom(path: Path) -> None:
@@ -504,3 +554,24 @@ def test_unreadable_mailuser_rows_leave_their_guests_not_evaluated(
         else:
             assert rules == clean[guest], (guest, rules)
     assert any(r["exo-forwarding-broken"] == "flagged" for r in clean.values())
+
+
+# ---- ids used as file names ----------------------------------------------------------------------
+
+HOSTILE_GROUP_IDS = ["../../PWN-x", "..", ".", "", "a/b", "C:\\PWN", "nul\x00PWN", "~x", "é/..",
+                     "<script>PWN</script>", "6F3B8D21-4C5E-4A7F-9B0C-1D2E3F4A5B60"]  # fmt: skip
+
+
+def test_save_raw_keeps_hostile_group_ids_inside_the_export(tmp_path: Path) -> None:
+    """Group ids come from Graph: ``../../x`` must not name a file outside the export."""
+    from audit.collectors.export import read_export, write_raw
+
+    members = [{"id": f"u{n}", "_groupId": g} for n, g in enumerate(HOSTILE_GROUP_IDS)]
+    records = {"organization": [], "domains": [], "users": [], "group_members": members}
+    root = write_raw(records, tmp_path / "a" / "b" / "raw")
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files
+    assert all(p.is_relative_to(root) for p in files), files
+    assert len(list((root / "groupMembers").iterdir())) == len(HOSTILE_GROUP_IDS)
+    again, _ = read_export(root)
+    assert sorted(m["_groupId"] for m in again["group_members"]) == sorted(HOSTILE_GROUP_IDS)

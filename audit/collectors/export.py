@@ -8,6 +8,12 @@ Layout (DESIGN.md)::
 
 Each ``.json`` is what Graph returned: ``{"value": [...]}`` for lists, the object itself for the schema.
 A missing optional file means "not collected", never "empty".
+
+Ids come from Graph (or from a hand-made export) and are not trusted: a group's file is named by
+its id only when the id is a GUID; any other id is written percent-encoded behind a ``~``
+(``~..%2F..%2Fx.json``), so no id can name a path outside ``groupMembers/``, and reading decodes it
+back. Only regular files are read (a FIFO named like a page never blocks), and JSON nested deeper
+than :data:`MAX_DEPTH` is refused with the file named.
 """
 
 from __future__ import annotations
@@ -16,14 +22,15 @@ import codecs
 import os
 import re
 import shutil
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from audit._files import private_dir, write_private
-from audit.errors import ConfigError, InputError
+from audit._files import open_regular, private_dir, write_private
+from audit.errors import CollectionError, ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 
 JSON = dict[str, Any]
@@ -92,8 +99,7 @@ def _read_groups(
         return
     members = []
     for file in sorted(folder.glob("*.json")):
-        group_id = file.name.split(".")[0]
-        members += [{**m, "_groupId": group_id} for m in _collection(file)]
+        members += [{**m, "_groupId": group_id_of(file)} for m in _collection(file)]
     records["group_members"] = members
     statuses["group_members"] = _ok("group_members", members, "groupMembers/")
 
@@ -127,22 +133,48 @@ def load_json(file: Path) -> Any:
 
     A UTF-8 byte order mark is skipped and UTF-16 with a BOM is decoded (Windows PowerShell's
     ``Out-File`` writes both). A file whose first 64 KiB hold a NUL byte or that does not start
-    with ``{`` or ``[`` is refused before the rest of it is read.
+    with ``{`` or ``[`` is refused before the rest of it is read. Only a regular file is read (a
+    FIFO would block the run forever), and a document nested deeper than :data:`MAX_DEPTH`
+    levels is refused (no Graph response comes near it; deeper ones end in recursion limits).
     """
     try:
-        if file.stat().st_size > MAX_FILE:
-            raise InputError(file, "file is larger than 2 GiB; export it in pages (name.0001.json)")
-        with file.open("rb") as handle:
-            _sniff(file, handle.read(_SNIFF))
-        raw = _utf8(file, file.read_bytes())
+        with open_regular(file) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_FILE:
+                raise InputError(
+                    file, "file is larger than 2 GiB; export it in pages (name.0001.json)"
+                )
+            head = handle.read(_SNIFF)
+            _sniff(file, head)
+            raw = _utf8(file, head + handle.read())
     except OSError as exc:
         raise InputError(file, f"cannot read ({exc.strerror})") from None
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if "UTF-8" in exc.msg:
             raise _not_utf8(file, raw) from None
         raise InputError(file, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    if _deeper_than(document, MAX_DEPTH):
+        raise InputError(file, f"JSON nested deeper than {MAX_DEPTH} levels")
+    return document
+
+
+MAX_DEPTH = 100
+"""Deepest nesting of objects and arrays an input JSON document may have."""
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """True when ``document`` nests objects and arrays more than ``limit`` levels deep (walked
+    without recursion, so the check itself cannot hit the recursion limit)."""
+    stack: list[tuple[Any, int]] = [(document, 1)] if type(document) in (dict, list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for value in node.values() if type(node) is dict else node:
+            if type(value) is dict or type(value) is list:
+                stack.append((value, depth + 1))
+    return False
 
 
 _SNIFF = 64 * 1024
@@ -261,4 +293,32 @@ def _write_groups(folder: Path, members: list[JSON]) -> None:
         clean = {k: v for k, v in m.items() if k != "_groupId"}
         by_group.setdefault(str(m.get("_groupId")), []).append(clean)
     for group_id, rows in by_group.items():
-        write_private(folder / f"{group_id}.json", orjson.dumps({"value": rows}))
+        write_private(folder / group_file_name(group_id), orjson.dumps({"value": rows}))
+
+
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_NAME_MAX = 200
+"""Longest file name written (file systems allow 255 bytes)."""
+_PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def group_file_name(group_id: str) -> str:
+    """The file of a group's members: ``<id>.json`` for a GUID (what Graph uses), else the id
+    percent-encoded (every byte but ASCII letters, digits and ``-``) behind a ``~``."""
+    if _GUID.fullmatch(group_id):
+        return f"{group_id}.json"
+    raw = group_id.encode("utf-8", "surrogatepass")
+    name = "~" + "".join(chr(b) if b in _PLAIN else f"%{b:02X}" for b in raw)
+    if len(name) > _NAME_MAX:
+        raise CollectionError(
+            f"group id {group_id[:40]!r}... is not a GUID and too long to name a file in an export"
+        )
+    return name + ".json"
+
+
+def group_id_of(file: Path) -> str:
+    """The group id a ``groupMembers`` file is named by (see :func:`group_file_name`)."""
+    stem = file.name.removesuffix(".json")
+    if stem.startswith("~"):
+        return urllib.parse.unquote(stem[1:], encoding="utf-8", errors="surrogatepass")
+    return stem.split(".")[0]
