@@ -2,7 +2,8 @@
 
 Everything the tool writes is created readable by its owner only (files ``0o600``, folders it
 creates ``0o700``), whatever the process umask; folders that already exist keep their mode.
-Input files are opened with :func:`open_regular`, so a FIFO or a device never blocks a run.
+Input files are opened with :func:`open_regular`, so a FIFO or a device never blocks a run, and
+parsed JSON is checked with :func:`nested_deeper_than` before anything walks it recursively.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -66,3 +67,22 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of objects and arrays an input JSON document may have (no Graph response, export
+or manifest comes near it; deeper ones end in recursion limits of the code that walks them)."""
+
+
+def nested_deeper_than(document: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``document`` nests dicts and lists more than ``limit`` levels deep (walked without
+    recursion, so the check itself cannot hit the recursion limit)."""
+    stack: list[tuple[Any, int]] = [(document, 1)] if type(document) in (dict, list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for value in node.values() if type(node) is dict else node:
+            if type(value) is dict or type(value) is list:
+                stack.append((value, depth + 1))
+    return False

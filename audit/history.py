@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from audit._files import open_regular
+
 __all__ = [
     "STAMP_FORMAT",
     "RunInfo",
@@ -40,8 +42,8 @@ __all__ = [
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 """Run folder names: the UTC time of the run, e.g. ``20261126T210319Z``."""
 
-_STAMP = re.compile(r"^(\d{8}T\d{6}Z)(?:-\d+)?$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_STAMP = re.compile(r"(\d{8}T\d{6}Z)(?:-\d+)?")
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _SEVERITIES = ("high", "medium", "low", "info")
 _MANIFEST = "manifest.json"
 _FINDINGS = "findings.json"
@@ -161,7 +163,7 @@ def tenant_folder_name(tenant: Mapping[str, Any] | str) -> str:
         ident, name = tenant, ""
     else:
         ident, name = str(tenant.get("id") or ""), str(tenant.get("name") or "")
-    if _SAFE_ID.match(ident) and ".." not in ident:
+    if _SAFE_ID.fullmatch(ident) and ".." not in ident:
         return ident
     text = name or ident
     if not text:
@@ -218,18 +220,22 @@ def _run_folders(root: Path) -> Iterator[Path]:
         yield root
         return
     for child in _subdirs(root):
-        if _looks_like_run(child) or _STAMP.match(child.name):
+        if _looks_like_run(child) or _STAMP.fullmatch(child.name):
             yield child
             continue
         for grandchild in _subdirs(child):
-            if _looks_like_run(grandchild) or _STAMP.match(grandchild.name):
+            if _looks_like_run(grandchild) or _STAMP.fullmatch(grandchild.name):
                 yield grandchild
 
 
 def _subdirs(folder: Path) -> list[Path]:
     """Visible sub-folders, sorted (temporary and hidden folders start with a dot)."""
     try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        )
     except OSError:
         return []
 
@@ -249,7 +255,7 @@ def _read_run(path: Path) -> RunInfo:
     diff = _dict(report.get("diff"))
     return RunInfo(
         path=path,
-        timestamp=_timestamp(path, manifest, report),
+        timestamp=_timestamp(path, manifest, report, problems),
         tenant_id=_str(tenant.get("id")),
         tenant_name=_str(tenant.get("name")),
         guests=_int(summary.get("guests")) if report else _guests(manifest),
@@ -266,11 +272,15 @@ def _read_run(path: Path) -> RunInfo:
 def _read_json(file: Path, what: str, problems: list[str]) -> dict[str, Any]:
     """A JSON object from ``file``; {} (and a problem noted) when missing or unreadable."""
     try:
-        data = orjson.loads(file.read_bytes())
+        with open_regular(file) as handle:
+            data = orjson.loads(handle.read())
     except FileNotFoundError:
         problems.append(f"no {what}")
         return {}
-    except (OSError, orjson.JSONDecodeError) as exc:
+    except OSError as exc:
+        problems.append(f"unreadable {what}: {exc.strerror}")
+        return {}
+    except orjson.JSONDecodeError as exc:
         problems.append(f"unreadable {what}: {exc}")
         return {}
     if not isinstance(data, dict):
@@ -279,8 +289,11 @@ def _read_json(file: Path, what: str, problems: list[str]) -> dict[str, Any]:
     return data
 
 
-def _timestamp(path: Path, manifest: dict[str, Any], report: dict[str, Any]) -> datetime | None:
-    """When the run's data was collected; else when it was analysed; else its folder name."""
+def _timestamp(
+    path: Path, manifest: dict[str, Any], report: dict[str, Any], problems: list[str]
+) -> datetime | None:
+    """When the run's data was collected; else when it was analysed; else its folder name (a
+    folder named like a time that is none, ``20261399T999999Z``, gives None and a problem)."""
     for value in (
         manifest.get("collected_at"),
         report.get("collected_at"),
@@ -291,9 +304,12 @@ def _timestamp(path: Path, manifest: dict[str, Any], report: dict[str, Any]) -> 
                 return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
             except ValueError:
                 continue
-    match = _STAMP.match(path.name)
+    match = _STAMP.fullmatch(path.name)
     if match:
-        return datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=UTC)
+        try:
+            return datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            problems.append(f"folder name {path.name} is not a valid UTC time; run skipped")
     return None
 
 

@@ -2,11 +2,18 @@
 
 A snapshot is the boundary between collection and analysis. It is written to a temporary sibling folder
 and renamed into place, so a crash never leaves a half-written snapshot where a good one was.
+
+A snapshot folder may come from elsewhere (a customer, a share), so :func:`load` trusts nothing in
+it: ``manifest.json`` is checked against :data:`MANIFEST_SCHEMA` (a wrong one is a
+:class:`~audit.errors.SnapshotError`, exit 2, naming the file), table names are plain identifiers
+so a table is always a regular file inside the folder, and a planted ``.<name>.old`` beside it (a
+symlink, a file) is neither followed nor put in place of the snapshot.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -18,7 +25,14 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from audit._files import private_dir, private_file, write_private
+from audit._files import (
+    MAX_JSON_DEPTH,
+    nested_deeper_than,
+    open_regular,
+    private_dir,
+    private_file,
+    write_private,
+)
 from audit._version import __version__
 from audit.errors import SnapshotError
 from audit.models import SourceState, SourceStatus
@@ -114,7 +128,7 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     tables = {name: _read_table(folder / f"{name}.parquet") for name in manifest["tables"]}
     return Snapshot(
         tenant=dict(manifest.get("tenant") or {}),
-        collected_at=datetime.fromisoformat(manifest["collected_at"]),
+        collected_at=_timestamp(manifest["collected_at"]),
         sources={s["name"]: SourceStatus.from_dict(s) for s in manifest.get("sources", [])},
         tables=tables,
         config=dict(manifest.get("config") or {}),
@@ -155,15 +169,99 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     if not file.is_file():
         raise SnapshotError(f"{folder}: not a snapshot (no {MANIFEST})")
     try:
-        manifest = orjson.loads(file.read_bytes())
+        with open_regular(file) as handle:
+            manifest = orjson.loads(handle.read())
+    except OSError as exc:
+        raise SnapshotError(f"{file}: cannot read ({exc.strerror})") from None
     except orjson.JSONDecodeError as exc:
-        raise SnapshotError(f"{file}: corrupt manifest ({exc})") from exc
+        raise SnapshotError(f"{file}: corrupt manifest ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise SnapshotError(f"{file}: unsupported snapshot format")
-    for name in manifest.get("tables", {}):
-        if not (folder / f"{name}.parquet").is_file():
+    problem = manifest_problem(manifest)
+    if problem:
+        raise SnapshotError(f"{file}: invalid manifest: {problem}")
+    for name in manifest["tables"]:
+        table = folder / f"{name}.parquet"
+        if table.is_symlink() or not table.is_file():
             raise SnapshotError(f"{folder}: table {name!r} is missing")
     return manifest
+
+
+MANIFEST_SCHEMA: dict[str, tuple[bool, tuple[type, ...]]] = {
+    "format": (True, (int,)),
+    "collected_at": (True, (str,)),
+    "tables": (True, (dict,)),
+    "sources": (False, (list,)),
+    "tenant": (False, (dict, type(None))),
+    "config": (False, (dict, type(None))),
+    "extra": (False, (dict, type(None))),
+    "tool": (False, (str,)),
+    "version": (False, (str,)),
+}
+"""What ``manifest.json`` holds: per key, whether it is required and the JSON types it may have.
+Besides: ``collected_at`` is an ISO 8601 time, ``tables`` maps plain names (letters, digits,
+``_``) to row counts, every source has a ``name`` and a known ``state``, and nothing nests deeper
+than :data:`~audit._files.MAX_JSON_DEPTH` levels."""
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+_SOURCE_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "state": (str,),
+    "rows": (int,),
+    "error": (str, type(None)),
+    "missing_permission": (str, type(None)),
+    "detail": (dict, type(None)),
+}
+
+
+def manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a parsed manifest (see :data:`MANIFEST_SCHEMA`), or None."""
+    for key, (required, types) in MANIFEST_SCHEMA.items():
+        if key not in manifest:
+            if required:
+                return f"{key!r} is missing"
+        elif not isinstance(manifest[key], types) or isinstance(manifest[key], bool):
+            return f"{key!r} is not {_kind(types)}"
+    if nested_deeper_than(manifest):
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        _timestamp(manifest["collected_at"])
+    except ValueError:
+        return f"'collected_at' is not an ISO 8601 time: {str(manifest['collected_at'])[:40]!r}"
+    for name, rows in manifest["tables"].items():
+        if not _TABLE_NAME.fullmatch(name):
+            return f"table name {name[:40]!r} is not a plain name"
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            return f"row count of table {name!r} is not a number"
+    tenant = manifest.get("tenant") or {}
+    for key in ("id", "name", "initial_domain"):
+        if not isinstance(tenant.get(key), str | None):
+            return f"tenant {key!r} is not a string"
+    return next(filter(None, map(_source_problem, manifest.get("sources", []))), None)
+
+
+def _source_problem(source: Any) -> str | None:
+    if not isinstance(source, dict):
+        return "a source is not an object"
+    for key, types in _SOURCE_TYPES.items():
+        if key in source and not isinstance(source[key], types):
+            return f"source field {key!r} is not {_kind(types)}"
+    if not isinstance(source.get("name"), str):
+        return "a source has no name"
+    if source.get("state") not in {s.value for s in SourceState}:
+        return f"source {source['name'][:40]!r} has an unknown state"
+    return None
+
+
+def _kind(types: tuple[type, ...]) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number"}
+    return " or ".join(names.get(t, "null") for t in types)
+
+
+def _timestamp(value: str) -> datetime:
+    """An ISO 8601 time (``Z`` allowed); a time without a zone is taken as UTC."""
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -177,7 +275,7 @@ def _replace(tmp: Path, target: Path) -> None:
         _fsync_path(target.parent)
         return
     old = _aside(target)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
     os.replace(target, old)
     os.replace(tmp, target)
     _fsync_path(target.parent)
@@ -186,6 +284,8 @@ def _replace(tmp: Path, target: Path) -> None:
 
 def _check_replaceable(target: Path) -> None:
     """Refuse to replace anything but a snapshot or an empty folder (``--out ~`` must not delete ~)."""
+    if target.is_symlink():
+        raise SnapshotError(f"{target} is a symbolic link; remove it or choose another folder")
     if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
         raise SnapshotError(f"{target} exists and is not a snapshot; choose a new or empty folder")
     if target.exists() and not target.is_dir():
@@ -197,10 +297,22 @@ def _aside(target: Path) -> Path:
 
 
 def _recover(folder: Path) -> None:
-    """Put back a complete snapshot that a killed :func:`save` left moved aside."""
+    """Put back a complete snapshot that a killed :func:`save` left moved aside: a real folder of
+    ours only (a planted symlink or a foreign folder named like it is left where it is)."""
     old = _aside(folder)
-    if not folder.exists() and (old / MANIFEST).is_file():
+    if folder.exists() or folder.is_symlink() or old.is_symlink() or not old.is_dir():
+        return
+    if old.stat().st_uid == os.geteuid() and (old / MANIFEST).is_file():
         os.replace(old, folder)
+
+
+def _remove(path: Path) -> None:
+    """Remove whatever is at ``path``: a folder with its content, a file or a symlink (never
+    what a symlink points to)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _fsync_path(path: Path) -> None:

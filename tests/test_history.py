@@ -186,6 +186,8 @@ def test_history_out_dir(tmp_path: Path) -> None:
         ({"name": "..."}, "tenant-"),
         ({"name": "日本語"}, "tenant-"),
         ("plain-id", "plain-id"),
+        ({"id": "evil-id\n", "name": ""}, "evil-id"),  # '$' matched before a trailing newline
+        ({"id": "evil\n../x", "name": ""}, "evil-x"),
     ],
 )
 def test_tenant_folder_name_is_always_safe(tenant: object, folder: str) -> None:
@@ -194,6 +196,23 @@ def test_tenant_folder_name_is_always_safe(tenant: object, folder: str) -> None:
     assert "/" not in name
     assert ".." not in name
     assert name not in ("", ".", "..")
+    assert name.isprintable()
+
+
+@pytest.mark.parametrize("name", ["20261399T999999Z", "99999999T999999Z-2", "20260230T120000Z"])
+def test_a_folder_named_like_a_bad_time_is_skipped_with_a_note(name: str, tmp_path: Path) -> None:
+    (tmp_path / "t" / name).mkdir(parents=True)
+    good = tmp_path / "t" / "20261101T000000Z"
+    good.mkdir()
+    (good / "findings.json").write_bytes(orjson.dumps({"tenant": {"id": "t"}}))
+    runs = history_runs(tmp_path)
+    bad = next(r for r in runs if r.path.name == name)
+    assert bad.timestamp is None
+    assert f"folder name {name} is not a valid UTC time; run skipped" in bad.problems
+    code, output = _cli("history", str(tmp_path))
+    assert code == 0, output
+    assert f"! folder name {name} is not a valid UTC time" in output
+    assert latest_run(tmp_path, "t") is None  # neither run has a snapshot
 
 
 def test_history_command_text(history: Path) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import orjson
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from audit import snapshot as snap
+from audit.cli import cli
 from audit.collectors import tables
 from audit.errors import SnapshotError
 from audit.models import SourceState, SourceStatus
@@ -88,3 +94,101 @@ def test_not_a_snapshot(tmp_path):
     (tmp_path / "manifest.json").write_text("{broken")
     with pytest.raises(SnapshotError, match="corrupt manifest"):
         snap.load(tmp_path)
+
+
+# ---- snapshot folders from elsewhere: manifests, table names, planted .old folders -----------------
+
+
+def _edit(manifest: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+    *parents, last = path
+    for key in parents:
+        manifest = manifest[key]
+    if value is _DELETE:
+        del manifest[last]
+    else:
+        manifest[last] = value
+
+
+_DELETE = object()
+_DEEP = {"a": [{"a": [{"a": [{"a": "x"}]}]}]}
+for _ in range(40):
+    _DEEP = {"a": [_DEEP]}
+
+BAD_MANIFESTS: dict[str, tuple[tuple[Any, ...], Any, str]] = {
+    "collected_at missing": (("collected_at",), _DELETE, "'collected_at' is missing"),
+    "collected_at not a time": (("collected_at",), "yesterday", "not an ISO 8601 time"),
+    "collected_at a number": (("collected_at",), 20261101, "'collected_at' is not a string"),
+    "tables a list": (("tables",), ["users"], "'tables' is not an object"),
+    "row count a string": (("tables", "users"), "many", "row count of table 'users'"),
+    "table name with ../": (("tables", "../../outside"), 2, "is not a plain name"),
+    "table name absolute": (("tables", "/etc/x"), 2, "is not a plain name"),
+    "sources a string": (("sources",), "x", "'sources' is not a list"),
+    "source without a name": (("sources", 0, "name"), _DELETE, "a source has no name"),
+    "source with a bad state": (("sources", 0, "state"), "maybe", "unknown state"),
+    "source rows a string": (("sources", 0, "rows"), "2", "'rows' is not a number"),
+    "tenant a string": (("tenant",), "t", "'tenant' is not an object or null"),
+    "tenant name a list": (("tenant", "name"), ["T"], "tenant 'name' is not a string"),
+    "config a list": (("config",), [], "'config' is not an object or null"),
+    "extra nested 120 deep": (("extra", "deep"), _DEEP, "nested deeper than 100 levels"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_MANIFESTS))
+def test_a_bad_manifest_is_a_clear_error_naming_the_file(name: str, tmp_path: Path) -> None:
+    path, value, message = BAD_MANIFESTS[name]
+    folder = snap.save(_snapshot(), tmp_path / "snapshot")
+    (tmp_path / "outside.parquet").write_bytes((folder / "users.parquet").read_bytes())
+    manifest = orjson.loads((folder / "manifest.json").read_bytes())
+    _edit(manifest, path, value)
+    text = orjson.dumps(manifest)
+    if name == "extra nested 120 deep":  # orjson writes at most 255 levels: nest it by hand
+        text = text.replace(b'"x"', b"[" * 80 + b'"x"' + b"]" * 80)
+    (folder / "manifest.json").write_bytes(text)
+    with pytest.raises(SnapshotError, match=re.escape(message)) as raised:
+        snap.load(folder)
+    assert str(folder / "manifest.json") in str(raised.value)
+    result = CliRunner().invoke(cli, ["analyze", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {folder / 'manifest.json'}: invalid manifest")
+
+
+def test_a_table_that_is_a_symlink_is_missing(tmp_path: Path) -> None:
+    folder = snap.save(_snapshot(), tmp_path / "snapshot")
+    (tmp_path / "elsewhere.parquet").write_bytes((folder / "users.parquet").read_bytes())
+    (folder / "users.parquet").unlink()
+    (folder / "users.parquet").symlink_to(tmp_path / "elsewhere.parquet")
+    with pytest.raises(SnapshotError, match="table 'users' is missing"):
+        snap.load(folder)
+
+
+@pytest.mark.parametrize("planted", ["symlink to a folder", "symlink to a snapshot", "a file"])
+def test_a_planted_old_folder_beside_the_snapshot(planted: str, tmp_path: Path) -> None:
+    """``.snapshot.old`` is where a save moves the previous snapshot: whatever was planted there is
+    removed (never followed) and never put back in place of the snapshot."""
+    victim = tmp_path / "victim"
+    snap.save(_snapshot(), victim)
+    before = sorted((p.name, p.read_bytes()) for p in victim.iterdir())
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / ".snapshot.old"
+    if planted == "a file":
+        old.write_text("x")
+    else:
+        old.symlink_to(victim if planted == "symlink to a snapshot" else tmp_path)
+    with pytest.raises(SnapshotError, match="not a snapshot"):
+        snap.load(out / "snapshot")  # nothing to recover from a planted link or file
+    assert old.is_symlink() or old.is_file()
+    snap.save(_snapshot(), out / "snapshot")
+    snap.save(_snapshot(), out / "snapshot")  # replaces: moves the old one aside
+    assert snap.load(out / "snapshot").tables["users"].shape[0] == 2
+    assert not old.exists()
+    assert not old.is_symlink()
+    assert sorted((p.name, p.read_bytes()) for p in victim.iterdir()) == before
+
+
+def test_a_snapshot_folder_that_is_a_symlink_is_not_replaced(tmp_path: Path) -> None:
+    victim = snap.save(_snapshot(), tmp_path / "victim")
+    (tmp_path / "snapshot").symlink_to(victim)
+    with pytest.raises(SnapshotError, match="symbolic link"):
+        snap.save(_snapshot(), tmp_path / "snapshot")
+    assert snap.load(victim).tables["users"].shape[0] == 2

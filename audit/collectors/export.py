@@ -13,7 +13,7 @@ Ids come from Graph (or from a hand-made export) and are not trusted: a group's 
 its id only when the id is a GUID; any other id is written percent-encoded behind a ``~``
 (``~..%2F..%2Fx.json``), so no id can name a path outside ``groupMembers/``, and reading decodes it
 back. Only regular files are read (a FIFO named like a page never blocks), and JSON nested deeper
-than :data:`MAX_DEPTH` is refused with the file named.
+than :data:`~audit._files.MAX_JSON_DEPTH` is refused with the file named.
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ from typing import Any
 
 import orjson
 
-from audit._files import open_regular, private_dir, write_private
+from audit._files import (
+    MAX_JSON_DEPTH,
+    nested_deeper_than,
+    open_regular,
+    private_dir,
+    write_private,
+)
 from audit.errors import CollectionError, ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 
@@ -134,8 +140,8 @@ def load_json(file: Path) -> Any:
     A UTF-8 byte order mark is skipped and UTF-16 with a BOM is decoded (Windows PowerShell's
     ``Out-File`` writes both). A file whose first 64 KiB hold a NUL byte or that does not start
     with ``{`` or ``[`` is refused before the rest of it is read. Only a regular file is read (a
-    FIFO would block the run forever), and a document nested deeper than :data:`MAX_DEPTH`
-    levels is refused (no Graph response comes near it; deeper ones end in recursion limits).
+    FIFO would block the run forever), and a document nested deeper than 100 levels is
+    refused (:func:`~audit._files.nested_deeper_than`).
     """
     try:
         with open_regular(file) as handle:
@@ -154,27 +160,9 @@ def load_json(file: Path) -> Any:
         if "UTF-8" in exc.msg:
             raise _not_utf8(file, raw) from None
         raise InputError(file, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
-    if _deeper_than(document, MAX_DEPTH):
-        raise InputError(file, f"JSON nested deeper than {MAX_DEPTH} levels")
+    if nested_deeper_than(document):
+        raise InputError(file, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return document
-
-
-MAX_DEPTH = 100
-"""Deepest nesting of objects and arrays an input JSON document may have."""
-
-
-def _deeper_than(document: Any, limit: int) -> bool:
-    """True when ``document`` nests objects and arrays more than ``limit`` levels deep (walked
-    without recursion, so the check itself cannot hit the recursion limit)."""
-    stack: list[tuple[Any, int]] = [(document, 1)] if type(document) in (dict, list) else []
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        for value in node.values() if type(node) is dict else node:
-            if type(value) is dict or type(value) is list:
-                stack.append((value, depth + 1))
-    return False
 
 
 _SNIFF = 64 * 1024
