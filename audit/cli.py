@@ -20,7 +20,8 @@ AUTH_MODES += ["workload-identity", "none"]
 
 
 def _errors(func: F) -> F:
-    """Turn AuditError into a one-line message and its exit code; never a traceback."""
+    """Turn AuditError into a one-line message and its exit code; never a traceback. Every
+    message is scrubbed of secrets and printed as one terminal-safe line (:func:`_say_error`)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -29,7 +30,7 @@ def _errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AuditError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _say_error(f"error: {exc}")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -39,11 +40,20 @@ def _errors(func: F) -> F:
         except Exception as exc:  # a bug: one line (and the trace only when asked), exit code 4
             if os.environ.get("B2B_PREFLIGHT_DEBUG"):
                 raise
-            click.echo(f"internal error: {type(exc).__name__}: {str(exc)[:300]}", err=True)
+            _say_error(f"internal error: {type(exc).__name__}: {str(exc)[:300]}")
             click.echo("rerun with B2B_PREFLIGHT_DEBUG=1 for the traceback", err=True)
             sys.exit(4)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say_error(message: str) -> None:
+    """One line on stderr: secrets scrubbed (third-party texts too), control characters, line
+    breaks and escape sequences shown as escapes, so nothing in it can forge or hide a line."""
+    from audit._terminal import terminal
+    from audit.errors import scrub
+
+    click.echo(terminal(scrub(message)), err=True)
 
 
 def analysis_options(func: F) -> F:

@@ -14,20 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
-import orjson
-
 from audit import job
 from audit import snapshot as snap
 from audit.analysis.analyzer import analyze
 from audit.analysis.diff import diff_results
 from audit.cli_output import (
+    collect_lines,
     diff_lines,
     diff_summary_dict,
     doctor_lines,
     history_lines,
     print_summary,
     rules_markdown,
+    say,
+    say_json,
 )
 from audit.collectors.doctor import probe_sources
 from audit.collectors.pipeline import CollectOptions
@@ -114,7 +114,7 @@ def run_command(flags: Flags) -> int:
     )
     done = job.run(options)
     for note in done.notes:
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}", err=True)
     print_summary(done.result, done.out, quiet=flags.get("quiet", False), as_json=flags.get("as_json", False))  # fmt: skip
     return done.exit_code
 
@@ -127,10 +127,8 @@ def collect_command(flags: Flags) -> None:
     snapshot = job.collect_snapshot(options, AuditConfig())
     pseudonymiser = _pseudonymiser(options, snapshot)
     path = job.save_snapshot(snapshot, flags["out"], pseudonymiser)
-    for status in snapshot.sources.values():
-        note = status.missing_permission or status.error or ""
-        click.echo(f"  {status.name:22} {status.state.value:14} {status.rows:>8}  {note}")
-    click.echo(f"snapshot: {path}")
+    for line in collect_lines(snapshot.sources.values(), path):
+        say(line)
 
 
 def _with_redact_key(options: CollectOptions) -> CollectOptions:
@@ -175,11 +173,10 @@ def diff_command(flags: Flags) -> int:
         render_all(new, out)
         write_diff_json(new.diff, out / "diff.json")
     if flags.get("as_json"):
-        doc = diff_summary_dict(new.diff, out)
-        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        say_json(diff_summary_dict(new.diff, out))
     else:
         for line in diff_lines(new.diff, out):
-            click.echo(line)
+            say(line)
     return job.exit_code(new, config.fail_on)
 
 
@@ -190,11 +187,10 @@ def history_command(flags: Flags) -> int:
         raise ConfigError(f"{root}: no such history folder")
     runs = history_runs(root, flags.get("tenant"))
     if flags.get("as_json"):
-        doc = [r.to_dict() for r in runs]
-        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        say_json([r.to_dict() for r in runs])
         return 0
     for line in history_lines(runs, root):
-        click.echo(line)
+        say(line)
     return 0
 
 
@@ -202,15 +198,15 @@ def doctor_command(flags: Flags) -> int:
     """``doctor``: probe every source once; print what works and which permission is missing."""
     probes = probe_sources(collect_options_from(flags, AuditConfig()))
     for line in doctor_lines(probes):
-        click.echo(line)
+        say(line)
     return 0 if all(p.ok is not False for p in probes) else 3
 
 
 def rules_command(markdown: bool) -> None:
     """``rules``: the catalogue."""
     if markdown:
-        click.echo(rules_markdown())
+        say(rules_markdown())
         return
     for rule in all_rules():
         needs = f"  (needs {', '.join(rule.sources)})" if rule.sources else ""
-        click.echo(f"{rule.id:32} {rule.severity.value:7} {rule.title}{needs}")
+        say(f"{rule.id:32} {rule.severity.value:7} {rule.title}{needs}")

@@ -1,28 +1,35 @@
 """What the commands print: summaries, diffs, history tables and doctor lines, made safe for a
-terminal (tenant text never reaches it raw)."""
+terminal (tenant text never reaches it raw): every line goes out through :func:`say` (each line's
+control and format characters escaped, :func:`audit._terminal.terminal`) and every JSON document
+through :func:`say_json`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
+from audit._terminal import json_text, terminal
 from audit.analysis.diff import Diff
 from audit.analysis.result import AuditResult
 from audit.collectors.doctor import Probe
 from audit.history import RunInfo
+from audit.models import SourceStatus
 from audit.render._common import DIFF_COUNT_LABELS, diff_since
 from audit.rules import all_rules
 
 __all__ = [
+    "collect_lines",
     "diff_lines",
     "diff_summary_dict",
     "doctor_lines",
     "history_lines",
     "print_summary",
     "rules_markdown",
+    "say",
+    "say_json",
     "summary_dict",
     "summary_lines",
     "terminal",
@@ -34,13 +41,33 @@ def print_summary(
 ) -> None:
     """One screen: tenant, guests, outcomes, what-if, top rules, failed sources, where files are."""
     if quiet:
-        click.echo(str(out or ""))
+        say(str(out or ""))
         return
     if as_json:
-        click.echo(orjson.dumps(summary_dict(result, out), option=orjson.OPT_INDENT_2).decode())
+        say_json(summary_dict(result, out))
         return
     for line in summary_lines(result, out):
-        click.echo(line)
+        say(line)
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print ``text`` line by line, each made safe for a terminal (stderr with ``err``)."""
+    for line in text.split("\n"):
+        click.echo(terminal(line), err=err)
+
+
+def say_json(document: Any) -> None:
+    """Print a JSON document (indented) with nothing a terminal could act on."""
+    click.echo(json_text(document))
+
+
+def collect_lines(sources: Iterable[SourceStatus], path: Path) -> list[str]:
+    """What ``collect`` prints: one line per source (state, rows, what went wrong), the folder."""
+    lines = []
+    for status in sources:
+        note = status.missing_permission or status.error or ""
+        lines.append(f"  {status.name:22} {status.state.value:14} {status.rows:>8}  {note}")
+    return [*lines, f"snapshot: {path}"]
 
 
 def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
@@ -169,8 +196,3 @@ def _history_row(run: RunInfo) -> str:
 
 def _n(value: int | None) -> str:
     return "-" if value is None else str(value)
-
-
-def terminal(text: str) -> str:
-    """Tenant text for a terminal: control and format characters shown as escapes, not run."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

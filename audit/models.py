@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from audit.errors import scrub
+
 
 class Severity(StrEnum):
     """How bad a finding is; ordered ``info < low < medium < high``."""
@@ -69,6 +71,10 @@ class SourceStatus:
     error: str | None = None
     missing_permission: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.error:  # it often quotes a server or a library: no secret may ride along
+            object.__setattr__(self, "error", scrub(self.error))
 
     @property
     def usable(self) -> bool:

@@ -93,8 +93,9 @@ def test_secret_mode_from_environment_keeps_the_secret_out_of_repr(
     monkeypatch.setenv("AZURE_CLIENT_SECRET", SECRET)
     credential = make_credential("secret", cloud="usgov")
     try:
-        assert type(credential).__name__ == "ClientSecretCredential"
-        assert type(credential).__module__.startswith("azure.identity.aio")
+        inner = credential.wrapped  # type: ignore[union-attr]
+        assert type(inner).__name__ == "ClientSecretCredential"
+        assert type(inner).__module__.startswith("azure.identity.aio")
         assert SECRET not in repr(credential)
         assert SECRET not in str(credential)
     finally:

@@ -237,3 +237,89 @@ class _EchoingProxy:
             self.echoed = TOKEN in fault.code
 
         fault.on_fire = on_fire
+
+
+class _EchoingTokenEndpoint(BaseHTTPRequestHandler):
+    """A managed-identity endpoint that fails and echoes the request, headers and all, into its
+    error body (as a misconfigured proxy or a debugging endpoint does)."""
+
+    def do_GET(self) -> None:
+        echo = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+        body = json.dumps({"error": "invalid_request", "error_description":
+                           f"bad request {self.path}\n{echo}secret={IDENTITY_HEADER}"})  # fmt: skip
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_an_identity_endpoint_echoing_its_headers_leaks_nothing(
+    emulator: GraphEmulator, tmp_path: Path
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _EchoingTokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/msi/token"
+        env = _env(IDENTITY_ENDPOINT=endpoint, IDENTITY_HEADER=IDENTITY_HEADER)
+        out = tmp_path / "out"
+        proc = _audit(["run", "--auth", "managed-identity", "--graph-url", emulator.base_url,
+                       "--no-dns", "--out", str(out)], env)  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 3, stderr.decode()
+    text = (stdout + stderr).decode()
+    assert "Traceback" not in text
+    assert "error: organization:" in text
+    blobs = {"stdout": stdout, "stderr": stderr, **_tree(tmp_path)}
+    assert _leaks(blobs, _canaries()) == []
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        (f"X-IDENTITY-HEADER: {IDENTITY_HEADER}\nUser-Agent: azsdk", "User-Agent: azsdk"),
+        (f"{{'x-identity-header': '{IDENTITY_HEADER}', 'Metadata': 'true'}}", "'Metadata': 'true'"),
+        (f"Authorization: Bearer {TOKEN}", "Authorization: "),
+        (f"authorization=Bearer%20{TOKEN}", "authorization="),
+        (f"grant_type=client_credentials&client_secret={CLIENT_SECRET}&scope=x", "&scope=x"),
+        (f'{{"password": "{CLIENT_SECRET}", "user": "u"}}', '"user": "u"'),
+        (f"got {TOKEN} back", "got [secret] back"),
+        (f"the secret is {CLIENT_SECRET} (from the environment)", "the secret is "),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEv...\n-----END PRIVATE KEY-----", ""),
+        ("HTTP 400 error code: AADSTS700016, status code=401", "AADSTS700016, status code=401"),
+    ],
+)
+def test_scrub_masks_secrets_and_keeps_the_rest(
+    said: str, kept: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit.errors import AuditError, scrub
+
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+    text = scrub(said)
+    assert kept in text
+    assert _leaks({"text": text.encode()}, _canaries(["MIIEv"])) == []
+    assert str(AuditError(said)) == text  # every error of ours is scrubbed when it is made
+
+
+def test_an_internal_error_quoting_a_secret_prints_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bug whose exception quotes a header (a library's text) still prints no secret."""
+    import audit.cli_commands
+
+    def broken(flags: Any) -> int:
+        raise RuntimeError(f"request failed: Authorization: Bearer {TOKEN}\x1b]0;title\x07")
+
+    monkeypatch.setattr(audit.cli_commands, "analyze_command", broken)
+    result = CliRunner().invoke(cli, ["analyze", str(tmp_path)])
+    assert result.exit_code == 4
+    assert TOKEN.split(".")[2] not in result.output
+    assert "\x1b" not in result.output
+    assert "internal error: RuntimeError: request failed: Authorization: [secret]" in result.output

@@ -3,6 +3,12 @@
 The caller owns the returned credential and closes it (``await credential.close()`` for the async
 ones). Secrets are passed straight to azure-identity and never logged, formatted into messages or
 kept on our objects; a missing setting is reported by the name of its environment variable only.
+
+azure-identity's own errors quote what the token endpoint answered, and an endpoint may echo the
+request it got: a managed-identity endpoint put ``X-IDENTITY-HEADER: <secret>`` into its error
+text. So every credential is wrapped: a failure to get a token is raised again with its message
+scrubbed (:func:`audit.errors.scrub`) and without the original exception (whose response still
+holds the raw text) chained to it, before anything can log, print or store it.
 """
 
 from __future__ import annotations
@@ -11,13 +17,15 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 
-from audit.errors import ConfigError
+from audit.errors import ConfigError, scrub
 
 __all__ = ["CLOUDS", "MODES", "CloudEndpoints", "Credential", "is_loopback", "make_credential"]
 
@@ -120,7 +128,107 @@ def make_credential(
     builder = _BUILDERS.get(mode)
     if builder is None:
         raise ConfigError(f"unknown auth mode {mode!r}; choose one of {', '.join(MODES)}")
-    return builder(settings, endpoints.authority_host)
+    credential = builder(settings, endpoints.authority_host)
+    if isinstance(credential, AsyncTokenCredential):
+        return _ScrubbedAsync(credential)
+    return _ScrubbedSync(credential)
+
+
+def _scrubbed(exc: Exception) -> Exception:
+    """``exc`` made again with its message scrubbed: the same Azure error class where it can be,
+    else a :class:`ClientAuthenticationError` naming the original class."""
+    said = getattr(exc, "message", None) or str(exc)
+    message = scrub(str(said))
+    if isinstance(exc, AzureError):
+        try:
+            return type(exc)(message)
+        except Exception:  # an Azure error class with a constructor of its own
+            return ClientAuthenticationError(message=f"{type(exc).__name__}: {message}")
+    return ClientAuthenticationError(message=f"{type(exc).__name__}: {message}")
+
+
+class _ScrubbedAsync:
+    """An async credential whose failures carry no secret (see the module docstring)."""
+
+    def __init__(self, credential: AsyncTokenCredential) -> None:
+        self._credential = credential
+
+    def __repr__(self) -> str:
+        return f"<{type(self._credential).__name__}, errors scrubbed>"
+
+    @property
+    def wrapped(self) -> AsyncTokenCredential:
+        """The azure-identity credential inside."""
+        return self._credential
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """The wrapped credential's token; its failure raised again, scrubbed."""
+        try:
+            return await self._credential.get_token(
+                *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+            )
+        except Exception as exc:
+            raise _scrubbed(exc) from None
+
+    async def close(self) -> None:
+        """Close the wrapped credential."""
+        await self._credential.close()
+
+    async def __aenter__(self) -> _ScrubbedAsync:
+        await self._credential.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self._credential.__aexit__(exc_type, exc_value, traceback)
+
+
+class _ScrubbedSync:
+    """A synchronous credential (device code) whose failures carry no secret."""
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+
+    def __repr__(self) -> str:
+        return f"<{type(self._credential).__name__}, errors scrubbed>"
+
+    @property
+    def wrapped(self) -> TokenCredential:
+        """The azure-identity credential inside."""
+        return self._credential
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """The wrapped credential's token; its failure raised again, scrubbed."""
+        try:
+            return self._credential.get_token(
+                *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+            )
+        except Exception as exc:
+            raise _scrubbed(exc) from None
+
+    def close(self) -> None:
+        """Close the wrapped credential."""
+        close = getattr(self._credential, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(frozen=True, repr=False)
