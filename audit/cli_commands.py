@@ -205,7 +205,8 @@ def doctor_command(flags: Flags) -> int:
 def rules_command(markdown: bool) -> None:
     """``rules``: the catalogue."""
     if markdown:
-        say(rules_markdown())
+        for line in rules_markdown().splitlines():
+            say(line)
         return
     for rule in all_rules():
         needs = f"  (needs {', '.join(rule.sources)})" if rule.sources else ""

@@ -50,10 +50,10 @@ def print_summary(
         say(line)
 
 
-def say(text: str, *, err: bool = False) -> None:
-    """Print ``text`` line by line, each made safe for a terminal (stderr with ``err``)."""
-    for line in text.split("\n"):
-        click.echo(terminal(line), err=err)
+def say(line: str, *, err: bool = False) -> None:
+    """Print ``line`` as exactly one terminal line (stderr with ``err``): a line break or an
+    escape sequence in it is shown as an escape."""
+    click.echo(terminal(line), err=err)
 
 
 def say_json(document: Any) -> None:

@@ -1,15 +1,14 @@
 """Pseudonymise guests' names and addresses, for reports and exports shared outside the organisation.
 
-One :class:`Pseudonymiser` per run holds a random key (HMAC-SHA256; never written anywhere, never
-printed) and maps every word of a name or an address, case-insensitively, to a keyed pseudonym of
-the same length and character classes: ASCII letters stay ASCII letters (case kept), digits stay
-digits, other letters become other non-ASCII letters, and everything else (``@ . _ - #``, quotes,
-spaces, bidi and zero-width characters) stays as it is. So the same guest gets the same pseudonym
-in every table, report and export of the run; ``john@contoso.com``, its UPN
-``john_contoso.com#EXT#@tenant.onmicrosoft.com`` and ``SMTP:JOHN@CONTOSO.COM`` stay consistent; and
-an address keeps its length, its validity and its (non-)ASCII-ness, so rules judge a redacted
-snapshot as they judged the original one. Words that identify no guest are kept: the tenant's own
-domains, consumer mail providers (``gmail.com``), top-level domains, ``SMTP``, ``#EXT#``.
+One :class:`Pseudonymiser` per run (:mod:`audit._pseudonym`) holds a random key (never written
+anywhere, never printed) and maps every word of a name or an address to a keyed pseudonym of the
+same length and character classes, so the same guest gets the same pseudonym in every table,
+report and export of the run, and an address keeps its length, validity and (non-)ASCII-ness:
+rules judge a redacted snapshot as they judged the original one. What stays is decided by whole
+values in their place, never by words: the tenant's own domains (exactly, with their subdomains),
+consumer mail providers (``gmail.com``), top-level domains, ``SMTP:``, ``#EXT#``. Free texts
+(finding details, errors, provisioning-log reasons) get only the exact names and addresses the
+pseudonymiser learned replaced, so the tool's own sentences stay readable.
 
 What is redacted: in an :class:`~audit.analysis.result.AuditResult`, the guests' names and addresses in
 ``guests``, ``findings`` (with the words of those in ``detail``), ``domains`` (guest domains and
@@ -28,22 +27,15 @@ Use one pseudonymiser for everything written in one run::
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
-import hmac
-import io
-import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import idna
 import orjson
 import pandas as pd
 
-from audit._files import write_private
+from audit._pseudonym import Pseudonymiser as _Core
+from audit._redact_mailusers import redact_mailusers_csv
 
 if TYPE_CHECKING:
     from audit.analysis.result import AuditResult
@@ -58,14 +50,6 @@ __all__ = [
     "redact_snapshot",
 ]
 
-_WORD = re.compile(r"[^\W_]+")
-_TOKEN = re.compile(r"(?i)\bxn--[a-z0-9-]*[a-z0-9]|[^\W_]+")  # an IDNA A-label is one token
-_LOWER_POOL = "àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþ"
-_UPPER_POOL = _LOWER_POOL.upper()
-_STRUCTURAL = ("smtp", "sip", "x400", "x500", "eum", "ext", "onmicrosoft", "www", "mail", "spf1",
-               "include", "redirect", "all", "v", "atlassian", "domain", "verification", "verify",
-               "google", "site", "slack", "dropbox", "notion", "miro", "zoom", "ms")  # fmt: skip
-
 #: Guests-frame (and findings/diff) columns holding guest names or addresses.
 GUEST_COLUMNS = (
     "display_name", "given_name", "surname", "mail_nickname", "user_principal_name",
@@ -74,7 +58,7 @@ GUEST_COLUMNS = (
     "target_email", "target_email_domain", "whatif_target_key", "whatif_target_email",
     "whatif_target_email_domain", "domain", "mx",
 )  # fmt: skip
-#: Free-text columns: only the words of known guest names and addresses in them are replaced.
+#: Free-text columns: only the names and addresses learned are replaced in them.
 TEXT_COLUMNS = ("detail", "muted_by", "last_prov_error", "reason", "errorCode")
 
 #: Snapshot tables and their columns holding guest names or addresses.
@@ -83,7 +67,7 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
               "mailNickname", "otherMails", "proxyAddresses"),
     "mailusers": ("DisplayName", "UserPrincipalName", "PrimarySmtpAddress",
                   "ExternalEmailAddress", "EmailAddresses"),
-    "group_members": ("displayName",),
+    "group_members": ("displayName", "userPrincipalName", "mail"),
     "app_role_assignments": ("principalDisplayName",),
     "dns": ("domain",),
 }  # fmt: skip
@@ -96,18 +80,9 @@ RECORD_KEYS = frozenset(
 )  # fmt: skip
 
 
-class Pseudonymiser:
-    """Keyed, consistent pseudonyms for the words of guest names and addresses (see the module)."""
-
-    def __init__(self, *, key: bytes | None = None, keep: Iterable[str] = ()) -> None:
-        self._key = key if key is not None else secrets.token_bytes(32)
-        self._keep = {w.casefold() for w in _STRUCTURAL} | _public_words()
-        self._keep |= {w.casefold() for value in keep for w in _WORD.findall(value)}
-        self._known: set[str] = set()
-        self._cache: dict[str, str] = {}
-
-    def __repr__(self) -> str:
-        return f"Pseudonymiser(keeping {len(self._keep)} words, {len(self._known)} learned)"
+class Pseudonymiser(_Core):
+    """Keyed, consistent pseudonyms for guest names and addresses (:mod:`audit._pseudonym`),
+    with the constructors and the table helpers the redaction of one run uses."""
 
     @classmethod
     def for_snapshot(cls, snapshot: Snapshot, *, key: bytes | None = None) -> Pseudonymiser:
@@ -128,10 +103,8 @@ class Pseudonymiser:
         With the same ``key`` it gives the same pseudonyms as :meth:`for_snapshot` of the
         snapshot built from these records, so an export and the reports of one run agree.
         """
-        own = [str(d.get("id")).lower() for d in records.get("domains", []) if d.get("id")]
-        initial = [str(d.get("id")).lower() for d in records.get("domains", [])
-                   if d.get("id") and d.get("isInitial") is True]  # fmt: skip
-        p = cls(key=key, keep=[*own, *initial])
+        own = [str(d.get("id")) for d in records.get("domains", []) if d.get("id")]
+        p = cls(key=key, keep=own)
         for items in records.values():
             _learn_records(items, p)
         return p
@@ -142,41 +115,6 @@ class Pseudonymiser:
         p = cls(key=key, keep=[str(result.tenant.get("initial_domain") or "")])
         p.learn_frame(result.guests, GUEST_COLUMNS)
         return p
-
-    def word(self, word: str) -> str:
-        """The pseudonym of one word (a run of letters and digits)."""
-        if word.casefold() in self._keep:
-            return word
-        cached = self._cache.get(word)
-        if cached is None:
-            cached = self._cache[word] = _substitute(word, self._stream(word))
-        return cached
-
-    def text(self, value: str) -> str:
-        """``value`` with every word replaced (names and addresses)."""
-        return _TOKEN.sub(lambda m: self._token(m.group()), value)
-
-    def known_text(self, value: str) -> str:
-        """``value`` with only the words of learned names and addresses replaced (free text)."""
-        return _TOKEN.sub(
-            lambda m: self._token(m.group()) if m.group().casefold() in self._known else m.group(),
-            value,
-        )
-
-    def learn(self, value: Any) -> None:
-        """Remember the words of a guest's name or address (strings, lists of strings)."""
-        for text in _strings(value):
-            self._known.update(
-                t.casefold() for t in _TOKEN.findall(text) if t.casefold() not in self._keep
-            )
-
-    def _token(self, token: str) -> str:
-        if token[:4].lower() != "xn--":
-            return self.word(token)
-        try:  # an A-label: redact its Unicode form, so it matches the U-label written elsewhere
-            return idna.encode(self.text(idna.decode(token)), uts46=True).decode("ascii")
-        except (idna.IDNAError, UnicodeError, ValueError):
-            return _WORD.sub(lambda m: self.word(m.group()), token)
 
     def learn_frame(self, frame: pd.DataFrame, columns: Iterable[str]) -> None:
         """:meth:`learn` every value of ``columns`` (those present) of ``frame``."""
@@ -202,7 +140,7 @@ class Pseudonymiser:
         columns: Iterable[str],
         free_text: Iterable[str] = TEXT_COLUMNS,
     ) -> pd.DataFrame:
-        """A copy of ``frame`` with ``columns`` redacted and ``free_text`` columns' known words."""
+        """A copy of ``frame`` with ``columns`` redacted and ``free_text`` columns' known values."""
         out = frame.copy()
         for names, free in ((columns, False), (free_text, True)):
             for column in names:
@@ -216,43 +154,6 @@ class Pseudonymiser:
         redacted = column.map(lambda v: self.value(v, free_text=free), na_action="ignore")
         return redacted.astype(column.dtype) if column.dtype != object else redacted
 
-    def _stream(self, word: str) -> bytes:
-        seed = hmac.new(self._key, word.casefold().encode("utf-8", "surrogatepass"), "sha256")
-        digest = seed.digest()
-        return digest if len(word) <= len(digest) else hashlib.shake_256(digest).digest(len(word))
-
-
-def _substitute(word: str, stream: bytes) -> str:
-    """``word`` with each character replaced by one of its class, chosen by ``stream``."""
-    out = []
-    for char, byte in zip(word, stream, strict=False):
-        if "a" <= char <= "z":
-            out.append(chr(97 + byte % 26))
-        elif "A" <= char <= "Z":
-            out.append(chr(65 + byte % 26))
-        elif "0" <= char <= "9":
-            out.append(chr(48 + byte % 10))
-        else:
-            out.append((_UPPER_POOL if char.isupper() else _LOWER_POOL)[byte % len(_LOWER_POOL)])
-    return "".join(out)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list | tuple):
-        return [v for v in value if isinstance(v, str)]
-    if hasattr(value, "tolist"):
-        return _strings(value.tolist())
-    return []
-
-
-def _public_words() -> set[str]:
-    """Words of consumer mail domains (``gmail``, ``com``, ...): they identify nobody."""
-    from audit.guests import public_domains
-
-    return {w.casefold() for domain in public_domains() for w in _WORD.findall(domain)}
-
 
 def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = None) -> AuditResult:
     """A copy of ``result`` with guests' names and addresses pseudonymised (see the module).
@@ -261,6 +162,8 @@ def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = Non
     """
     p = pseudonymiser or Pseudonymiser.for_result(result)
     p.learn_frame(result.guests, GUEST_COLUMNS)
+    for frame in _diff_frames(result.diff):  # removed guests are only named there
+        p.learn_frame(frame, GUEST_COLUMNS)
     findings = result.findings
     guest_rows = findings["level"] != "app" if "level" in findings else None
     redacted = p.frame(findings, GUEST_COLUMNS)
@@ -344,30 +247,6 @@ def _dns_answers(answers: Any, p: Pseudonymiser) -> Any:
         else:
             out[rtype] = answer
     return out
-
-
-_MAILUSER_COLUMNS = frozenset(SNAPSHOT_COLUMNS["mailusers"])
-
-
-def redact_mailusers_csv(
-    source: str | Path, target: str | Path, pseudonymiser: Pseudonymiser
-) -> Path:
-    """Copy a Get-MailUser CSV with names and addresses redacted (UTF-8 with BOM, all quoted)."""
-    raw = Path(source).read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
-    else:
-        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    header = [h.strip() for h in rows[0]] if rows else []
-    redacted = [header] + [
-        [pseudonymiser.text(cell) if name in _MAILUSER_COLUMNS else cell
-         for name, cell in zip(header, row, strict=False)] + row[len(header):]
-        for row in rows[1:]
-    ]  # fmt: skip
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(redacted)
-    return write_private(target, b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8", "replace"))
 
 
 def _learn_records(value: Any, p: Pseudonymiser, key: str | None = None) -> None:
@@ -457,3 +336,10 @@ def _diff(diff: Any, p: Pseudonymiser) -> Any:
         if isinstance(getattr(diff, f.name), pd.DataFrame)
     }
     return dataclasses.replace(diff, **changes)
+
+
+def _diff_frames(diff: Any) -> list[pd.DataFrame]:
+    if diff is None or not dataclasses.is_dataclass(diff) or isinstance(diff, type):
+        return []
+    frames = (getattr(diff, f.name) for f in dataclasses.fields(diff))
+    return [frame for frame in frames if isinstance(frame, pd.DataFrame)]

@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from audit.collectors.export import group_file_name
+
 JSON = dict[str, Any]
 HERE = Path(__file__).resolve().parent
 TARGET = HERE / "data" / "hostile"
@@ -33,6 +35,8 @@ TENANT_ID = "0b1e7c4d-6a2f-4e8b-9c3d-5f7a1e2b4c60"
 SP_ID = "5e2a7c10-3b4d-4f6e-8a9b-0c1d2e3f4a50"
 GROUP_ID = "6f3b8d21-4c5e-4a7f-9b0c-1d2e3f4a5b60"
 NESTED_ID = "7a4c9e32-5d6f-4b80-8c1d-2e3f4a5b6c70"
+PATH_GROUP_ID = "../../PWN-G"
+"""A group id that is a path: ``--save-raw`` must not write outside the export with it."""
 MARKER = "PWN"
 
 HOSTILE_TEXT: tuple[str, ...] = (
@@ -71,6 +75,16 @@ HOSTILE_TEXT: tuple[str, ...] = (
     "\u00a0@PWN-32",
     "O'Brien & S\u00f6hne <b>GmbH</b> PWN-33",
     "\U0001d4d7\U0001d4ee\U0001d4f5\U0001d4f5\U0001d4f8 PWN-34 \u0301\u0301\u0301",
+    "PWN-35 RT1;=1+1;x",  # a ';' locale's spreadsheet cuts cells at ';'
+    "PWN-36 line\n=2+3\r\n@SUM(1)",  # line starts inside a cell
+    "PWN-37\t=3+4;\t-5",
+    "\u0085=5+5 PWN-38",
+    "\u00ad=6+6 PWN-39",
+    "\u061c+7 PWN-40",
+    "\x1c=8+8 PWN-41",
+    "\x1f-9+9 PWN-42",
+    'PWN-43 a,"=1+1",b',
+    "PWN-44 \x1b]0;PWN-TITLE\x07\x1b[2K\rforged line\u009b31m",  # terminal escapes
 )
 """Display names, given names and surnames of the hostile guests."""
 
@@ -264,9 +278,34 @@ def shape_guests() -> list[JSON]:
     ]
 
 
+ALLIANCE = "bob-adatum-alliance.example"
+"""A verified domain of the tenant that contains a guest's domain name as a word."""
+
+
+def redaction_guests() -> list[JSON]:
+    """Guests whose names are words of the tool's own sentences, or of a tenant domain: their
+    redaction must neither garble the reports' texts nor keep them in clear."""
+    return [
+        _guest(
+            _id("redaction", 0),
+            "A Address",
+            "a address@partner-d.example",
+            givenName="A",
+            surname="Address",
+        ),
+        _guest(
+            _id("redaction", 1),
+            "Bob Adatum",
+            "bob@adatum.example",
+            givenName="Bob",
+            surname="Adatum",
+        ),
+    ]
+
+
 def users() -> list[JSON]:
     """Every user of the corpus, in export order."""
-    return [*text_guests(), *address_guests(), *upn_guests(), *shape_guests()]
+    return [*text_guests(), *address_guests(), *upn_guests(), *shape_guests(), *redaction_guests()]
 
 
 def organization() -> JSON:
@@ -274,7 +313,8 @@ def organization() -> JSON:
         "value": [
             {
                 "id": TENANT_ID,
-                "displayName": f"Hostile <script>alert('{MARKER}-ORG')</script> & =cmd|' /C calc'!A0",
+                "displayName": f"Hostile <script>alert('{MARKER}-ORG')</script> & =cmd|' /C calc'!A0"
+                "\x1b]0;PWN-TITLE\x07\x1b[2K\r\nforged: PWN-LINE\u202e",
                 "verifiedDomains": [
                     {"name": INITIAL, "isInitial": True, "isDefault": False, "type": "Managed"},
                     {"name": "hostile.example", "isInitial": False, "isDefault": True},
@@ -290,6 +330,8 @@ def domains() -> JSON:
             {"id": INITIAL, "isVerified": True, "isInitial": True, "isDefault": False,
              "authenticationType": "Managed"},
             {"id": "Hostile.Example", "isVerified": True, "isInitial": False, "isDefault": True,
+             "authenticationType": "Managed"},
+            {"id": ALLIANCE, "isVerified": True, "isInitial": False, "isDefault": False,
              "authenticationType": "Managed"},
             {"id": f"<script>{MARKER}</script>.example", "isVerified": None, "isInitial": "no",
              "authenticationType": 7},
@@ -313,6 +355,8 @@ def assignments(all_users: list[JSON]) -> JSON:
         {"id": "bad2", "principalId": f"<script>{MARKER}</script>", "principalType": "<b>x</b>",
          "resourceId": SP_ID, "principalDisplayName": f"=cmd|' /C {MARKER}'!A0"},
         {"id": "bad3", "principalType": "ServicePrincipal", "principalId": _id("sp", 1)},
+        {"id": "path", "principalId": PATH_GROUP_ID, "principalType": "Group", "resourceId": SP_ID,
+         "principalDisplayName": f"Path group {MARKER}"},
     ]  # fmt: skip
     for n, user in enumerate(u for u in all_users if "Address case" in str(u.get("displayName"))):
         if n % 2 == 0:
@@ -345,7 +389,13 @@ def group_members() -> dict[str, JSON]:
         {"@odata.type": "#microsoft.graph.user", "id": u["id"], "displayName": u["displayName"]}
         for u in text_guests()[1::2]
     ]
-    return {GROUP_ID: {"value": direct}, NESTED_ID: {"value": nested}}
+    path = [{"@odata.type": "#microsoft.graph.user", "id": u["id"], "displayName": u["displayName"]}
+            for u in redaction_guests()]  # fmt: skip
+    return {
+        GROUP_ID: {"value": direct},
+        NESTED_ID: {"value": nested},
+        PATH_GROUP_ID: {"value": path},
+    }
 
 
 def schema() -> JSON:
@@ -397,7 +447,9 @@ MAILUSER_COLUMNS = (
 
 
 def mailusers_csv() -> bytes:
-    """``Export-Csv`` style (BOM, all quoted, CRLF) with hostile values and a few broken rows."""
+    """``Export-Csv`` style (BOM, all quoted, CRLF) with hostile values and a few broken rows:
+    the first row's last field misses its closing quote (read leniently, it swallowed the second
+    row), the third guest's id is written ``{GUID}``."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(MAILUSER_COLUMNS)
@@ -405,8 +457,13 @@ def mailusers_csv() -> bytes:
         mail = user["mail"] if isinstance(user["mail"], str) else ""
         upn = user["userPrincipalName"] if isinstance(user["userPrincipalName"], str) else ""
         addresses = f"SMTP:{mail};smtp:{upn}" if n % 2 else "{" + f"SMTP:{mail}, smtp:{upn}" + "}"
-        writer.writerow([user["displayName"], upn, user["id"], mail, f"SMTP:{mail}", addresses,
+        object_id = "{" + user["id"].upper() + "}" if n == 2 else user["id"]
+        writer.writerow([user["displayName"], upn, object_id, mail, f"SMTP:{mail}", addresses,
                          "=1+1" if n % 5 == 0 else "True", "GuestMailUser"])  # fmt: skip
+        if n == 0:  # the closing quote of the row's last field is lost
+            buffer.seek(buffer.tell() - 3)
+            buffer.truncate()
+            buffer.write("\r\n")
     writer.writerow([f"Bad id {MARKER}", "x", f"<script>{MARKER}</script>", "a@b", "SMTP:a@b", "",
                      "True", "GuestMailUser"])  # fmt: skip
     writer.writerow([f"Too few fields {MARKER}", "x"])
@@ -463,7 +520,7 @@ def write_corpus(folder: Path) -> Path:
     _write(folder / "servicePrincipal.json", service_principal())
     _write(folder / "appRoleAssignedTo.json", assignments(everyone))
     for group_id, members in group_members().items():
-        _write(folder / "groupMembers" / f"{group_id}.json", members)
+        _write(folder / "groupMembers" / group_file_name(group_id), members)
     _write(folder / "synchronizationSchema.json", schema())
     _write(folder / "provisioningLogs.json", provisioning_logs())
     _write(folder / "dns.json", dns())
@@ -478,6 +535,7 @@ def counts() -> dict[str, int]:
         "hostile_addresses": len(HOSTILE_ADDRESSES),
         "hostile_upns": len(HOSTILE_UPNS),
         "shape_cases": len(shape_guests()),
+        "redaction_cases": len(redaction_guests()),
         "users": len(users()),
     }
 

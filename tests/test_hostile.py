@@ -40,11 +40,15 @@ from audit.config import AuditConfig
 from audit.render.safe import is_formula_like
 from tests._libreoffice import SEPARATORS, formula_cells
 from tests.make_hostile_corpus import (
+    ALLIANCE,
     HOSTILE_TEXT,
+    INITIAL,
     MARKER,
     TARGET,
     counts,
+    redaction_guests,
     text_guests,
+    users,
     write_corpus,
 )
 
@@ -575,3 +579,171 @@ def test_save_raw_keeps_hostile_group_ids_inside_the_export(tmp_path: Path) -> N
     assert len(list((root / "groupMembers").iterdir())) == len(HOSTILE_GROUP_IDS)
     again, _ = read_export(root)
     assert sorted(m["_groupId"] for m in again["group_members"]) == sorted(HOSTILE_GROUP_IDS)
+
+
+def test_save_raw_of_the_hostile_tenant_stays_inside_the_export(tmp_path: Path) -> None:
+    raw = tmp_path / "a" / "b" / "raw"
+    result = _invoke("collect", "--from-export", str(TARGET), "--save-raw", str(raw),
+                     "--out", str(tmp_path / "a" / "b" / "snapshot"))  # fmt: skip
+    _clean_exit(result)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"]
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["raw", "snapshot"]
+    assert sorted(p.name for p in (raw / "groupMembers").iterdir()) == sorted(
+        p.name for p in (TARGET / "groupMembers").iterdir()
+    )
+
+
+# ---- the terminal ------------------------------------------------------------------------------
+
+_TERMINAL_BAD = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(output: str) -> None:
+    """Every line of ``output`` is one printed line: no escape sequence, CR, bell or C1 control,
+    no bidi override."""
+    found = _TERMINAL_BAD.search(output)
+    assert found is None, repr(output[max(found.start() - 40, 0) : found.end() + 40])
+
+
+def test_tenant_text_reaches_the_terminal_escaped(out: Path, tmp_path: Path) -> None:
+    """The tenant's name holds OSC/CSI sequences, a CR and a forged line: every command shows
+    them as escapes (text and --json)."""
+    runs = {
+        "run": ["run", "--from-export", str(TARGET), "--out", str(tmp_path / "run")],
+        "analyze": ["analyze", str(out / "snapshot")],
+        "analyze --json": ["analyze", str(out / "snapshot"), "--json"],
+        "report": ["report", str(out / "snapshot"), "--out", str(tmp_path / "report")],
+        "collect": ["collect", "--from-export", str(TARGET), "--out", str(tmp_path / "snap")],
+    }
+    for name, args in runs.items():
+        result = _invoke(*args)
+        _clean_exit(result)
+        assert result.exit_code == 0, (name, result.output)
+        _printable(result.output)
+        assert not any(line.startswith("forged") for line in result.output.splitlines()), name
+    summary = _invoke("analyze", str(out / "snapshot")).output
+    assert "\\x1b]0;PWN-TITLE\\x07\\x1b[2K\\r\\nforged: PWN-LINE\\u202e" in summary
+    document = orjson.loads(_invoke("analyze", str(out / "snapshot"), "--json").output)
+    assert document["tenant"]["name"].endswith("\x1b[2K\r\nforged: PWN-LINE\u202e")  # same value
+
+
+def test_an_error_quoting_a_dns_key_stays_one_escaped_line(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    shutil.copytree(HANDMADE, export)
+    document = orjson.loads((export / "dns.json").read_bytes())
+    document["domains"]["evil\x1b]0;PWN\x07\r\nerror: forged\u009b2K.example"] = "not an object"
+    (export / "dns.json").write_bytes(orjson.dumps(document))
+    result = _invoke("run", "--from-export", str(export), "--out", str(tmp_path / "out"))
+    _clean_exit(result)
+    assert result.exit_code == 2, result.output
+    _printable(result.output)
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert (
+        "evil\\x1b]0;PWN\\x07\\r\\nerror: forged\\x9b2K.example: expected an object"
+        in result.output
+    )
+
+
+# ---- --redact ------------------------------------------------------------------------------------
+
+_NAME_FIELDS = ("displayName", "userPrincipalName", "mail", "otherMails", "proxyAddresses")
+"""Display names, addresses and UPNs (a one-word given name such as "Address" is also a word of
+the tool's own texts, so it cannot be looked for on its own)."""
+
+
+def _originals() -> set[str]:
+    """Every name, address and UPN of the corpus' users that has something to hide: redacting it
+    changes it (``_#EXT#@<tenant>`` or ``"   "`` hide nothing)."""
+    from audit.redact import Pseudonymiser
+
+    p = Pseudonymiser(keep=[INITIAL, "hostile.example", ALLIANCE])
+    values: set[str] = set()
+    for user in users():
+        for field in _NAME_FIELDS:
+            value = user.get(field)
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str) and p.text(text) != text:
+                    values.add(text)
+    return values
+
+
+def _output_texts(folder: Path) -> str:
+    """Every text a person or a program can read from the files under ``folder``: the raw
+    bytes, and the values inside (workbook cells, Parquet columns, JSON strings, CSV cells)."""
+    import pyarrow.parquet as pq
+
+    texts: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        raw = path.read_bytes()
+        texts.append(raw.decode("utf-8", "replace"))
+        if path.suffix == ".xlsx":
+            book = openpyxl.load_workbook(path, read_only=True)
+            texts += [str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c is not None]  # fmt: skip
+            book.close()
+        elif path.suffix == ".parquet":
+            table = pq.read_table(path)
+            texts += [orjson.dumps(table.to_pylist(), default=str).decode()]
+            texts += [str(v) for column in table.to_pydict().values() for v in column]
+        elif path.suffix == ".json":
+            texts.append(str(orjson.loads(raw.removeprefix(codecs.BOM_UTF8))))
+        elif path.suffix == ".html":
+            page = lxml.html.fromstring(raw)
+            texts.append(page.text_content())
+            texts += [str(orjson.loads(s.text)) for s in page.xpath("//script[@type='application/json']")]  # fmt: skip
+        elif path.suffix == ".csv":
+            texts += [c for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"))) for c in row]
+    return "\n".join(texts)
+
+
+def _found(value: str, blob: str) -> bool:
+    """Is ``value`` in the (case-folded) ``blob``, not as the tail or head of another word?"""
+    needle, at = value.casefold(), -1
+    while (at := blob.find(needle, at + 1)) >= 0:
+        before, after = blob[at - 1 : at], blob[at + len(needle) : at + len(needle) + 1]
+        if not (needle[:1].isalnum() and before.isalnum()) and not (
+            needle[-1:].isalnum() and after.isalnum()
+        ):
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def redacted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    folder = tmp_path_factory.mktemp("redacted")
+    result = _invoke("run", "--from-export", str(TARGET), *FLAGS, "--redact",
+                     "--save-raw", str(folder / "raw"), "--out", str(folder / "out"))  # fmt: skip
+    _clean_exit(result)
+    assert result.exit_code == 0, result.output
+    return folder, result
+
+
+def test_redacted_hostile_run_leaves_no_original_in_any_output_byte(
+    redacted: tuple[Path, Result],
+) -> None:
+    """Snapshot, reports and the --save-raw export of a redacted run: no name, address or UPN
+    of a guest, whole or its first 40 characters, case-insensitively."""
+    folder, result = redacted
+    blob = (_output_texts(folder) + "\n" + result.output).casefold()
+    originals = _originals()
+    assert len(originals) > 150
+    leaked = sorted(v for v in originals if _found(v, blob) or _found(v[:40], blob))
+    assert leaked == []
+    assert INITIAL in blob  # the tenant's own domains stay readable
+    assert ALLIANCE in blob
+
+
+def test_redaction_keeps_the_tool_text_and_hides_words_of_tenant_domains(
+    redacted: tuple[Path, Result],
+) -> None:
+    folder, _ = redacted
+    document = orjson.loads((folder / "out" / "findings.json").read_bytes())
+    a_address, bob = (g["id"] for g in redaction_guests())
+    details = [f["detail"] for f in document["findings"] if f["object_id"] == a_address]
+    assert any(d.startswith("not a valid address: mail=") for d in details), details
+    text = (folder / "out" / "guests.csv").read_text("utf-8-sig")
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["object_id"] == bob)
+    assert row["mail"].endswith(".example")
+    assert "adatum" not in " ".join(row.values()).casefold()
+    assert "adatum.example" not in _output_texts(folder).casefold().replace(ALLIANCE, "")
+    assert ALLIANCE in text or ALLIANCE in _output_texts(folder / "out" / "snapshot")

@@ -209,3 +209,58 @@ def test_export_and_snapshot_of_one_run_agree(snapshot: snap.Snapshot, tmp_path:
     table = read_mailusers(csv_out).table.set_index("ExternalDirectoryObjectId")
     expected = saved.tables["mailusers"].set_index("ExternalDirectoryObjectId")
     assert table["PrimarySmtpAddress"].to_dict() == expected["PrimarySmtpAddress"].to_dict()
+
+
+# ---- exact values, never words ------------------------------------------------------------------
+
+
+def test_a_word_of_a_tenant_domain_is_no_reason_to_keep_an_address() -> None:
+    p = Pseudonymiser(key=KEY, keep=["bob-adatum-alliance.com", "fabrikam.onmicrosoft.com"])
+    for address in ("bob@adatum.com", "SMTP:BOB@ADATUM.COM", "bob_adatum.com#EXT#@x.example"):
+        redacted = p.text(address)
+        assert "bob" not in redacted.lower(), redacted
+        assert "adatum" not in redacted.lower(), redacted
+    assert p.text("ann@bob-adatum-alliance.com").endswith("@bob-adatum-alliance.com")
+    assert p.text("ann@mail.bob-adatum-alliance.com").endswith(".bob-adatum-alliance.com")
+    upn = p.text("bob_adatum.com#EXT#@fabrikam.onmicrosoft.com")
+    assert upn.endswith("#EXT#@fabrikam.onmicrosoft.com")
+    assert p.text("Bob Adatum-Alliance") != "Bob Adatum-Alliance"  # a name is a name
+
+
+def test_free_text_replaces_learned_values_never_the_tools_words() -> None:
+    p = Pseudonymiser(key=KEY)
+    for value in ("A Address", "A", "Address", "a address@partner.example", "Valid"):
+        p.learn(value)
+    detail = "not a valid address: mail=a address@partner.example"
+    redacted = p.known_text(detail)
+    assert redacted.startswith("not a valid address: mail=")
+    assert "partner" not in redacted
+    assert p.known_text("guest A Address failed") == f"guest {p.text('A Address')} failed"
+    assert p.known_text("Address book") == f"{p.text('Address')} book"  # one word: its own case
+
+
+def test_a_long_value_cut_short_in_a_text_is_still_found() -> None:
+    p = Pseudonymiser(key=KEY)
+    upn = "x" * 500 + "_partner.example#EXT#@fabrikam.onmicrosoft.com"
+    p.learn(upn)
+    redacted = p.known_text(f"UPN {upn[:200]} breaks Entra's UPN rules")
+    assert "xxxxxxxxxx" not in redacted
+    assert redacted.endswith(" breaks Entra's UPN rules")
+
+
+def test_redacted_mailusers_csv_reads_back_with_the_same_problems(tmp_path: Path) -> None:
+    from audit.collectors.mailusers import read_mailusers
+    from audit.redact import redact_mailusers_csv
+
+    original = read_mailusers(HOSTILE / "mailusers.csv")
+    copy = redact_mailusers_csv(
+        HOSTILE / "mailusers.csv", tmp_path / "mailusers.csv", Pseudonymiser()
+    )
+    again = read_mailusers(copy)
+    assert [p.split(": ")[0] for p in again.problems] == [
+        p.split(": ")[0] for p in original.problems
+    ]
+    assert again.table["ExternalDirectoryObjectId"].tolist() == (
+        original.table["ExternalDirectoryObjectId"].tolist()
+    )
+    assert "PWN-02" not in copy.read_text("utf-8-sig")  # also inside a row another one swallowed
