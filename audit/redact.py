@@ -162,7 +162,7 @@ def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = Non
     """
     p = pseudonymiser or Pseudonymiser.for_result(result)
     p.learn_frame(result.guests, GUEST_COLUMNS)
-    for frame in _diff_frames(result.diff):  # removed guests are only named there
+    for frame in _diff_frames(result.diff).values():  # removed guests are only named there
         p.learn_frame(frame, GUEST_COLUMNS)
     findings = result.findings
     guest_rows = findings["level"] != "app" if "level" in findings else None
@@ -328,18 +328,15 @@ def _identities(value: Any, p: Pseudonymiser) -> Any:
 
 def _diff(diff: Any, p: Pseudonymiser) -> Any:
     """A diff with each of its frames redacted like findings (object ids kept)."""
-    if diff is None or not dataclasses.is_dataclass(diff) or isinstance(diff, type):
+    frames = _diff_frames(diff)
+    if not frames:
         return diff
-    changes = {
-        f.name: p.frame(getattr(diff, f.name), GUEST_COLUMNS)
-        for f in dataclasses.fields(diff)
-        if isinstance(getattr(diff, f.name), pd.DataFrame)
-    }
-    return dataclasses.replace(diff, **changes)
+    return dataclasses.replace(diff, **{k: p.frame(v, GUEST_COLUMNS) for k, v in frames.items()})
 
 
-def _diff_frames(diff: Any) -> list[pd.DataFrame]:
+def _diff_frames(diff: Any) -> dict[str, pd.DataFrame]:
+    """The frames of a diff by field name (none for anything that is not a diff)."""
     if diff is None or not dataclasses.is_dataclass(diff) or isinstance(diff, type):
-        return []
-    frames = (getattr(diff, f.name) for f in dataclasses.fields(diff))
-    return [frame for frame in frames if isinstance(frame, pd.DataFrame)]
+        return {}
+    fields = {f.name: getattr(diff, f.name) for f in dataclasses.fields(diff)}
+    return {name: value for name, value in fields.items() if isinstance(value, pd.DataFrame)}
