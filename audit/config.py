@@ -2,7 +2,7 @@
 
 Read from a TOML file (``--config``) and overridden by CLI flags. Example::
 
-    target = "atlassian"
+    target = "atlassian"           # or "auto" (the default): picked from the collected app
     verified_domains = ["contoso.com", "contoso.onmicrosoft.com"]
     verification_tokens = ["atlassian-domain-verification=abc123"]
     stale_days = 90
@@ -36,7 +36,7 @@ AuditException = Waiver
 class AuditConfig:
     """Everything that shapes an analysis besides the snapshot."""
 
-    target: str = "atlassian"
+    target: str = "auto"
     verified_domains: tuple[str, ...] = ()
     verification_tokens: tuple[str, ...] = ()
     stale_days: int = 90
@@ -83,7 +83,7 @@ def _from_dict(data: dict[str, Any], file: Path) -> AuditConfig:
         raise ConfigError(f"{file}: unknown keys {sorted(unknown)}")
     try:
         return AuditConfig(
-            target=str(data.get("target", "atlassian")),
+            target=str(data.get("target", "auto")),
             verified_domains=tuple(str(d) for d in data.get("verified_domains", [])),
             verification_tokens=tuple(str(t) for t in data.get("verification_tokens", [])),
             stale_days=int(data.get("stale_days", 90)),

@@ -33,3 +33,17 @@ def verification_tokens(txt_records: Iterable[str] | None, prefix: str | None) -
             if token:
                 tokens[token] = None
     return list(tokens)
+
+
+def txt_prefix(documented: str | None, tokens: Iterable[str]) -> str | None:
+    """The vendor TXT prefix to look for: the documented one, else the one the user's own tokens
+    show when given as whole TXT values (``name=token``, all with the same ``name=``), else None.
+
+    A vendor that documents the DNS TXT method without the value's format still shows the record
+    to copy in its console; the user's copy of it is data, not a guess.
+    """
+    if documented:
+        return documented
+    found = {t.strip().strip('"').partition("=")[0] for t in tokens if "=" in t}
+    found.discard("")
+    return f"{found.pop()}=" if len(found) == 1 else None

@@ -18,7 +18,7 @@ CASES = [(r, i) for r in all_rules() for i in range(len(r.examples))]
 def test_rule_examples(rule, index):
     example = rule.examples[index]
     frame = example_frame(rule, example)
-    result = evaluate(rule, frame, CTX)
+    result = evaluate(rule, frame, example.context(CTX))
     got = [None if pd.isna(v) else bool(v) for v in result]
     assert got == list(example.expect), example.note
 
@@ -29,8 +29,9 @@ def test_rule_details_are_text(rule):
         return
     example = rule.examples[0]
     frame = example_frame(rule, example)
-    mask = evaluate(rule, frame, CTX).fillna(False).astype(bool)
-    details = rule.detail(frame[mask], CTX)
+    ctx = example.context(CTX)
+    mask = evaluate(rule, frame, ctx).fillna(False).astype(bool)
+    details = rule.detail(frame[mask], ctx)
     assert details.map(lambda v: isinstance(v, str) and v != "").all()
 
 
@@ -43,5 +44,5 @@ def test_catalogue_ids_are_the_public_contract():
         "nested-group-only", "not-in-scope", "mapping-sends-external-address",
         "primary-smtp-mismatch", "exo-not-mail-enabled", "exo-forwarding-broken",
         "domain-claimed-elsewhere", "prior-provisioning-failure", "upn-invalid", "guest-licensed",
-        "external-member", "stale-guest",
+        "external-member", "stale-guest", "target-key-invalid", "matching-attribute-unsupported",
     }  # fmt: skip

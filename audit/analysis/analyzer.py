@@ -15,13 +15,14 @@ from audit.analysis.frame import guests_frame
 from audit.analysis.frame_target import EffectiveMapping, effective_mapping
 from audit.analysis.outcomes import predict_outcomes
 from audit.analysis.result import AuditResult
-from audit.analysis.summary import domains_table, whatif_summary
+from audit.analysis.summary import WhatIf, domains_table, whatif_summary
+from audit.analysis.target_choice import target_for
 from audit.analysis.waivers import apply_waivers
 from audit.config import AuditConfig
 from audit.models import RuleState
 from audit.rules import all_rules
 from audit.snapshot import Snapshot, now_utc
-from audit.targets import Target, get_target
+from audit.targets import Target
 
 
 def analyze(
@@ -33,7 +34,8 @@ def analyze(
 ) -> AuditResult:
     """Run the rule catalogue (or ``rules``) over a snapshot and predict every guest's outcome."""
     config = config or AuditConfig()
-    target = get_target(config.target)
+    choice = target_for(snapshot, config)
+    target = choice.target
     now = now or now_utc()
     frame = guests_frame(snapshot, config=config, target=target)
     mapping = effective_mapping(snapshot, config, target, None)
@@ -59,9 +61,23 @@ def analyze(
         rules=rules_table(runs, findings),
         outcomes=outcomes,
         domains=domains_table(frame, snapshot.table("dns"), findings),
-        whatif=whatif_summary(outcomes, target, snapshot.tenant, config, _mail_broken(flagged)),
+        whatif=_whatif(outcomes, target, snapshot, config, flagged),
         mapping=mapping_info,
+        target_selection=choice.to_dict() | {"note": choice.note},
     )
+
+
+def _whatif(
+    outcomes: pd.DataFrame,
+    target: Target,
+    snapshot: Snapshot,
+    config: AuditConfig,
+    flagged: pd.DataFrame,
+) -> WhatIf | None:
+    """The what-if of the target's recommended guest mapping; None when it documents none."""
+    if not target.recommended_mapping:
+        return None
+    return whatif_summary(outcomes, target, snapshot.tenant, config, _mail_broken(flagged))
 
 
 def _run(
@@ -72,8 +88,9 @@ def _run(
     runs = engine.run(
         [worded(r, target) for r in rules if r.applies_to(target)], frame, context, snapshot.sources
     )
-    reason = f"does not apply to {target.title}"
-    skipped = {r.id: RuleRun(worded(r, target), RuleState.SKIPPED, reason) for r in rules}
+    skipped = {
+        r.id: RuleRun(worded(r, target), RuleState.SKIPPED, r.why_not(target) or "") for r in rules
+    }
     done = {run.rule.id: run for run in runs}
     return [done.get(r.id) or skipped[r.id] for r in rules]
 
@@ -95,6 +112,7 @@ def _context(
         key_expression=mapping.key,
         app_id=app.get("id"),
         app_name=app.get("displayName"),
+        matching_attributes=mapping.matching,
     )
 
 

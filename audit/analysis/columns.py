@@ -92,6 +92,11 @@ COLUMNS: tuple[Column, ...] = (
         TEXT,
         "predicted target key (the profile's key attribute, e.g. `userName`) under the current mapping",
     ),
+    Column(
+        "target_key_normalised",
+        TEXT,
+        "`target_key` as the target stores it, after its documented normalisation (NA: unknown)",
+    ),
     Column("target_email", TEXT, "predicted target e-mail (the profile's e-mail attribute)"),
     Column("target_email_domain", TEXT, "its domain, IDNA A-label"),
     Column("target_email_public", BOOL, "`target_email_domain` is a consumer mail provider"),
@@ -105,6 +110,7 @@ COLUMNS: tuple[Column, ...] = (
         TEXT,
         "`target_key`, `target_email` and its domain under the target's recommended guest mapping",
     ),
+    Column("whatif_target_key_normalised", TEXT, ""),
     Column("whatif_target_email", TEXT, ""),
     Column("whatif_target_email_domain", TEXT, ""),
     Column(

@@ -42,15 +42,25 @@ class Context:
     key_expression: str = ""
     app_id: str | None = None
     app_name: str | None = None
+    matching_attributes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Example:
-    """Rows a rule must judge as ``expect`` says (True flagged, False passed, None not evaluated)."""
+    """Rows a rule must judge as ``expect`` says (True flagged, False passed, None not evaluated),
+    for the target profile named ``target`` (default: the context's) and with ``settings``
+    replacing other :class:`Context` fields."""
 
     rows: Sequence[Mapping[str, Any]]
     expect: Sequence[bool | None]
     note: str = ""
+    target: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def context(self, base: Context) -> Context:
+        """``base`` with this example's target and settings."""
+        ctx = replace(base, target=get_target(self.target)) if self.target else base
+        return replace(ctx, **dict(self.settings)) if self.settings else ctx
 
 
 Check = Callable[[pd.DataFrame, Context], pd.Series]
@@ -87,7 +97,8 @@ class Rule:
     the what-if of the recommended mapping reuses it on the ``whatif_*`` values. ``plan`` is the
     per-finding fix for remediation.ps1 (:mod:`audit.plans`); ``plan_note`` one note for the
     section when there is nothing to do per guest. ``applies`` says whether the rule means
-    anything for a target (default: always).
+    anything for a target (default: always): True, False ("does not apply"), or a sentence saying
+    why not (e.g. the target does not document a fact the rule needs: "not evaluated: ...").
     """
 
     id: str
@@ -107,7 +118,7 @@ class Rule:
     plan: Planner | None = None
     plan_note: str = ""
     demo: tuple[DemoCase, ...] = ()
-    applies: Callable[[Target], bool] | None = None
+    applies: Callable[[Target], bool | str] | None = None
 
     def decides_on(self) -> tuple[str, ...]:
         """The columns ``outcome_when`` reads."""
@@ -115,7 +126,14 @@ class Rule:
 
     def applies_to(self, target: Target) -> bool:
         """Whether the rule means anything for ``target``."""
-        return self.applies is None or bool(self.applies(target))
+        return self.why_not(target) is None
+
+    def why_not(self, target: Target) -> str | None:
+        """Why the rule does not run for ``target`` (None when it does)."""
+        found = True if self.applies is None else self.applies(target)
+        if found is True:
+            return None
+        return found or f"does not apply to {target.title}"
 
 
 def worded(rule: Rule, target: Target) -> Rule:

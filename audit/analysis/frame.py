@@ -17,10 +17,11 @@ from audit.analysis.frame_join import (
     domain_facts,
 )
 from audit.analysis.frame_target import add_targets, effective_mapping
+from audit.analysis.target_choice import target_for
 from audit.config import AuditConfig
 from audit.guests import guest_mask, public_domains
 from audit.snapshot import Snapshot
-from audit.targets import Target, get_target
+from audit.targets import Target
 
 _RENAME = {
     "id": "object_id",
@@ -50,13 +51,15 @@ def guests_frame(
     target: Target | None = None,
     mapping: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Build the guests frame of ``snapshot`` for ``target`` (default: the config's target).
+    """Build the guests frame of ``snapshot`` for ``target`` (default: the config's target, or for
+    ``auto`` the one the snapshot's app matches).
 
     ``mapping`` (target attribute → expression) overrides the mapping read from the snapshot's job
     schema or, without one, the target profile's default mapping.
     """
     config = config or AuditConfig()
-    target = target or get_target(config.target)
+    if target is None:
+        target = target_for(snapshot, config).target
     users = snapshot.table("users")
     if users is None:
         raise ValueError("the snapshot has no usable users table")

@@ -13,7 +13,7 @@ import pandas as pd
 from audit._text import first_rows, map_text, text_isin
 from audit.config import AuditConfig
 from audit.targets import Target
-from audit.tokens import normalise_token, verification_tokens
+from audit.tokens import normalise_token, txt_prefix, verification_tokens
 
 
 def add_dns(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
@@ -33,13 +33,14 @@ def domain_facts(dns: pd.DataFrame, config: AuditConfig, target: Target) -> pd.D
     """Per domain: mail state, and whether the vendor TXT carries our token or someone else's.
 
     One row per domain: a DNS table holding a domain twice (an edited snapshot) counts its first
-    row, as every lookup by domain needs a unique key.
+    row, as every lookup by domain needs a unique key. Without a known TXT prefix (the target
+    documents none and the tokens do not show one) both are NA: unknown.
     """
     dns = dns.drop_duplicates("domain").reset_index(drop=True)
-    prefix = target.vendor_txt_prefix
+    prefix = txt_prefix(target.vendor_txt_prefix, config.verification_tokens)
     ours = {normalise_token(t, prefix or "") for t in config.verification_tokens}
     found = dns["txt_state"].eq("found")
-    known = dns["txt_state"].isin(["found", "absent"])
+    known = dns["txt_state"].isin(["found", "absent"]) & (prefix is not None)
     tokens = dns["txt"].map(lambda recs: verification_tokens(recs, prefix))
     tokens = tokens.where(found, None).map(lambda t: t if isinstance(t, list) else [])
     claimed = tokens.map(lambda ts: any(t not in ours for t in ts))

@@ -1,7 +1,10 @@
 """Predicted target values: what the provisioning service will send as key and e-mail, per guest.
 
 The mapping comes from (in order) an explicit override, the collected job schema, or the target
-profile's default. The what-if columns use the profile's recommended guest mapping.
+profile's default. The what-if columns use the profile's recommended guest mapping (without one,
+they repeat the current values). ``target_key_normalised`` is the key as the target stores it,
+after the target's documented normalisation (``KeyRules.normalise``; NA where the target does not
+document what it does with a value), so keys that collide in the target compare equal.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class EffectiveMapping:
     email: str
     source: str
     error: str | None = None
+    matching: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for reports."""
@@ -42,18 +46,20 @@ def effective_mapping(
     explicit = dict(config.mapping) | dict(override or {})
     if explicit:
         merged = target.default_mapping | explicit
-        return _pick(merged, target, "override")
+        return _pick(merged, target, "override", target.matching_attributes)
     schema = schema_mapping(snapshot)
     if schema is not None:
-        return _pick(schema, target, "schema")
-    return _pick(target.default_mapping, target, "profile")
+        return _pick(schema, target, "schema", schema_matching(snapshot))
+    return _pick(target.default_mapping, target, "profile", target.matching_attributes)
 
 
-def _pick(mapping: dict[str, str], target: Target, source: str) -> EffectiveMapping:
+def _pick(
+    mapping: dict[str, str], target: Target, source: str, matching: tuple[str, ...] | None
+) -> EffectiveMapping:
     found = {_norm(k): v for k, v in mapping.items()}
-    key = found.get(_norm(target.key_attribute), "")
-    email = found.get(_norm(target.email_attribute), "")
-    return EffectiveMapping(key, email, source)
+    key = found.get(_norm(target.key_attribute), "") if target.key_attribute else ""
+    email = found.get(_norm(target.email_attribute), "") if target.email_attribute else ""
+    return EffectiveMapping(key, email, source, matching=matching)
 
 
 def schema_mapping(snapshot: Snapshot) -> dict[str, str] | None:
@@ -65,6 +71,19 @@ def schema_mapping(snapshot: Snapshot) -> dict[str, str] | None:
 
     schema = orjson.loads(str(table["json"].iloc[0]))
     return {_norm(m.target): _with_default(m) for m in mappings_from_schema(schema)}
+
+
+def schema_matching(snapshot: Snapshot) -> tuple[str, ...] | None:
+    """The User mapping's matching attributes in the collected job schema, by precedence
+    (``matchingPriority``, lowest first); None without a schema."""
+    table = snapshot.table("sync_schema")
+    if table is None or table.empty:
+        return None
+    from audit.mapping import mappings_from_schema
+
+    schema = orjson.loads(str(table["json"].iloc[0]))
+    found = [m for m in mappings_from_schema(schema) if m.matching_priority > 0]
+    return tuple(m.target for m in sorted(found, key=lambda m: m.matching_priority))
 
 
 def _with_default(mapping: AttributeMapping) -> str:
@@ -92,19 +111,47 @@ def add_targets(
 ) -> pd.DataFrame:
     """``target_*`` columns (current mapping) and ``whatif_*`` columns (recommended mapping)."""
     frame["target_key"], key_error = _evaluate(mapping.key, frame)
+    frame["target_key_normalised"] = normalised_key(frame["target_key"], target)
     frame["target_email"], email_error = _evaluate(mapping.email, frame)
     frame["target_email_domain"] = addr.domain_of(frame["target_email"])
     frame["target_domain_verified"] = verified(frame["target_email_domain"], facts, config, target)
+    _add_whatif(frame, facts, config, target, initial_domain)
+    frame.attrs["mapping_error"] = key_error or email_error
+    return frame
+
+
+def _add_whatif(
+    frame: pd.DataFrame,
+    facts: pd.DataFrame | None,
+    config: AuditConfig,
+    target: Target,
+    initial_domain: str | None,
+) -> None:
+    """The ``whatif_*`` columns: the recommended mapping's values, or without one the current."""
     rec = target.recommended_mapping
-    frame["whatif_target_key"], _ = _evaluate(rec[target.key_attribute], frame)
-    frame["whatif_target_email"], _ = _evaluate(rec[target.email_attribute], frame)
+    if not rec:
+        for name in ("key", "key_normalised", "email", "email_domain"):
+            frame[f"whatif_target_{name}"] = frame[f"target_{name}"]
+        frame["whatif_domain_verified"] = frame["target_domain_verified"]
+        return
+    frame["whatif_target_key"], _ = _evaluate(rec.get(target.key_attribute, ""), frame)
+    frame["whatif_target_key_normalised"] = normalised_key(frame["whatif_target_key"], target)
+    frame["whatif_target_email"], _ = _evaluate(rec.get(target.email_attribute, ""), frame)
     frame["whatif_target_email_domain"] = addr.domain_of(frame["whatif_target_email"])
     # The what-if assumes its precondition: the initial domain is verified in the target.
     whatif = verified(frame["whatif_target_email_domain"], facts, config, target)
     on_initial = frame["whatif_target_email_domain"].eq(initial_domain or "").fillna(False)
     frame["whatif_domain_verified"] = whatif.mask(on_initial.astype(bool), True)
-    frame.attrs["mapping_error"] = key_error or email_error
-    return frame
+
+
+def normalised_key(keys: pd.Series, target: Target) -> pd.Series:
+    """The keys as ``target`` stores them (its documented normalisation; the keys themselves when
+    it documents none), NA where unknown."""
+    normalise = target.key_rules.normalise
+    text = keys.astype("str")
+    if normalise is None:
+        return text
+    return normalise(text).astype("str").where(text.notna(), pd.NA)
 
 
 def _evaluate(expression: str, frame: pd.DataFrame) -> tuple[pd.Series, str | None]:

@@ -29,6 +29,7 @@ PRECEDENCE = (Outcome.OUT_OF_SCOPE, Outcome.BLOCKED, Outcome.UNMANAGED)
 
 WHATIF_COLUMNS = {
     "target_key": "whatif_target_key",
+    "target_key_normalised": "whatif_target_key_normalised",
     "target_email": "whatif_target_email",
     "target_email_domain": "whatif_target_email_domain",
     "target_email_public": "whatif_target_email_public",

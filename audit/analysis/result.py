@@ -13,6 +13,8 @@ Renderers only format what is here; they compute nothing. Column contracts:
               ``whatif_outcome``, ``whatif_reasons``.
 ``statuses``  one row per guest: ``object_id`` and one column per rule id holding ``flagged``, ``passed``,
               ``not_evaluated`` or ``skipped`` (the per-(rule, guest) status).
+``target_selection``  how the target profile was chosen: ``target``, ``mode`` (``given`` or
+              ``auto``), ``matched_on``, ``app``, ``warning`` (a default was used), ``note``.
 ``domains``   one row per guest mail domain: ``domain``, ``guests``, ``affected`` (guests with a finding),
               ``verified_in_target`` (bool/NA), ``claimed_elsewhere`` (bool/NA), ``public_provider``,
               ``mail_state`` (``deliverable``/``null_mx``/``nxdomain``/``no_mail_host``/``unknown``),
@@ -52,6 +54,7 @@ class AuditResult:
     mapping: dict[str, Any] = field(default_factory=dict)
     statuses: pd.DataFrame | None = None
     diff: Any = None
+    target_selection: dict[str, Any] = field(default_factory=dict)
 
     def outcome_counts(self) -> dict[str, int]:
         """Guests per predicted outcome, every outcome present (zero when none)."""

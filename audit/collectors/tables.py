@@ -147,8 +147,10 @@ def organization_info(records: Sequence[JSON], domains: pd.DataFrame) -> JSON:
 
 
 def service_principal_table(records: Iterable[JSON]) -> pd.DataFrame:
-    """The target app's service principal (zero or one row)."""
-    return _table(records, {"id": _text, "appId": _text, "displayName": _text})
+    """The target app's service principal (zero or one row), with what ``--target auto`` reads:
+    its application's name and the gallery template it was created from."""
+    cols = {"id": _text, "appId": _text, "displayName": _text, "appDisplayName": _text}
+    return _table(records, cols | {"applicationTemplateId": _text})
 
 
 def assignments_table(records: Iterable[JSON]) -> pd.DataFrame:

@@ -137,7 +137,13 @@ from audit.demo.tenant_app import (
     user_ref,
 )
 from audit.demo.tenant_cases import CASES, build_cases, guest_rule_ids
-from audit.demo.tenant_domains import DEFAULT_DOMAIN, INITIAL_DOMAIN, DomainPlan, plan_domains
+from audit.demo.tenant_domains import (
+    DEFAULT_DOMAIN,
+    INITIAL_DOMAIN,
+    VENDOR_PREFIX,
+    DomainPlan,
+    plan_domains,
+)
 from audit.demo.tenant_export import write_export
 from audit.demo.tenant_logs import provisioning_entries
 from audit.demo.tenant_org import domains_json, organization_json
@@ -284,7 +290,7 @@ def _assemble(
         mailusers=mailusers,
         dns=plan.zone,
         verified_in_target=[INITIAL_DOMAIN, DEFAULT_DOMAIN, *plan.verified_names],
-        verification_tokens=[plan.our_token],
+        verification_tokens=[VENDOR_PREFIX + plan.our_token],
         expected=expected,
     )
     _add_app(tenant, b, ids, scope, now, in_scope=in_scope)

@@ -18,6 +18,7 @@ from audit.analysis.engine import GUEST, DemoCase, Rule
 from audit.demo.tenant_patterns import PATTERNS
 from audit.demo.tenant_spec import Builder, GuestSpec
 from audit.rules import all_rules
+from audit.targets import DEFAULT_TARGET, get_target
 
 __all__ = ["CASES", "Case", "build_cases", "guest_rule_ids"]
 
@@ -32,9 +33,15 @@ class Case:
     build: Callable[[Builder], list[GuestSpec]]
 
 
-def guest_rule_ids(rules: tuple[Rule, ...] | None = None) -> frozenset[str]:
-    """The per-guest rule ids of the catalogue (the demo's oracle covers each)."""
-    return frozenset(r.id for r in (rules or all_rules()) if r.level == GUEST)
+def guest_rule_ids(
+    rules: tuple[Rule, ...] | None = None, target: str = DEFAULT_TARGET
+) -> frozenset[str]:
+    """The per-guest rule ids of the catalogue that run for ``target`` (the demo's oracle covers
+    each for the default target)."""
+    profile = get_target(target)
+    return frozenset(
+        r.id for r in (rules or all_rules()) if r.level == GUEST and r.applies_to(profile)
+    )
 
 
 def _case(rule: Rule, demo: DemoCase) -> Case:

@@ -23,7 +23,7 @@ RULE = Rule(
     columns=("mail_domain", "domain_claimed_elsewhere"),
     sources=("dns",),
     rationale=(
-        "A domain that publishes the vendor's verification TXT ({target.vendor_txt_prefix}…) with "
+        "A domain that publishes the vendor's verification TXT ({target.vendor_txt}) with "
         "a token that is not yours is most likely claimed by the partner's own organisation: accounts on it "
         "are managed there, and provisioning them from your tenant conflicts with that."
     ),
@@ -32,7 +32,7 @@ RULE = Rule(
         "[originalUserPrincipalName] so the account lives on your own verified initial domain."
     ),
     check=_check,
-    applies=lambda target: target.vendor_txt_prefix is not None,
+    applies=lambda target: target.verifies_domains is not False,
     detail=_detail,
     plan_note="Fixed in the target or the mapping, not per guest (see the remediation above).",
     demo=(

@@ -1,4 +1,10 @@
-"""duplicate-target-key: two in-scope users would send the same key or e-mail to the target."""
+"""duplicate-target-key: two in-scope users would send the same key or e-mail to the target.
+
+Keys are compared as the target stores them (``target_key_normalised``: the profile's documented
+normalisation, e.g. GitHub's username from the part before ``@`` with non-alphanumerics as dashes),
+case-insensitively only where the target documents it; a key whose stored form is not documented,
+or that collides only when case is ignored where the case rule is not documented, is not evaluated.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,15 @@ from audit._text import text_codes
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 from audit.plans import suggest
-from audit.rules._common import known
+from audit.rules._common import known, tri
+from audit.targets import Target
 
 
-def duplicated(values: pd.Series, in_scope: pd.Series) -> pd.Series:
-    """True for every in-scope row whose value (case-insensitive) another in-scope row shares."""
-    key = values.astype("str").str.lower().where(in_scope & known(values))
+def duplicated(values: pd.Series, in_scope: pd.Series, *, fold: bool = True) -> pd.Series:
+    """True for every in-scope row whose value another in-scope row shares (ignoring case when
+    ``fold``)."""
+    text = values.astype("str")
+    key = (text.str.lower() if fold else text).where(in_scope & known(values))
     codes, _ = text_codes(key)
     counted = codes >= 0
     counts = np.bincount(codes[counted])
@@ -28,26 +37,63 @@ def in_scope(scope: pd.Series) -> pd.Series:
     return (scope.isna() | scope.isin(["direct", "group"])).astype(bool)
 
 
+def key_collisions(
+    raw: pd.Series, stored: pd.Series, scope: pd.Series, case_insensitive: bool | None
+) -> pd.Series:
+    """Per row, whether its key collides in the target with another in-scope row's: True, False,
+    or NA (its stored form, or the target's case rule, is not documented).
+
+    ``stored`` is the key after the target's documented normalisation (NA where unknown); keys
+    that are identical as sent are stored identically whatever the normalisation.
+    """
+    fold = case_insensitive is True
+    stored_known = known(stored)
+    hit = duplicated(stored.where(stored_known), scope, fold=fold) | duplicated(
+        raw, scope, fold=fold
+    )
+    unsure = scope & known(raw) & ~stored_known
+    if case_insensitive is None:
+        unsure |= duplicated(stored.where(stored_known), scope) | duplicated(raw, scope)
+    return tri(hit, ~(unsure & ~hit))
+
+
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     scope = in_scope(frame["scope"])
-    dup = duplicated(frame["target_key"], scope) | duplicated(frame["target_email"], scope)
-    return dup.astype("boolean")
+    rules = ctx.target.key_rules
+    keys = key_collisions(
+        frame["target_key"], frame["target_key_normalised"], scope, rules.case_insensitive
+    )
+    emails = duplicated(frame["target_email"], scope)
+    return keys.mask(emails, True)
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
-    return "another in-scope user sends the same key or e-mail: " + frame["target_email"].fillna(
-        frame["target_key"]
+    raw, stored = frame["target_key"], frame["target_key_normalised"]
+    plain = "another in-scope user sends the same key or e-mail: " + frame["target_email"].fillna(
+        raw
     )
+    changed = (raw != stored).fillna(False).astype(bool)
+    normalised = (
+        f"in {ctx.target.title} the key " + raw + " becomes " + stored + ", as another's does"
+    )
+    return plain.mask(changed, normalised)
+
+
+def _applies(target: Target) -> bool | str:
+    if target.key_attribute or target.email_attribute:
+        return True
+    return f"not evaluated: {target.title} documents neither its key nor its e-mail attribute"
 
 
 RULE = Rule(
     id="duplicate-target-key",
     title="Another in-scope user sends the same key or e-mail",
     severity=Severity.HIGH,
-    columns=("target_key", "target_email", "scope"),
+    columns=("target_key", "target_key_normalised", "target_email", "scope"),
     rationale=(
-        "SCIM targets require userName and e-mail to be unique (case-insensitive). The second user fails "
-        "with HTTP 409 (scimType uniqueness, RFC 7644 §3.3)."
+        "{target.title} requires its key ({target.key_attribute}) to be unique in {target.key_scope}, "
+        "compared as it stores it ({target.key_constraints}); SCIM targets also keep e-mail "
+        "addresses unique. The second user fails (HTTP 409, scimType uniqueness, RFC 7644 §3.3)."
     ),
     remediation=(
         "Remove or fix the duplicate guest (often a re-invited account: Remove-MgUser -UserId <old id>), "
@@ -55,6 +101,7 @@ RULE = Rule(
     ),
     check=_check,
     detail=_detail,
+    applies=_applies,
     outcome=Outcome.BLOCKED,
     plan=suggest(
         "Get-MgUser -UserId {id} -Property Id,DisplayName,Mail,UserPrincipalName,CreatedDateTime",
@@ -68,10 +115,13 @@ RULE = Rule(
     examples=(
         Example(
             rows=[
-                {"target_key": "jo@p.com", "target_email": "jo@p.com", "scope": "group"},
-                {"target_key": "JO@p.com", "target_email": "JO@p.com", "scope": "direct"},
-                {"target_key": "ann@p.com", "target_email": "ann@p.com", "scope": "group"},
-                {"target_key": "ann@p.com", "target_email": "ann@p.com", "scope": "none"},
+                {"target_key": k, "target_key_normalised": k, "target_email": k, "scope": s}
+                for k, s in (
+                    ("jo@p.com", "group"),
+                    ("JO@p.com", "direct"),
+                    ("ann@p.com", "group"),
+                    ("ann@p.com", "none"),
+                )
             ],
             expect=[True, True, False, False],
             note="case-insensitive; out-of-scope users never collide",

@@ -9,6 +9,7 @@ from audit.models import Severity
 from audit.plans import Ctx, Finding, Guest, Plan
 from audit.powershell import short
 from audit.rules._common import known, tri
+from audit.targets import Target
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -45,6 +46,16 @@ def _portal_steps(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
 _portal_steps.reads_guest = False  # type: ignore[attr-defined]
 
 
+def _applies(target: Target) -> bool | str:
+    if target.verifies_domains is False:
+        return False
+    if not target.verifies_domains:
+        return f"not evaluated: {target.title} documents no effect of an unverified e-mail domain"
+    if not target.recommended_email:
+        return f"not evaluated: no documented guest mapping to recommend for {target.title}"
+    return True
+
+
 RULE = Rule(
     id="mapping-sends-external-address",
     title="The e-mail mapping sends guests' external addresses",
@@ -63,6 +74,7 @@ RULE = Rule(
         "and verify the tenant's initial domain in the target ({target.verify_hint})."
     ),
     check=_check,
+    applies=_applies,
     plan=_portal_steps,
     detail=_detail,
     examples=(

@@ -8,13 +8,29 @@ other file; rule texts and remediation speak its words through ``{target.title}`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 from audit.errors import ConfigError
 from audit.plugins import discover
-from audit.targets._profile import KeyRules, Target, words
+from audit.targets._choose import AUTO, DEFAULT_TARGET, FALLBACK_TARGET, TargetChoice, choose
+from audit.targets._profile import KeyRules, Target, TargetCase, words
 
-__all__ = ["KeyRules", "Target", "all_targets", "get_target", "words"]
+__all__ = [
+    "AUTO",
+    "DEFAULT_TARGET",
+    "FALLBACK_TARGET",
+    "KeyRules",
+    "Target",
+    "TargetCase",
+    "TargetChoice",
+    "all_targets",
+    "choose_target",
+    "collected_app_target",
+    "get_target",
+    "words",
+]
 
 ENTRY_POINTS = "b2b_preflight.targets"
 """Entry point group of plugin packages whose modules each define ``TARGET``."""
@@ -40,5 +56,16 @@ def get_target(name: str) -> Target:
     try:
         return targets[name.strip().lower()]
     except KeyError:
-        known = ", ".join(targets)
+        known = ", ".join([*targets, AUTO])
         raise ConfigError(f"unknown target {name!r} (known: {known})") from None
+
+
+def choose_target(name: str, app: Mapping[str, Any] | None = None) -> TargetChoice:
+    """The profile ``name`` names, or for ``auto`` the one the collected service principal ``app``
+    matches (:mod:`audit.targets._choose`); ConfigError for an unknown name."""
+    return choose(name, app, all_targets(), get_target)
+
+
+def collected_app_target(name: str) -> Target:
+    """The profile whose gallery app ``collect`` reads when no ``--app`` is given."""
+    return get_target(DEFAULT_TARGET if name.strip().lower() == AUTO else name)
