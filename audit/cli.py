@@ -60,7 +60,8 @@ def analysis_options(func: F) -> F:
     """Flags that shape the analysis (shared by run, report and analyze)."""
     opts = [
         click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config."),
-        click.option("--target", default=None, help="Target profile: atlassian (default), generic-scim."),
+        click.option("--target", default=None,
+                     help="Target profile (b2b-preflight targets), or auto (default): picked from the app."),
         click.option("--verified-domain", multiple=True, help="Domain verified in the target (repeat)."),
         click.option("--verification-token", multiple=True, help="Your vendor TXT token (repeat)."),
         click.option("--stale-days", type=int, default=None, help="Days without sign-in (default 90)."),
@@ -256,13 +257,19 @@ def history(**kw: Any) -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default reports/demo/<timestamp>).")  # fmt: skip
 @click.option("--serve", is_flag=True, help="Only serve the emulator and DNS server until Ctrl-C.")
+@click.option("--target", default="atlassian", show_default=True,
+              help="The gallery app the demo tenant provisions into (b2b-preflight targets).")  # fmt: skip
 @_errors
 def demo(**kw: Any) -> None:
     """Run the whole pipeline on a synthetic tenant served on loopback.
 
+    The demo's app is the target's gallery app (its display name and job schema), with guests for
+    the target's documented constraints; the analysis picks the profile from it (--target auto).
+
     \b
     Example:
       b2b-preflight demo --guests 2000 --seed 7
+      b2b-preflight demo --target github-emu --out reports/demo-github
     """
     from audit.demo.run import demo_command
 
@@ -286,16 +293,40 @@ def doctor(**kw: Any) -> None:
 
 @cli.command()
 @click.option("--markdown", is_flag=True, help="Print the catalogue as a Markdown table.")
-def rules(markdown: bool) -> None:
+@click.option("--target", default=None, help="Show which rules run for this target profile, in its words.")  # fmt: skip
+@_errors
+def rules(markdown: bool, target: str | None) -> None:
     """List the rule catalogue (ids are stable).
 
     \b
     Example:
       b2b-preflight rules --markdown
+      b2b-preflight rules --target github-emu
     """
     from audit.cli_commands import rules_command
 
-    rules_command(markdown)
+    rules_command(markdown, target)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--markdown", is_flag=True, help="Print the README's table of targets.")
+@click.option("--json", "as_json", is_flag=True, help="Print the profiles as JSON.")
+@_errors
+def targets(name: str | None, markdown: bool, as_json: bool) -> None:
+    """List the target profiles with their documented facts and sources (or one: NAME).
+
+    Facts the vendor does not document are shown as such; the rules that need them are not
+    evaluated for that target. `--target auto` (the default) picks the profile from the app.
+
+    \b
+    Example:
+      b2b-preflight targets
+      b2b-preflight targets slack
+    """
+    from audit.cli_commands import targets_command
+
+    targets_command(name, markdown=markdown, as_json=as_json)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from audit.cli_output import (
     say,
     say_json,
 )
+from audit.cli_targets import rules_for_target_lines, target_dict, target_lines, targets_markdown
 from audit.collectors.doctor import probe_sources
 from audit.collectors.pipeline import CollectOptions
 from audit.config import AuditConfig, load_config
@@ -40,7 +41,7 @@ from audit.redact import Pseudonymiser
 from audit.render import render_all
 from audit.render.json_out import write_diff_json
 from audit.rules import all_rules
-from audit.targets import get_target
+from audit.targets import AUTO, all_targets, collected_app_target, get_target
 
 Flags = dict[str, Any]
 
@@ -67,7 +68,7 @@ def collect_options_from(flags: Flags, config: AuditConfig) -> CollectOptions:
         client_id=flags.get("client_id"),
         client_secret=os.environ.get("AZURE_CLIENT_SECRET"),
         certificate_path=flags.get("certificate"),
-        app=flags.get("app") or get_target(config.target).app_display_name,
+        app=flags.get("app") or collected_app_target(config.target).app_display_name,
         include_sign_in=bool(flags.get("sign_in")),
         log_days=flags.get("log_days") or 30,
         nameservers=tuple(flags.get("nameserver") or ()),
@@ -202,12 +203,32 @@ def doctor_command(flags: Flags) -> int:
     return 0 if all(p.ok is not False for p in probes) else 3
 
 
-def rules_command(markdown: bool) -> None:
-    """``rules``: the catalogue."""
+def rules_command(markdown: bool, target: str | None = None) -> None:
+    """``rules``: the catalogue; with ``target``, which rules run for it, in its words."""
     if markdown:
         for line in rules_markdown().splitlines():
+            say(line)
+        return
+    if target is not None:
+        if target.strip().lower() == AUTO:
+            raise ConfigError("rules --target needs a profile name (b2b-preflight targets)")
+        for line in rules_for_target_lines(get_target(target)):
             say(line)
         return
     for rule in all_rules():
         needs = f"  (needs {', '.join(rule.sources)})" if rule.sources else ""
         say(f"{rule.id:32} {rule.severity.value:7} {rule.title}{needs}")
+
+
+def targets_command(name: str | None, *, markdown: bool = False, as_json: bool = False) -> None:
+    """``targets [NAME]``: the profiles with their facts and sources."""
+    if markdown:
+        for line in targets_markdown().splitlines():
+            say(line)
+        return
+    chosen = [get_target(name)] if name else list(all_targets().values())
+    if as_json:
+        say_json([target_dict(t) for t in chosen])
+        return
+    for line in target_lines(chosen):
+        say(line)

@@ -75,6 +75,8 @@ def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
     top = result.open_findings()["rule_id"].value_counts().head(10)
     return {
         "tenant": result.tenant,
+        "target": result.target,
+        "target_selection": result.target_selection,
         "guests": len(result.guests),
         "outcomes": result.outcome_counts(),
         "whatif_newly_ready": result.whatif.newly_ready if result.whatif else None,
@@ -88,6 +90,9 @@ def summary_lines(result: AuditResult, out: Path | None) -> list[str]:
     """Human-readable summary lines."""
     tenant = result.tenant.get("name") or result.tenant.get("id") or "?"
     lines = [f"b2b-preflight {result.tool_version} · {tenant} → {result.target}"]
+    selection = result.target_selection
+    if selection.get("mode") == "auto":
+        lines.append(f"target: {terminal(str(selection.get('note', result.target)))}")
     lines.append(f"guests: {len(result.guests)}")
     lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in result.outcome_counts().items()))
     if result.whatif:

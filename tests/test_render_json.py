@@ -18,6 +18,7 @@ TOP = [
     "version",
     "tenant",
     "target",
+    "target_selection",
     "app",
     "generated_at",
     "collected_at",

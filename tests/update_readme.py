@@ -8,8 +8,9 @@ from pathlib import Path
 
 from audit.analysis.columns import columns_markdown
 from audit.cli_output import rules_markdown
+from audit.cli_targets import targets_markdown
 from tests.api_reference import API_BLOCK, api_markdown
-from tests.test_docs import BLOCK, README
+from tests.test_docs import BLOCK, README, TARGETS_BLOCK
 
 COLUMNS_MD = Path(__file__).parents[1] / "audit" / "COLUMNS.md"
 COLUMNS_BLOCK = re.compile(r"<!-- columns:start -->\n(.*?)<!-- columns:end -->", re.S)
@@ -20,6 +21,9 @@ def main() -> None:
     text = README.read_text(encoding="utf-8")
     table = rules_markdown().strip()
     new = BLOCK.sub(lambda _: f"<!-- rules:start -->\n{table}\n<!-- rules:end -->", text)
+    targets = targets_markdown().strip()
+    block = f"<!-- targets:start -->\n{targets}\n<!-- targets:end -->"
+    new = TARGETS_BLOCK.sub(lambda _: block, new)
     api = api_markdown().strip()
     new = API_BLOCK.sub(lambda _: f"<!-- api:start -->\n{api}\n<!-- api:end -->", new)
     Path(README).write_text(new, encoding="utf-8")

@@ -104,6 +104,11 @@ def tenant_name(result: AuditResult) -> str:
     return str(tenant.get("name") or tenant.get("display_name") or tenant.get("id") or "unknown")
 
 
+def target_label(result: AuditResult) -> str:
+    """The target profile and how it was chosen (``slack (auto: the app's displayName is ...)``)."""
+    return str(result.target_selection.get("note") or result.target)
+
+
 def app_name(result: AuditResult) -> str:
     """The target app's display name, falling back to its ids."""
     app = result.app

@@ -47,6 +47,7 @@ from audit.render._common import (
     guest_view,
     problem_sources,
     skipped_rules,
+    target_label,
     tenant_name,
 )
 from audit.render.safe import EXCEL_MAX_CHARS, excel_text, is_formula_like
@@ -368,7 +369,7 @@ def _headline_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
         *_warning_rows(out, result),
         ["Tenant", _text(out, tenant_name(result))],
         ["Tenant id", _text(out, str(result.tenant.get("id", "")))],
-        ["Target", _text(out, result.target)],
+        ["Target", _text(out, target_label(result))],
         ["App", _text(out, app_name(result))],
         ["Generated (UTC)", naive_utc(result.generated_at)],
         ["Collected (UTC)", naive_utc(result.collected_at)],

@@ -45,6 +45,7 @@ from audit.render._common import (
     guest_view,
     problem_sources,
     skipped_rules,
+    target_label,
     tenant_name,
 )
 from audit.render._html_select import (
@@ -241,6 +242,7 @@ def context(result: AuditResult) -> dict[str, Any]:
         "tenant": tenant_name(result),
         "tenant_id": str(result.tenant.get("id") or ""),
         "target": result.target,
+        "target_label": target_label(result),
         "app": app_name(result),
         "version": result.tool_version,
         "generated_at": iso_utc(result.generated_at),

@@ -114,6 +114,7 @@ def _document(
         "version": result.tool_version,
         "tenant": result.tenant,
         "target": result.target,
+        "target_selection": result.target_selection,
         "app": result.app,
         "generated_at": iso_utc(result.generated_at),
         "collected_at": iso_utc(result.collected_at),

@@ -56,7 +56,7 @@ def _applies(target: Target) -> bool | str:
 
 RULE = Rule(
     id="matching-attribute-unsupported",
-    title="Users are matched on an attribute {target.title} cannot filter on",
+    title="Users are matched on an attribute the target cannot filter on",
     severity=Severity.MEDIUM,
     level=APP,
     columns=("target_key",),

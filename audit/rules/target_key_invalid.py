@@ -84,7 +84,7 @@ def _applies(target: Target) -> bool | str:
 
 RULE = Rule(
     id="target-key-invalid",
-    title="The key breaks {target.title}'s documented rules for {target.key_attribute}",
+    title="The key breaks the target's documented length, character or domain rules",
     severity=Severity.HIGH,
     columns=("target_key", "target_key_normalised", "target_domain_verified"),
     rationale=(
