@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from audit.demo.model import DemoTenant
+from audit.targets import AUTO, DEFAULT_TARGET, get_target
 
 MAILUSER_COLUMNS = [
     "DisplayName",
@@ -48,28 +49,39 @@ def serve(tenant: DemoTenant, *, latency: float = 0.0) -> Iterator[tuple[str, st
 
 
 def run_demo(
-    *, guests: int = 500, domains: int = 60, seed: int = 0, out: Path | None = None
+    *,
+    guests: int = 500,
+    domains: int = 60,
+    seed: int = 0,
+    out: Path | None = None,
+    target: str = "atlassian",
 ) -> tuple[Any, Path]:
-    """Generate the tenant, collect it over HTTP and DNS, save, analyse and render into ``out``."""
+    """Generate the tenant, collect it over HTTP and DNS, save, analyse and render into ``out``.
+
+    ``target`` is the profile whose gallery app the demo tenant provisions into; the analysis
+    runs with ``--target auto`` and so picks it from the app, as a real run would.
+    """
     from audit import snapshot as snap
     from audit.collectors.pipeline import CollectOptions, collect_sync, require_core
     from audit.config import AuditConfig
     from audit.demo.tenant import generate_tenant
     from audit.job import analyze_and_render
 
-    tenant = generate_tenant(guests, domains, seed=seed)
+    profile = get_target(target)
+    tenant = generate_tenant(guests, domains, seed=seed, target=profile.name)
     out = out or default_out()
     out.mkdir(parents=True, exist_ok=True)
     mailusers = write_mailusers_csv(tenant, out / "mailusers.csv")
     config = AuditConfig(
+        target=AUTO,
         verified_domains=tuple(tenant.verified_in_target),
-        verification_tokens=tuple(tenant.verification_tokens),
+        verification_tokens=demo_tokens(tenant, profile.name),
     )
     with serve(tenant) as (graph_url, nameserver):
         options = CollectOptions(
             graph_url=graph_url,
             auth="none",
-            app="Atlassian Cloud",
+            app=profile.app_display_name,
             include_sign_in=True,
             nameservers=(nameserver,),
             dns_timeout=1.0,
@@ -80,6 +92,11 @@ def run_demo(
     snap.save(snapshot, out / "snapshot")
     result, _ = analyze_and_render(snapshot, config, out)
     return result, out
+
+
+def demo_tokens(tenant: DemoTenant, target: str) -> tuple[str, ...]:
+    """The demo's own verification records, for the target whose records the demo DNS holds."""
+    return tuple(tenant.verification_tokens) if target == DEFAULT_TARGET else ()
 
 
 def default_out() -> Path:
@@ -96,21 +113,25 @@ def demo_command(kw: dict[str, Any]) -> None:
         _serve_forever(kw)
         return
     out = Path(kw["out"]) if kw.get("out") else None
-    result, folder = run_demo(guests=kw["guests"], domains=kw["domains"], seed=kw["seed"], out=out)
+    target = kw.get("target") or DEFAULT_TARGET
+    result, folder = run_demo(
+        guests=kw["guests"], domains=kw["domains"], seed=kw["seed"], out=out, target=target
+    )
     print_summary(result, folder)
 
 
 def _serve_forever(kw: dict[str, Any]) -> None:
     from audit.demo.tenant import generate_tenant
 
-    tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"])
+    target = get_target(kw.get("target") or DEFAULT_TARGET).name
+    tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"], target=target)
     with tempfile.TemporaryDirectory(prefix="b2b-preflight-demo-") as tmp:
         mailusers = write_mailusers_csv(tenant, Path(tmp) / "mailusers.csv")
         with serve(tenant) as (graph_url, nameserver):
             click.echo(f"GRAPH_URL={graph_url}")
             click.echo(f"NAMESERVER={nameserver}")
             click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
-            click.echo("VERIFICATION_TOKENS=" + ",".join(tenant.verification_tokens))
+            click.echo("VERIFICATION_TOKENS=" + ",".join(demo_tokens(tenant, target)))
             click.echo(f"MAILUSERS={mailusers}", nl=True)
             click.echo("Serving until Ctrl-C.", err=True)
             _wait_for_interrupt()

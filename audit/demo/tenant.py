@@ -136,7 +136,7 @@ from audit.demo.tenant_app import (
     service_principal,
     user_ref,
 )
-from audit.demo.tenant_cases import CASES, build_cases, guest_rule_ids
+from audit.demo.tenant_cases import CASES, build_cases, build_target_cases, guest_rule_ids
 from audit.demo.tenant_domains import (
     DEFAULT_DOMAIN,
     INITIAL_DOMAIN,
@@ -151,6 +151,7 @@ from audit.demo.tenant_spec import DAY, Builder, GuestSpec
 from audit.demo.tenant_sync import sync_job, sync_schema
 from audit.demo.tenant_users import internal_member, mailuser_row, user_json
 from audit.rules import all_rules
+from audit.targets import DEFAULT_TARGET, Target, get_target
 
 __all__ = [
     "APP_RULE_IDS",
@@ -168,19 +169,35 @@ _COPY_EVERY = 250  # one copy of every case per this many guests
 
 
 def generate_tenant(
-    guests: int = 500, domains: int = 60, *, seed: int = 0, now: datetime | None = None
+    guests: int = 500,
+    domains: int = 60,
+    *,
+    seed: int = 0,
+    now: datetime | None = None,
+    target: str = DEFAULT_TARGET,
 ) -> DemoTenant:
     """A synthetic tenant of about ``guests`` guests over ``domains`` external mail domains.
 
     ``now`` anchors every timestamp (default: the start of the current UTC day, so two calls on the
     same day agree); pass the time the audit will run with so sign-in ages mean what the cases say.
     At least one copy of every case is built (about 70 guests) and at least 17 domains.
+
+    ``target`` names the profile whose gallery app the tenant provisions into (default Atlassian
+    Cloud): its service principal's display name, its job schema (:mod:`audit.demo.tenant_sync`)
+    and, besides the catalogue's cases, the target's own cases (``Target.demo_cases``). For another
+    target than the default, ``expected`` holds only the guests of the target's own cases (the
+    oracle of every other guest is written for the default target).
     """
-    return generate_labelled(guests, domains, seed=seed, now=now)[0]
+    return generate_labelled(guests, domains, seed=seed, now=now, target=target)[0]
 
 
 def generate_labelled(
-    guests: int = 500, domains: int = 60, *, seed: int = 0, now: datetime | None = None
+    guests: int = 500,
+    domains: int = 60,
+    *,
+    seed: int = 0,
+    now: datetime | None = None,
+    target: str = DEFAULT_TARGET,
 ) -> tuple[DemoTenant, dict[str, str]]:
     """:func:`generate_tenant` plus each guest's case label (user id -> case name, or ``bulk``).
 
@@ -190,26 +207,29 @@ def generate_labelled(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(guests, domains, seed, _epoch(now))
+        return _generate(guests, domains, seed, _epoch(now), get_target(target))
     finally:
         if collecting:
             gc.enable()
 
 
 def _generate(
-    guests: int, domains: int, seed: int, epoch: int
+    guests: int, domains: int, seed: int, epoch: int, target: Target
 ) -> tuple[DemoTenant, dict[str, str]]:
     """Plan domains, build the cases and the bulk guests in a shuffled order, then assemble."""
     rng = random.Random(seed)
-    ids = app_ids(rng)
+    ids = app_ids(rng, target.name, target.app_display_name)
     plan = plan_domains(rng, domains)
     b = Builder(rng, plan)
     specs = build_cases(b, max(1, guests // _COPY_EVERY))
+    own = frozenset(c.name for c in target.demo_cases) if target.name != DEFAULT_TARGET else None
+    if own is not None:  # once: copies of an alias would collide with each other
+        specs += build_target_cases(b, target)
     extra = max(0, guests - len(specs))
     specs += [b.bulk(d) for d in plan.bulk[:extra]]  # every domain used at least once
     specs += [b.bulk() for _ in range(extra - len(plan.bulk[:extra]))]
     rng.shuffle(specs)
-    return _assemble(b, ids, plan, specs, epoch, members=5 + guests // 2000)
+    return _assemble(b, ids, plan, specs, epoch, members=5 + guests // 2000, oracle_for=own)
 
 
 def _epoch(now: datetime | None) -> int:
@@ -254,9 +274,16 @@ class _Scope:
 
 
 def _assemble(
-    b: Builder, ids: AppIds, plan: DomainPlan, specs: list[GuestSpec], now: int, members: int
+    b: Builder,
+    ids: AppIds,
+    plan: DomainPlan,
+    specs: list[GuestSpec],
+    now: int,
+    members: int,
+    oracle_for: frozenset[str] | None = None,
 ) -> tuple[DemoTenant, dict[str, str]]:
-    """Turn specs into the Graph objects of the tenant."""
+    """Turn specs into the Graph objects of the tenant; ``oracle_for`` limits ``expected`` to
+    the guests of those cases (None: every guest)."""
     scope = _Scope(b, ids, now)
     users = [internal_member(b, now) for _ in range(members)]
     for i, member in enumerate(users):
@@ -272,7 +299,10 @@ def _assemble(
         user = user_json(spec, b, now)
         users.append(user)
         uid = user["id"]
-        expected[uid] = spec.expected()
+        if oracle_for is None:
+            expected[uid] = spec.expected()
+        elif spec.case in oracle_for:
+            expected[uid] = set(spec.flags)
         labels[uid] = spec.case
         row = mailuser_row(spec, uid)
         if row is not None:
@@ -301,18 +331,19 @@ def _add_app(
     tenant: DemoTenant, b: Builder, ids: AppIds, scope: _Scope, now: int, in_scope: int
 ) -> None:
     """The service principal, its assignments, groups, job and schema."""
+    word = ids.name.split()[0]
     groups = {
         ids.group_a: group_json(
-            b, ids.group_a, "SG-Atlassian-Partners", "Partner guests for Atlassian Cloud", now
+            b, ids.group_a, f"SG-{word}-Partners", f"Partner guests for {ids.name}", now
         ),
         ids.group_b: group_json(
-            b, ids.group_b, "SG-Atlassian-Contractors", "Contractors for Atlassian Cloud", now
+            b, ids.group_b, f"SG-{word}-Contractors", f"Contractors for {ids.name}", now
         ),
         ids.group_nested: group_json(
             b,
             ids.group_nested,
             "SG-Project-Phoenix",
-            "Project team (nested in SG-Atlassian-Partners)",
+            f"Project team (nested in SG-{word}-Partners)",
             now,
         ),
     }

@@ -1,4 +1,7 @@
-"""The demo app: the Atlassian Cloud service principal, its assignments, groups, job and schema.
+"""The demo app: the target's gallery app service principal, its assignments, groups, job and schema.
+
+The app is Atlassian Cloud unless the demo runs for another target (``demo --target``): then the
+service principal carries that gallery app's display name (what ``--target auto`` recognises).
 
 Shapes follow Graph v1.0 ``servicePrincipal``, ``appRoleAssignment`` and ``group`` (the job and its
 schema are in :mod:`audit.demo.tenant_sync`). The gallery app's real ids are per tenant (an
@@ -56,15 +59,21 @@ class AppIds:
     group_b: str
     group_nested: str
     job: str
+    name: str = APP_NAME
+    target: str = "atlassian"
+    job_template: str = TEMPLATE_ID
 
 
-def app_ids(rng: random.Random) -> AppIds:
-    """Draw the tenant's fixed ids (first, so they do not move when sizes change)."""
+def app_ids(rng: random.Random, target: str = "atlassian", name: str = APP_NAME) -> AppIds:
+    """Draw the tenant's fixed ids (first, so they do not move when sizes change); ``name`` is
+    the gallery app's display name of ``target``."""
     draws = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(9)]
     tenant, sp, _, _, role_user, role_default, ga, gb, gn = draws
     app, template = APP_ID, APPLICATION_TEMPLATE_ID
-    job = f"{TEMPLATE_ID}.{tenant.replace('-', '')}.{app}"
-    return AppIds(tenant, sp, app, template, role_user, role_default, ga, gb, gn, job)
+    job_template = TEMPLATE_ID if target == "atlassian" else target.replace("-", "")
+    job = f"{job_template}.{tenant.replace('-', '')}.{app}"
+    ids = (tenant, sp, app, template, role_user, role_default, ga, gb, gn, job)
+    return AppIds(*ids, name=name, target=target, job_template=job_template)
 
 
 def _assignment_id(b: Builder) -> str:
@@ -73,7 +82,9 @@ def _assignment_id(b: Builder) -> str:
 
 
 def service_principal(ids: AppIds, created: float) -> JSON:
-    """The enterprise app (service principal) of the Atlassian Cloud gallery application."""
+    """The enterprise app (service principal) of the gallery application."""
+    if ids.target != "atlassian":
+        return _other_app(ids)
     return {
         "id": ids.sp,
         "deletedDateTime": None,
@@ -109,6 +120,40 @@ def service_principal(ids: AppIds, created: float) -> JSON:
     }
 
 
+def _other_app(ids: AppIds) -> JSON:
+    """Another target's gallery app: the same shape, named as the gallery names it (no URLs)."""
+    return {
+        "id": ids.sp,
+        "deletedDateTime": None,
+        "accountEnabled": True,
+        "alternativeNames": [],
+        "appDisplayName": ids.name,
+        "appDescription": None,
+        "appId": ids.app,
+        "applicationTemplateId": ids.template,
+        "appOwnerOrganizationId": ids.tenant,
+        "appRoleAssignmentRequired": True,
+        "description": None,
+        "displayName": ids.name,
+        "homepage": None,
+        "loginUrl": None,
+        "logoutUrl": None,
+        "notes": None,
+        "notificationEmailAddresses": ["identity-team@contoso-demo.com"],
+        "preferredSingleSignOnMode": "saml",
+        "replyUrls": [],
+        "servicePrincipalNames": [ids.app],
+        "servicePrincipalType": "Application",
+        "signInAudience": "AzureADMyOrg",
+        "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+        "tokenEncryptionKeyId": None,
+        "appRoles": [_role(ids.role_user, "User"), _role(ids.role_default, "msiam_access")],
+        "keyCredentials": [],
+        "oauth2PermissionScopes": [],
+        "passwordCredentials": [],
+    }
+
+
 def _role(role_id: str, name: str) -> JSON:
     return {
         "allowedMemberTypes": ["User"],
@@ -133,7 +178,7 @@ def assignment(
         "principalDisplayName": principal["displayName"],
         "principalId": principal["id"],
         "principalType": principal_type,
-        "resourceDisplayName": APP_NAME,
+        "resourceDisplayName": ids.name,
         "resourceId": ids.sp,
     }
 

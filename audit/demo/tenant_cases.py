@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from audit.analysis.engine import GUEST, DemoCase, Rule
+from audit.demo.tenant_domains import DomainInfo
 from audit.demo.tenant_patterns import PATTERNS
 from audit.demo.tenant_spec import Builder, GuestSpec
 from audit.rules import all_rules
-from audit.targets import DEFAULT_TARGET, get_target
+from audit.targets import DEFAULT_TARGET, Target, get_target
 
-__all__ = ["CASES", "Case", "build_cases", "guest_rule_ids"]
+__all__ = ["CASES", "Case", "build_cases", "build_target_cases", "guest_rule_ids"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,26 @@ CASES: tuple[Case, ...] = cases()
 def build_cases(b: Builder, copies: int) -> list[GuestSpec]:
     """``copies`` instances of every case, each on freshly drawn names and domains."""
     return [spec for _ in range(copies) for case in CASES for spec in case.build(b)]
+
+
+def build_target_cases(b: Builder, target: Target) -> list[GuestSpec]:
+    """The target's own cases (:class:`~audit.targets.TargetCase`), once (copies of an alias would
+    collide with each other): one guest per alias, each on its own domain of the case's kind
+    where ``alias@domain`` is free, so the aliases stay exactly as the case wrote them."""
+    specs = []
+    for case in target.demo_cases:
+        used: set[str] = set()
+        for alias in case.aliases:
+            domain = _free_domain(b, case.domain, alias, used)
+            used.add(domain.ascii)
+            spec = b.base(case.name, domain, alias=alias)
+            spec.flags = set() if case.twin else set(case.trips)
+            specs.append(spec)
+    return specs
+
+
+def _free_domain(b: Builder, kind: str, alias: str, used: set[str]) -> DomainInfo:
+    """A domain of ``kind``, not in ``used``, where ``alias`` is not taken yet."""
+    choices = [d for d in b.plan.by_kind[kind] if d.ascii not in used]
+    free = [d for d in choices if b.free(f"{alias}@{d.ascii}")]
+    return b.rng.choice(free or choices)

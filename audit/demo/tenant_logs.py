@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.demo.tenant_app import APP_NAME, AppIds
+from audit.demo.tenant_app import AppIds
 from audit.demo.tenant_spec import DAY, Builder
 from audit.demo.tenant_users import ts
 
@@ -57,7 +57,7 @@ def _entry(b: Builder, ids: AppIds, user: JSON, action: str, status: str, at: fl
             "displayName": "Azure AD Provisioning Service",
             "initiatorType": "system",
         },
-        "servicePrincipal": {"id": ids.sp, "displayName": APP_NAME},
+        "servicePrincipal": {"id": ids.sp, "displayName": ids.name},
         "sourceSystem": {
             "id": _SOURCE_SYSTEM,
             "displayName": "Azure Active Directory",
@@ -65,11 +65,11 @@ def _entry(b: Builder, ids: AppIds, user: JSON, action: str, status: str, at: fl
         },
         "targetSystem": {
             "id": _TARGET_SYSTEM,
-            "displayName": APP_NAME,
+            "displayName": ids.name,
             "details": {
                 "ApplicationId": ids.app,
                 "ServicePrincipalId": ids.sp,
-                "ServicePrincipalDisplayName": APP_NAME,
+                "ServicePrincipalDisplayName": ids.name,
             },
         },
         "sourceIdentity": {
@@ -84,29 +84,32 @@ def _entry(b: Builder, ids: AppIds, user: JSON, action: str, status: str, at: fl
             "identityType": "User",
             "details": {},
         },
-        "provisioningStatusInfo": {"status": status, "errorInformation": _error(user, status)},
-        "provisioningSteps": _steps(upn, action, status),
+        "provisioningStatusInfo": {
+            "status": status,
+            "errorInformation": _error(user, status, ids.name),
+        },
+        "provisioningSteps": _steps(upn, action, status, ids.name),
         "modifiedProperties": _modified(user) if status != "skipped" else [],
     }
 
 
-def _error(user: JSON, status: str) -> JSON | None:
+def _error(user: JSON, status: str, app: str) -> JSON | None:
     if status != "failure":
         return None
     mail = user["mail"]
     return {
         "errorCode": "SystemForCrossDomainIdentityManagementServiceIncompatibleFiltering",
         "errorCategory": "NonServiceFailure",
-        "reason": f"Failed to provision User '{user['userPrincipalName']}' in {APP_NAME}: "
-        f"{APP_NAME} returned an error response with the HTTP status code 409. "
+        "reason": f"Failed to provision User '{user['userPrincipalName']}' in {app}: "
+        f"{app} returned an error response with the HTTP status code 409. "
         + _SCIM_409.format(mail=mail),
         "additionalDetails": None,
-        "recommendedAction": f"Remove or relink the {APP_NAME} account that already uses "
+        "recommendedAction": f"Remove or relink the {app} account that already uses "
         f"{mail}, or change the e-mail sent for this user.",
     }
 
 
-def _steps(upn: str, action: str, status: str) -> list[JSON]:
+def _steps(upn: str, action: str, status: str, app: str) -> list[JSON]:
     """Import, matching and export steps as the provisioning service logs them."""
     kind = "Add" if action == "create" else "Update"
     steps = [
@@ -132,11 +135,11 @@ def _steps(upn: str, action: str, status: str) -> list[JSON]:
             "EntrySynchronization" + kind,
             "matching",
             "success",
-            f"User '{upn}' will be {verb} in {APP_NAME}",
+            f"User '{upn}' will be {verb} in {app}",
         )
     )
-    done = f"User '{upn}' was {verb} in {APP_NAME}"
-    failed = f"Failed to {action} User '{upn}' in {APP_NAME}"
+    done = f"User '{upn}' was {verb} in {app}"
+    failed = f"Failed to {action} User '{upn}' in {app}"
     export = _step("EntryExport" + kind, "export", status, done if status == "success" else failed)
     export["details"] = {"ReportableIdentifier": upn}
     return [*steps, export]

@@ -5,15 +5,22 @@ The user mapping is the Atlassian Cloud gallery default from Microsoft's provisi
 ``userName`` <- ``[userPrincipalName]`` (matching), ``active`` <- ``Switch([IsSoftDeleted], ...)``,
 ``emails[type eq "work"].value`` <- ``[mail]``, given and family names. Sending ``[mail]`` is what the
 app-level rule ``mapping-sends-external-address`` reports.
+
+For another target (``demo --target``) the mapping sends the target's key and e-mail attributes
+(the profile's names) and its documented matching attribute. Microsoft's tutorials list target
+attributes without their sources, so the sources are the demo's choice: the key from
+``[userPrincipalName]`` and the e-mail from ``[mail]`` unless the profile's ``demo_mapping`` says
+otherwise, a matching attribute that is neither from ``[objectId]``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from audit.demo.tenant_app import TEMPLATE_ID, AppIds
+from audit.demo.tenant_app import AppIds
 from audit.demo.tenant_spec import DAY
 from audit.demo.tenant_users import ts
+from audit.targets import Target, get_target
 
 __all__ = ["SCIM_USER", "sync_job", "sync_schema"]
 
@@ -41,7 +48,7 @@ def sync_job(ids: AppIds, now: int, users: int) -> JSON:
     }
     return {
         "id": ids.job,
-        "templateId": TEMPLATE_ID,
+        "templateId": ids.job_template,
         "schedule": {"expiration": None, "interval": "PT40M", "state": "Active"},
         "status": {
             "code": "Active",
@@ -78,7 +85,7 @@ def sync_schema(ids: AppIds) -> JSON:
                 "id": "49a26a22-0c9c-4a2d-8e0a-d3f1ab8b9b9e",
                 "metadata": [{"key": "defaultSourceObjectMappings", "value": "true"}],
                 "name": "USER_TO_SCIM",
-                "objectMappings": [_user_mapping(), _group_mapping()],
+                "objectMappings": [_user_mapping(ids), _group_mapping(ids)],
                 "priority": 1,
                 "sourceDirectoryName": SOURCE_DIRECTORY,
                 "targetDirectoryName": TARGET_DIRECTORY,
@@ -142,7 +149,9 @@ def _object_mapping(name: str, source: str, target: str, mappings: list[JSON]) -
     }
 
 
-def _user_mapping() -> JSON:
+def _user_mapping(ids: AppIds) -> JSON:
+    if ids.target != "atlassian":
+        return _target_user_mapping(get_target(ids.target), ids.name)
     mail = _attr("mail")
     mail["targetAttributeName"] = 'emails[type eq "work"].value'
     upn = _attr("userPrincipalName", matching=1)
@@ -160,12 +169,42 @@ def _user_mapping() -> JSON:
     )
 
 
-def _group_mapping() -> JSON:
+def _target_user_mapping(target: Target, app: str) -> JSON:
+    """Another target's user mapping: key, e-mail and matching attribute (demo sources)."""
+    sources: dict[str, str] = {}
+    if target.key_attribute:
+        sources[target.key_attribute] = "[userPrincipalName]"
+    if target.email_attribute and target.email_attribute != target.key_attribute:
+        sources[target.email_attribute] = "[mail]"
+    sources |= target.demo_mapping
+    matching = (target.matching_attributes or (target.key_attribute or "userPrincipalName",))[0]
+    sources.setdefault(matching, "[objectId]")
+    mappings = [
+        _expression(attribute, expression, matching=1 if attribute == matching else 0)
+        for attribute, expression in sources.items()
+    ]
+    return _object_mapping(
+        f"Synchronize Microsoft Entra ID Users to {app}", "User", SCIM_USER, mappings
+    )
+
+
+def _expression(target: str, expression: str, matching: int) -> JSON:
+    """A mapping from an expression: an attribute (``[name]``) or a function call."""
+    name = expression.strip("[]")
+    if expression == f"[{name}]":
+        source = {"expression": expression, "name": name, "parameters": [], "type": "Attribute"}
+    else:
+        head = expression.split("(", 1)[0]
+        source = {"expression": expression, "name": head, "parameters": [], "type": "Function"}
+    return _mapping(target, source, matching)
+
+
+def _group_mapping(ids: AppIds) -> JSON:
     display = _attr("displayName", matching=1)
     external, members = _attr("objectId"), _attr("members")
     external["targetAttributeName"] = "externalId"
     return _object_mapping(
-        "Synchronize Microsoft Entra ID Groups to Atlassian Cloud",
+        f"Synchronize Microsoft Entra ID Groups to {ids.name}",
         "Group",
         SCIM_GROUP,
         [display, external, members],

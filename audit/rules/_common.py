@@ -8,6 +8,18 @@ import numpy as np
 import pandas as pd
 
 from audit._text import list_items, text_series
+from audit.targets import Target
+
+
+def domain_rule_applies(target: Target) -> bool | str:
+    """Whether a rule about e-mail domains verified in the target runs for ``target``: not where
+    domains are never verified there, and not where an unverified domain makes the key invalid
+    (``target-key-invalid`` reports it, as the rejection it is)."""
+    if target.verifies_domains is False:
+        return False
+    if target.key_rules.on_verified_domain:
+        return f"does not apply: {target.title} rejects such a key (target-key-invalid reports it)"
+    return True
 
 
 def known(values: pd.Series) -> pd.Series:

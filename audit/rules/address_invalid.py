@@ -26,8 +26,11 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 
 def _unusable(frame: pd.DataFrame, ctx: Context) -> pd.Series:
-    """The target e-mail is missing or not a valid address: the create fails."""
+    """The target e-mail is missing or not a valid address: the create fails. Unknown when the
+    target documents no e-mail attribute or no mapping feeds it (nothing says what it receives)."""
     email = frame["target_email"]
+    if not ctx.target.email_attribute or not ctx.email_expression:
+        return pd.Series(pd.NA, index=frame.index, dtype="boolean")
     present = known(email)
     return (~present | (present & ~addr.is_valid(email).fillna(False))).astype("boolean")
 

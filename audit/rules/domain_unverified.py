@@ -6,7 +6,7 @@ import pandas as pd
 
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
-from audit.targets import Target
+from audit.rules._common import domain_rule_applies
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -15,14 +15,6 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return "target e-mail " + frame["target_email"] + " is on " + frame["target_email_domain"]
-
-
-def _applies(target: Target) -> bool | str:
-    if target.verifies_domains is False:
-        return False
-    if target.key_rules.on_verified_domain:
-        return f"does not apply: {target.title} rejects such a key (target-key-invalid reports it)"
-    return True
 
 
 RULE = Rule(
@@ -41,7 +33,7 @@ RULE = Rule(
         "{target.recommended_email} and verify the initial domain."
     ),
     check=_check,
-    applies=lambda target: _applies(target),
+    applies=domain_rule_applies,
     detail=_detail,
     outcome=Outcome.UNMANAGED,
     plan_note="Fixed in the target or the mapping, not per guest (see the remediation above).",

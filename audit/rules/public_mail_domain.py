@@ -6,11 +6,13 @@ import pandas as pd
 
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
-from audit.rules._common import known, tri
+from audit.rules._common import domain_rule_applies, known, tri
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
-    return tri(frame["target_email_public"], known(frame["target_email_domain"]))
+    """Not evaluated where the target documents no effect of an unverified domain."""
+    evaluable = known(frame["target_email_domain"]) & (ctx.target.verifies_domains is True)
+    return tri(frame["target_email_public"], evaluable)
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -32,7 +34,7 @@ RULE = Rule(
         "domain), or ask the guest to be re-invited with a work address."
     ),
     check=_check,
-    applies=lambda target: target.verifies_domains is not False,
+    applies=domain_rule_applies,
     detail=_detail,
     outcome=Outcome.UNMANAGED,
     plan_note="Fixed in the target or the mapping, not per guest (see the remediation above).",
