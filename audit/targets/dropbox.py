@@ -15,7 +15,8 @@ Sources:
   https://help.dropbox.com/account-access/domain-verification-invite-enforcement
   ("Click Admin Console in the left sidebar. Click Settings. Under Members, click Domains. Click
   Add domain."; meta tag, HTML file or TXT record; Advanced, Business Plus and Enterprise plans).
-- RFC 7643 §4.1.1 (SCIM 2.0): userName is the unique, case-insensitive identifier.
+- RFC 7643 §4.1.1 (SCIM 2.0): userName is the unique, case-insensitive identifier
+  (https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1).
 
 Not documented (unknown here): the default mapping (screenshot only), so the e-mail attribute and
 the matching attribute; userName length and characters; what a domain not verified in Dropbox

@@ -12,7 +12,8 @@ Sources:
 - Miro, domain control: https://help.miro.com/hc/en-us/articles/360034831793
   (TXT value "miro-verification=[INSERT CODE]", host blank or @; "A domain can only be owned by one
   Enterprise account at a time"; Security & compliance > Managed domains).
-- RFC 7643 §4.1.1 (SCIM 2.0): userName is the unique, case-insensitive identifier.
+- RFC 7643 §4.1.1 (SCIM 2.0): userName is the unique, case-insensitive identifier
+  (https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1).
 
 Not documented (unknown here): the default mapping (screenshot only), so the e-mail and matching
 attributes; userName constraints; what a domain Miro does not manage for you means for provisioning;

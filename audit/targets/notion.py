@@ -14,7 +14,8 @@ Sources:
 - Notion, "Domain management": https://www.notion.com/help/domain-management
   (Settings → Identity & provisioning → Verified domains → Add domain, update the DNS record, Verify;
   "You must verify a domain within one week of adding the domain").
-- RFC 7643 §4.1.1 (SCIM 2.0): userName is the unique, case-insensitive identifier.
+- RFC 7643 §4.1.1 (SCIM 2.0): userName is the unique, case-insensitive identifier
+  (https://www.rfc-editor.org/rfc/rfc7643#section-4.1.1).
 
 Not documented (unknown here): which attribute carries the e-mail address (the default mapping sends
 none), so the domain rules cannot see it; userName constraints; the TXT value format; rate limits;
