@@ -80,6 +80,11 @@ RECORD_KEYS = frozenset(
 )  # fmt: skip
 
 
+#: Raw sources written as they are: the app's service principal names the app, not a guest, and
+#: ``--target auto`` reads its display name.
+KEPT_RECORDS = frozenset({"service_principal"})
+
+
 class Pseudonymiser(_Core):
     """Keyed, consistent pseudonyms for guest names and addresses (:mod:`audit._pseudonym`),
     with the constructors and the table helpers the redaction of one run uses."""
@@ -105,8 +110,9 @@ class Pseudonymiser(_Core):
         """
         own = [str(d.get("id")) for d in records.get("domains", []) if d.get("id")]
         p = cls(key=key, keep=own)
-        for items in records.values():
-            _learn_records(items, p)
+        for source, items in records.items():
+            if source not in KEPT_RECORDS:
+                _learn_records(items, p)
         return p
 
     @classmethod
@@ -214,9 +220,13 @@ def redact_records(records: Mapping[str, Any], pseudonymiser: Pseudonymiser) -> 
     Values of :data:`RECORD_KEYS` are redacted wherever they occur; other strings (provisioning log
     reasons, ...) get the words of learned names and addresses replaced. Ids are kept.
     """
-    for items in records.values():
-        _learn_records(items, pseudonymiser)
-    return {source: _record(items, pseudonymiser) for source, items in records.items()}
+    for source, items in records.items():
+        if source not in KEPT_RECORDS:
+            _learn_records(items, pseudonymiser)
+    return {
+        source: items if source in KEPT_RECORDS else _record(items, pseudonymiser)
+        for source, items in records.items()
+    }
 
 
 def redact_dns_document(

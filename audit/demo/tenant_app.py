@@ -82,47 +82,9 @@ def _assignment_id(b: Builder) -> str:
 
 
 def service_principal(ids: AppIds, created: float) -> JSON:
-    """The enterprise app (service principal) of the gallery application."""
-    if ids.target != "atlassian":
-        return _other_app(ids)
-    return {
-        "id": ids.sp,
-        "deletedDateTime": None,
-        "accountEnabled": True,
-        "alternativeNames": [],
-        "appDisplayName": APP_NAME,
-        "appDescription": None,
-        "appId": ids.app,
-        "applicationTemplateId": ids.template,
-        "appOwnerOrganizationId": ids.tenant,
-        "appRoleAssignmentRequired": True,
-        "description": None,
-        "displayName": APP_NAME,
-        "homepage": "https://www.atlassian.com/?metadata=customappsso|ISV9.1|primary|z",
-        "loginUrl": None,
-        "logoutUrl": None,
-        "notes": None,
-        "notificationEmailAddresses": ["identity-team@contoso-demo.com"],
-        "preferredSingleSignOnMode": "saml",
-        "replyUrls": [f"https://auth.atlassian.com/login/callback?connection=saml-{ids.app}"],
-        "servicePrincipalNames": [ids.app, f"https://auth.atlassian.com/saml/{ids.app}"],
-        "servicePrincipalType": "Application",
-        "signInAudience": "AzureADMyOrg",
-        "tags": [
-            "WindowsAzureActiveDirectoryCustomSingleSignOnApplication",
-            "WindowsAzureActiveDirectoryIntegratedApp",
-        ],
-        "tokenEncryptionKeyId": None,
-        "appRoles": [_role(ids.role_user, "User"), _role(ids.role_default, "msiam_access")],
-        "keyCredentials": [],
-        "oauth2PermissionScopes": [],
-        "passwordCredentials": [],
-    }
-
-
-def _other_app(ids: AppIds) -> JSON:
-    """Another target's gallery app: the same shape, named as the gallery names it (no URLs)."""
-    return {
+    """The enterprise app (service principal) of the gallery application (Atlassian's carries its
+    URLs; another target's only its gallery name)."""
+    sp: JSON = {
         "id": ids.sp,
         "deletedDateTime": None,
         "accountEnabled": True,
@@ -152,6 +114,17 @@ def _other_app(ids: AppIds) -> JSON:
         "oauth2PermissionScopes": [],
         "passwordCredentials": [],
     }
+    if ids.target == "atlassian":
+        sp |= {
+            "homepage": "https://www.atlassian.com/?metadata=customappsso|ISV9.1|primary|z",
+            "replyUrls": [f"https://auth.atlassian.com/login/callback?connection=saml-{ids.app}"],
+            "servicePrincipalNames": [ids.app, f"https://auth.atlassian.com/saml/{ids.app}"],
+            "tags": [
+                "WindowsAzureActiveDirectoryCustomSingleSignOnApplication",
+                "WindowsAzureActiveDirectoryIntegratedApp",
+            ],
+        }
+    return sp
 
 
 def _role(role_id: str, name: str) -> JSON:

@@ -111,14 +111,14 @@ class Target:
     app_display_names: tuple[str, ...]
     key_attribute: str
     email_attribute: str
-    default_mapping: dict[str, str]
-    recommended_mapping: dict[str, str]
-    recommended_precondition: str
-    vendor_txt_prefix: str | None
     verifies_domains: bool | None
     unverified_meaning: str
     verify_hint: str
     console: str
+    default_mapping: dict[str, str] = field(default_factory=dict)
+    recommended_mapping: dict[str, str] = field(default_factory=dict)
+    recommended_precondition: str = ""
+    vendor_txt_prefix: str | None = None
     sources: tuple[str, ...] = ()
     application_template_ids: tuple[str, ...] = ()
     key_rules: KeyRules = field(default_factory=KeyRules)

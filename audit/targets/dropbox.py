@@ -37,10 +37,6 @@ TARGET = Target(
     app_display_names=("Dropbox for Business",),
     key_attribute="userName",
     email_attribute="",
-    default_mapping={},
-    recommended_mapping={},
-    recommended_precondition="",
-    vendor_txt_prefix=None,
     verifies_domains=None,
     unverified_meaning=(
         "Dropbox documents domain verification for invite enforcement, not its effect on provisioning"

@@ -82,9 +82,6 @@ TARGET = Target(
     key_attribute="userName",
     email_attribute=EMAIL,
     default_mapping={"userName": "[userPrincipalName]"},
-    recommended_mapping={},
-    recommended_precondition="",
-    vendor_txt_prefix=None,
     verifies_domains=False,
     unverified_meaning=(
         "GitHub creates every provisioned account as a managed user account of the enterprise; a "

@@ -46,8 +46,6 @@ TARGET = Target(
     key_attribute=KEY,
     email_attribute=KEY,
     default_mapping={KEY: "[userPrincipalName]"},
-    recommended_mapping={},
-    recommended_precondition="",
     vendor_txt_prefix="google-site-verification=",
     verifies_domains=True,
     unverified_meaning=(

@@ -32,9 +32,6 @@ TARGET = Target(
     app_display_names=("Miro",),
     key_attribute="userName",
     email_attribute="",
-    default_mapping={},
-    recommended_mapping={},
-    recommended_precondition="",
     vendor_txt_prefix="miro-verification=",
     verifies_domains=None,
     unverified_meaning=(

@@ -35,10 +35,6 @@ TARGET = Target(
     app_display_names=("Notion",),
     key_attribute="userName",
     email_attribute="",
-    default_mapping={},
-    recommended_mapping={},
-    recommended_precondition="",
-    vendor_txt_prefix=None,
     verifies_domains=True,
     unverified_meaning=(
         "Notion's SCIM API cannot change the user's name or e-mail address later (Notion: \"You must "

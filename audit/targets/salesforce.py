@@ -47,9 +47,6 @@ TARGET = Target(
     key_attribute="Username",
     email_attribute="Email",
     default_mapping={"Username": "[userPrincipalName]"},
-    recommended_mapping={},
-    recommended_precondition="",
-    vendor_txt_prefix=None,
     verifies_domains=False,
     unverified_meaning=(
         "Salesforce has no verified e-mail domains for users (an org may restrict the Email field to "

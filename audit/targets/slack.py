@@ -56,10 +56,6 @@ TARGET = Target(
     app_display_names=("Slack",),
     key_attribute="userName",
     email_attribute=EMAIL,
-    default_mapping={},
-    recommended_mapping={},
-    recommended_precondition="",
-    vendor_txt_prefix=None,
     verifies_domains=None,
     unverified_meaning=(
         "Slack documents no effect of an unclaimed e-mail domain on SCIM provisioning (claimed "

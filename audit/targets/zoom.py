@@ -33,10 +33,6 @@ TARGET = Target(
     app_display_names=("Zoom",),
     key_attribute="userName",
     email_attribute='emails[type eq "work"]',
-    default_mapping={},
-    recommended_mapping={},
-    recommended_precondition="",
-    vendor_txt_prefix=None,
     verifies_domains=None,
     unverified_meaning=(
         "Zoom documents no effect of an e-mail domain that is not associated with the account on "
