@@ -23,6 +23,7 @@ import pytest
 from audit.analysis.analyzer import analyze
 from audit.analysis.columns import conform
 from audit.analysis.engine import Context, evaluate
+from audit.analysis.frame_join import domain_facts
 from audit.analysis.frame_target import normalised_key
 from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.config import AuditConfig
@@ -317,6 +318,49 @@ def test_the_txt_prefix_comes_from_the_docs_or_from_your_own_record() -> None:
     )
     assert txt_prefix(None, ["abc"]) is None
     assert txt_prefix(None, ["a=1", "b=2"]) is None
+
+
+def _dns(domain: str, *txt: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "domain": [domain],
+            "mail_state": ["deliverable"],
+            "txt_state": ["found"],
+            "txt": [list(txt)],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "record"),
+    [
+        ("miro", "miro-verification=THEIRS"),  # MIRO_DOMAINS: "miro-verification=[INSERT CODE]"
+        ("google-workspace", "google-site-verification=THEIRS"),  # Google: verify-domain page
+    ],
+)
+def test_a_domain_publishing_another_orgs_documented_record_is_claimed(
+    name: str, record: str
+) -> None:
+    target = get_target(name)
+    config = AuditConfig(verification_tokens=("OURS",))
+    facts = domain_facts(_dns("partner.com", record, "v=spf1 -all"), config, target)
+    assert facts["claimed_elsewhere"].tolist() == [True]
+    ours = domain_facts(_dns("partner.com", f"{target.vendor_txt_prefix}OURS"), config, target)
+    assert ours[["claimed_elsewhere", "verified_by_txt"]].values.tolist() == [[False, True]]
+
+
+def test_without_a_known_prefix_a_claim_is_unknown() -> None:
+    # Atlassian documents the DNS TXT method but not the record's form: a bare token shows none.
+    atlassian = get_target("atlassian")
+    record = "atlassian-domain-verification=THEIRS"
+    bare = domain_facts(
+        _dns("p.com", record), AuditConfig(verification_tokens=("OURS",)), atlassian
+    )
+    assert bare["claimed_elsewhere"].isna().all()
+    whole = AuditConfig(verification_tokens=("atlassian-domain-verification=OURS",))
+    assert domain_facts(_dns("p.com", record), whole, atlassian)["claimed_elsewhere"].tolist() == [
+        True
+    ]
 
 
 def test_generic_scim_verifies_no_domains() -> None:

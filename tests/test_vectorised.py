@@ -330,6 +330,7 @@ def test_outcome_reasons_equal_the_per_guest_statement(guests: list[dict[str, An
                 "target_email_domain": domain,
                 "target_email_public": domain.eq("gmail.com").fillna(False),
                 "target_key": pd.Series([g["key"] for g in guests], dtype="str"),
+                "target_key_normalised": pd.Series([g["key"] for g in guests], dtype="str"),
                 "target_domain_verified": [g["verified"] for g in guests],
                 "scope": pd.Series([g["scope"] for g in guests], dtype="str"),
                 "mail": pd.Series([g["mail"] for g in guests], dtype="str"),

@@ -113,6 +113,7 @@ def _context(
         app_id=app.get("id"),
         app_name=app.get("displayName"),
         matching_attributes=mapping.matching,
+        email_mapped=bool(mapping.email),
     )
 
 

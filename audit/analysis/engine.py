@@ -43,6 +43,7 @@ class Context:
     app_id: str | None = None
     app_name: str | None = None
     matching_attributes: tuple[str, ...] | None = None
+    email_mapped: bool | None = None  # False: no mapping feeds the target's e-mail attribute
 
 
 @dataclass(frozen=True)

@@ -59,13 +59,13 @@ def predict_outcomes(
 ) -> pd.DataFrame:
     """Outcome and reasons per guest; ``prefix`` ``whatif`` reads the recommended-mapping columns.
 
-    ``rules`` are the rules that ran (default: the whole catalogue); only those declaring an
-    outcome take part.
+    ``rules`` are the rules that ran (default: the catalogue's rules that apply to the context's
+    target); only those declaring an outcome take part.
     """
-    if rules is None:
-        rules = all_rules()
-    view = whatif_view(frame) if prefix == "whatif" else frame
     context = context or Context(now=datetime.now(UTC))
+    if rules is None:
+        rules = [rule for rule in all_rules() if rule.applies_to(context.target)]
+    view = whatif_view(frame) if prefix == "whatif" else frame
     deciding = deciding_rules(rules)
     masks = np.zeros((len(deciding), len(frame)), dtype=np.int8)  # 1 decided, -1 unknown, 0 no
     for row, rule in enumerate(deciding):

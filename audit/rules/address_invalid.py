@@ -29,7 +29,7 @@ def _unusable(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     """The target e-mail is missing or not a valid address: the create fails. Unknown when the
     target documents no e-mail attribute or no mapping feeds it (nothing says what it receives)."""
     email = frame["target_email"]
-    if not ctx.target.email_attribute or not ctx.email_expression:
+    if not ctx.target.email_attribute or ctx.email_mapped is False:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
     present = known(email)
     return (~present | (present & ~addr.is_valid(email).fillna(False))).astype("boolean")
