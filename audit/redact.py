@@ -55,8 +55,9 @@ GUEST_COLUMNS = (
     "display_name", "given_name", "surname", "mail_nickname", "user_principal_name",
     "original_upn", "provisioning_upn", "mail", "mail_domain", "other_mails", "proxy_addresses",
     "primary_smtp", "mu_primary_smtp", "mu_external_email", "mu_email_addresses", "target_key",
-    "target_email", "target_email_domain", "whatif_target_key", "whatif_target_email",
-    "whatif_target_email_domain", "domain", "mx",
+    "target_key_normalised", "target_email", "target_email_domain", "whatif_target_key",
+    "whatif_target_key_normalised", "whatif_target_email", "whatif_target_email_domain", "domain",
+    "mx",
 )  # fmt: skip
 #: Free-text columns: only the names and addresses learned are replaced in them.
 TEXT_COLUMNS = ("detail", "muted_by", "last_prov_error", "reason", "errorCode")

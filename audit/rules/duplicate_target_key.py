@@ -73,10 +73,8 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
         raw
     )
     changed = (raw != stored).fillna(False).astype(bool)
-    normalised = (
-        f"in {ctx.target.title} the key " + raw + " becomes " + stored + ", as another's does"
-    )
-    return plain.mask(changed, normalised)
+    note = f"; {ctx.target.title} stores the key " + raw + " as " + stored
+    return plain.mask(changed, plain + note)
 
 
 def _applies(target: Target) -> bool | str:
