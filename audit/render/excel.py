@@ -1,120 +1,109 @@
 """``report.xlsx``: the workbook for the people fixing accounts.
 
-Sheets: Summary (headline figures and a bar chart of outcomes), Changes (only when the run was
-compared with an earlier one: one row per change), Findings, Guests, Domains, Rules, Sources.
-openpyxl (write-only mode) writes the workbook's skeleton: styles, the Summary sheet and its
-chart, and each table sheet with its settings (column widths, frozen header, autofilter, print
-titles) and header row. The table rows, millions of cells for 100,000 guests, are far too many
-for openpyxl's cell objects (40 s); :mod:`audit.render.xlsx_sheet` builds their XML a column at
-a time and :mod:`audit.render.xlsx_package` adds it to the skeleton's sheets while the file is
-written (4-5x faster, less memory). Cells are typed (counts as numbers, booleans as booleans,
-times as timezone-naive UTC datetimes because Excel has no time zones). Text never becomes a
-formula: it is written as a string cell, and formula-like text also gets Excel's ``quotePrefix``
-(see :mod:`audit.render.safe`). A table longer than a sheet continues on "Guests (2)" and so on.
+Sheets: Summary (headline figures, warnings, outcome and severity tables, a bar chart of
+outcomes), Changes (only when the run was compared with an earlier one), Findings, Guests,
+Domains, Rules, Sources. A table longer than a sheet continues on "Guests (2)" and so on.
+
+What each table sheet is for: Findings and Guests carry the guest's predicted ``outcome`` and a
+``fix`` column (the remediation of the finding's rule; for a guest, of the rule that decided its
+outcome, the first of its reasons); Guests are sorted worst first (blocked, unmanaged, unknown,
+out of scope, ready; the tenant's order within each). Every table has a frozen, filterable
+header, column widths that fit their values (dates included), wrapped long text, and prints
+landscape, one page wide, with the header row on every page; wide sheets print their first
+columns (who, outcome, why, fix) so the print stays legible.
+
+The package is written here, with the standard library only (:mod:`audit.render.xlsx_parts`,
+:mod:`audit.render.xlsx_styles`, :mod:`audit.render.xlsx_package`): millions of cells are far
+too many for a cell-object library (openpyxl's 45 s at 100,000 guests), so
+:mod:`audit.render.xlsx_sheet` builds the rows' XML a column at a time. Cells are typed (counts
+as numbers, booleans as booleans, times as timezone-naive UTC datetimes because Excel has no
+time zones). Text never becomes a formula: it is always a string cell, and formula-like text
+also gets Excel's ``quotePrefix`` (see :mod:`audit.render.safe`).
+
+SpreadsheetML: ECMA-376 Part 1 (https://ecma-international.org/publications-and-standards/standards/ecma-376/).
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import Cell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
-from openpyxl.styles.cell_style import StyleArray
-from openpyxl.utils import get_column_letter
 
-from audit._values import joined, naive_utc
-from audit.analysis.findings import FINDING_COLUMNS
+from audit._values import column
 from audit.analysis.result import AuditResult
-from audit.analysis.summary import whatif_sentence
-from audit.render._common import (
-    OUTCOMES,
-    SEVERITIES,
-    app_name,
-    atomic_path,
-    diff_counts,
-    diff_since,
-    findings_by_severity,
-    guest_view,
-    problem_sources,
-    skipped_rules,
-    target_label,
-    tenant_name,
-)
-from audit.render.safe import EXCEL_MAX_CHARS, excel_text, is_formula_like
-from audit.render.xlsx_package import RowSource, write_package
-from audit.render.xlsx_sheet import ERROR_CODES, CellStyles, rows_xml
+from audit.render._common import atomic_path, guest_view
+from audit.render.xlsx_package import RowSource, Streamed, write_package
+from audit.render.xlsx_parts import SheetSpec, package_parts, sheet_head, sheet_tail
+from audit.render.xlsx_sheet import Column, row_xml, rows_xml, text_lines
+from audit.render.xlsx_styles import CellStyles, cell_styles, styles_xml
+from audit.render.xlsx_summary import summary_sheet
 
-__all__ = ["EXCEL_MAX_ROWS", "write_xlsx"]
+__all__ = ["EXCEL_MAX_ROWS", "GUEST_ORDER", "write_xlsx"]
 
 EXCEL_MAX_ROWS = 1_048_576
 """Rows in one Excel worksheet, header included."""
 
-# (fill colour, font colour) per styled value: Excel's own "good / neutral / bad" palette.
-_PALETTE = {
-    "high": ("FFC7CE", "9C0006"),
-    "medium": ("FFEB9C", "9C5700"),
-    "low": ("DDEBF7", "1F4E78"),
-    "info": ("EDEDED", "404040"),
-    "ready": ("C6EFCE", "006100"),
-    "unmanaged": ("FFEB9C", "9C5700"),
-    "blocked": ("FFC7CE", "9C0006"),
-    "out_of_scope": ("EDEDED", "404040"),
-    "unknown": ("DDEBF7", "1F4E78"),
-    "failed": ("FFC7CE", "9C0006"),
-    "partial": ("FFEB9C", "9C5700"),
-    "ok": ("C6EFCE", "006100"),
-    "skipped": ("FFEB9C", "9C5700"),
-    "muted": ("EDEDED", "404040"),
-    "exception_expired": ("FFC7CE", "9C0006"),
-    "new": ("FFC7CE", "9C0006"),
-    "outcome_changed": ("FFEB9C", "9C5700"),
-    "not_rechecked": ("DDEBF7", "1F4E78"),
-    "fixed": ("C6EFCE", "006100"),
-}
-_HEADER = "b2b header"
-_TITLE = "b2b title"
-_WARN = "b2b warning"
+GUEST_ORDER = ("blocked", "unmanaged", "unknown", "out_of_scope", "ready")
+"""The order of the Guests sheet: worst outcome first."""
 
 
 @dataclass(frozen=True)
 class _Col:
-    """One column of a table sheet: source column, header text, width and cell kind."""
+    """One column of a table sheet: source column, width, cell kind, header, wrapping."""
 
     key: str
     width: float = 18
     kind: str = "text"  # one of audit.render.xlsx_sheet.KINDS
     header: str = ""
+    wrap: bool = False
 
 
-_FINDINGS = tuple(
-    _Col(k, w, kind)
-    for k, w, kind in zip(
-        FINDING_COLUMNS,
-        (28, 10, 10, 38, 42, 28, 32, 24, 60, 8, 30),
-        ("text", "styled", "styled", *(["text"] * 8)),
-        strict=True,
-    )
+@dataclass(frozen=True)
+class _Table:
+    """A table sheet: its columns (values by key), their layout, the row order, what prints."""
+
+    title: str
+    values: dict[str, pd.Series]
+    cols: Sequence[_Col]
+    positions: np.ndarray | None = None
+    print_columns: int = 0
+
+    @property
+    def length(self) -> int:
+        return len(self.positions) if self.positions is not None else _length(self.values)
+
+
+# Widths are characters of the default font. Dates take 19 (yyyy-mm-dd hh:mm:ss): 21 wide.
+_FINDINGS = (
+    _Col("rule_id", 26),
+    _Col("severity", 10, "styled"),
+    _Col("status", 9, "styled"),
+    _Col("user_principal_name", 36, wrap=True),
+    _Col("outcome", 13, "styled"),
+    _Col("detail", 44, wrap=True),
+    _Col("fix", 54, wrap=True),
+    _Col("display_name", 28),
+    _Col("mail", 32),
+    _Col("domain", 24),
+    _Col("level", 8),
+    _Col("muted_by", 30, wrap=True),
+    _Col("object_id", 38),
 )
 _GUESTS = (
-    _Col("object_id", 38),
     _Col("display_name", 28),
+    _Col("user_principal_name", 40, wrap=True),
     _Col("outcome", 13, "styled"),
-    _Col("reasons", 28, "list"),
+    _Col("reasons", 26, "list", wrap=True),
+    _Col("fix", 54, wrap=True),
     _Col("whatif_outcome", 13, "styled", "what-if outcome"),
-    _Col("whatif_reasons", 24, "list", "what-if reasons"),
-    _Col("flagged_rules", 36, "list"),
-    _Col("muted_rules", 20, "list"),
-    _Col("user_principal_name", 44),
+    _Col("whatif_reasons", 24, "list", "what-if reasons", wrap=True),
+    _Col("flagged_rules", 36, "list", wrap=True),
+    _Col("muted_rules", 20, "list", wrap=True),
     _Col("mail", 32),
     _Col("mail_domain", 24),
     _Col("other_mails", 32, "list"),
@@ -132,8 +121,9 @@ _GUESTS = (
     _Col("user_type", 10),
     _Col("account_enabled", 10, "bool"),
     _Col("external_user_state", 18),
-    _Col("created", 19, "datetime"),
-    _Col("last_sign_in", 19, "datetime"),
+    _Col("created", 21, "datetime"),
+    _Col("last_sign_in", 21, "datetime"),
+    _Col("object_id", 38),
 )
 _DOMAINS = (
     _Col("domain", 32),
@@ -147,18 +137,18 @@ _DOMAINS = (
     _Col("txt_state", 12),
 )
 _RULES = (
-    _Col("rule_id", 30),
-    _Col("title", 44),
+    _Col("rule_id", 28),
+    _Col("title", 36, wrap=True),
     _Col("severity", 10, "styled"),
-    _Col("level", 8),
     _Col("state", 9, "styled"),
-    _Col("reason", 40),
     _Col("flagged", 9, "int"),
-    _Col("passed", 9, "int"),
-    _Col("not_evaluated", 9, "int", "not evaluated"),
     _Col("muted", 9, "int"),
-    _Col("rationale", 60),
-    _Col("remediation", 60),
+    _Col("remediation", 60, wrap=True),
+    _Col("level", 8),
+    _Col("reason", 30, wrap=True),
+    _Col("passed", 9, "int"),
+    _Col("not_evaluated", 10, "int", "not evaluated"),
+    _Col("rationale", 60, wrap=True),
 )
 _CHANGES = (
     _Col("kind", 18, "styled"),
@@ -169,24 +159,19 @@ _CHANGES = (
     _Col("display_name", 28),
     _Col("old_outcome", 13, "styled", "old outcome"),
     _Col("new_outcome", 13, "styled", "new outcome"),
-    _Col("detail", 60),
+    _Col("detail", 60, wrap=True),
 )
 _SOURCES = (
     _Col("name", 26),
     _Col("state", 14, "styled"),
     _Col("rows", 10, "int"),
-    _Col("error", 60),
+    _Col("error", 60, wrap=True),
     _Col("missing_permission", 30),
-    _Col("detail", 40, "json"),
+    _Col("detail", 40, "json", wrap=True),
 )
-
-
-@dataclass(frozen=True)
-class _Out:
-    """The sheet being written and the workbook's prepared style arrays (by style name)."""
-
-    sheet: Any
-    styles: dict[str, StyleArray]
+_BOLD = 0.85  # header text is bold: fewer characters fit a line
+# How many leading columns print (the rest stay on screen): who, outcome, why, fix.
+_PRINT = {"Findings": 7, "Guests": 6, "Rules": 7}
 
 
 def write_xlsx(
@@ -199,243 +184,117 @@ def write_xlsx(
     """
     if max_rows < 2:
         raise ValueError("max_rows must leave room for a header and one row")
-    workbook = Workbook(write_only=True)
-    styles = _add_styles(workbook)
-    summary = _Out(workbook.create_sheet("Summary"), styles)
-    _write_summary(summary, result)
-    cell_styles = _cell_styles(summary)
-    sources = pd.DataFrame([s.to_dict() for s in result.sources], columns=[c.key for c in _SOURCES])
-    tables: list[tuple[str, pd.DataFrame, Sequence[_Col]]] = [
-        ("Findings", result.findings, _FINDINGS),
-        ("Guests", guest_view(result), _GUESTS),
-        ("Domains", result.domains, _DOMAINS),
-        ("Rules", result.rules, _RULES),
-        ("Sources", sources, _SOURCES),
+    styles = cell_styles()
+    summary, summary_rows = summary_sheet(result, styles)
+    sheets: list[tuple[SheetSpec, bytes | Streamed]] = [
+        (summary, sheet_head(summary) + summary_rows + sheet_tail(summary))
     ]
-    if result.diff is not None:
-        tables.insert(0, ("Changes", result.diff.changes(), _CHANGES))
-    rows: dict[str, tuple[RowSource, int]] = {}
-    for title, frame, cols in tables:
-        rows |= _add_table(workbook, styles, cell_styles, title, frame, cols, max_rows)
-    skeleton = io.BytesIO()
-    workbook.save(skeleton)
+    for table in _tables(result):
+        sheets += _table_sheets(table, styles, max_rows)
+    specs = [spec for spec, _ in sheets]
+    parts: dict[str, bytes | Streamed] = dict(
+        package_parts(specs, styles_xml(), created=result.generated_at, creator="b2b-preflight")
+    )
+    for number, (_, part) in enumerate(sheets, 1):
+        parts[f"xl/worksheets/sheet{number}.xml"] = part
     with atomic_path(path) as tmp:
-        write_package(skeleton.getvalue(), tmp, rows)
+        write_package(tmp, parts)
     return Path(path)
 
 
-def _add_styles(workbook: Workbook) -> dict[str, StyleArray]:
-    """Register the named styles of headers and coloured cells; return their style arrays.
-
-    Styled cells are built from these ready arrays instead of resolving fonts and fills per
-    cell, which matters at hundreds of thousands of coloured cells.
-    """
-    styles = [
-        _named(_HEADER, Font(bold=True, color="FFFFFF"), "1F3864"),
-        _named(_TITLE, Font(bold=True, size=16, color="1F3864"), None),
-        _named(_WARN, Font(bold=True, color="9C0006"), "FFC7CE"),
-        *(_named(_style_name(v), Font(color=font), fill) for v, (fill, font) in _PALETTE.items()),
+def _tables(result: AuditResult) -> list[_Table]:
+    """The table sheets in workbook order, each with its values and row order."""
+    rules = result.rules
+    remediation = dict(zip(column(rules, "rule_id"), column(rules, "remediation"), strict=True))
+    sources = pd.DataFrame([s.to_dict() for s in result.sources], columns=[c.key for c in _SOURCES])
+    tables = [
+        _findings(result, remediation),
+        _guests(result, remediation),
+        _plain("Domains", result.domains, _DOMAINS),
+        _plain("Rules", result.rules, _RULES),
+        _plain("Sources", sources, _SOURCES),
     ]
-    for style in styles:
-        workbook.add_named_style(style)
-    return {style.name: StyleArray(style.as_tuple()) for style in styles}
+    if result.diff is not None:
+        tables.insert(0, _plain("Changes", result.diff.changes(), _CHANGES))
+    return tables
 
 
-def _named(name: str, font: Font, fill: str | None) -> NamedStyle:
-    """A named style with a font and an optional solid fill."""
-    style = NamedStyle(name, font=font, alignment=Alignment(vertical="top"))
-    if fill:
-        style.fill = PatternFill("solid", fgColor=fill)
-    return style
-
-
-def _style_name(value: str) -> str:
-    """The named style of a coloured status value."""
-    return f"b2b {value}"
-
-
-def _cell_styles(out: _Out) -> CellStyles:
-    """The cell format ids the streamed table cells use, registered in the workbook now.
-
-    A cell's ``style_id`` adds its style to the workbook's ``cellXfs`` (or finds it there), as
-    openpyxl does for every cell it writes; the datetime format is the one openpyxl gives a
-    cell holding a datetime.
-    """
-    styled = {
-        name.removeprefix(_style_name("")): _cell(out, "", array).style_id
-        for name, array in out.styles.items()
-    }
-    dated = Cell(out.sheet, row=1, column=1, value=datetime(2000, 1, 1))
-    return CellStyles(
-        styled=styled, quoted=_cell(out, "", _quoted()).style_id, datetime=dated.style_id
+def _plain(title: str, frame: pd.DataFrame, cols: Sequence[_Col]) -> _Table:
+    """A table sheet showing a frame's columns as they are."""
+    frame = frame.reset_index(drop=True)
+    return _Table(
+        title, {c.key: column(frame, c.key) for c in cols}, cols, None, _PRINT.get(title, 0)
     )
 
 
-def _add_table(
-    workbook: Workbook,
-    styles: dict[str, StyleArray],
-    cell_styles: CellStyles,
-    title: str,
-    frame: pd.DataFrame,
-    cols: Sequence[_Col],
-    max_rows: int,
-) -> dict[str, tuple[RowSource, int]]:
-    """Placeholders of one table over as many sheets as it needs: ``title``, ``title (2)``, ...
+def _findings(result: AuditResult, remediation: dict[str, str]) -> _Table:
+    """Findings with the guest's predicted outcome and the fix of the finding's rule."""
+    findings = result.findings.reset_index(drop=True)
+    values = {c.key: column(findings, c.key) for c in _FINDINGS}
+    outcomes = result.outcomes.drop_duplicates("object_id").set_index("object_id")["outcome"]
+    values["outcome"] = column(findings, "object_id").map(outcomes)
+    values["fix"] = column(findings, "rule_id").map(remediation)
+    return _Table("Findings", values, _FINDINGS, None, _PRINT["Findings"])
 
-    Each placeholder gets the sheet's settings and header row; the returned row sources (by
-    sheet title) fill in the data rows when the package is written.
-    """
+
+def _guests(result: AuditResult, remediation: dict[str, str]) -> _Table:
+    """Guests, worst outcome first, with the fix of the rule that decided each one's outcome."""
+    view = guest_view(result)
+    values = {c.key: column(view, c.key) for c in _GUESTS}
+    deciding = [r[0] if _has_items(r) else None for r in column(view, "reasons").tolist()]
+    values["fix"] = pd.Series(deciding, dtype=object).map(remediation)
+    rank = {outcome: n for n, outcome in enumerate(GUEST_ORDER)}
+    ranks = column(view, "outcome").map(rank).fillna(len(rank)).to_numpy(dtype=np.int64)
+    order = np.argsort(ranks, kind="stable")
+    return _Table("Guests", values, _GUESTS, order, _PRINT["Guests"])
+
+
+def _has_items(value: object) -> bool:
+    """A non-empty list (or array) of reasons."""
+    return isinstance(value, list | tuple | np.ndarray) and len(value) > 0
+
+
+def _table_sheets(
+    table: _Table, styles: CellStyles, max_rows: int
+) -> list[tuple[SheetSpec, bytes | Streamed]]:
+    """One table over as many sheets as it needs: ``title``, ``title (2)``, ..."""
     per_sheet = max_rows - 1
-    frame = frame.reset_index(drop=True)
-    kinds = [(c.key, c.kind) for c in cols]
-    sources: dict[str, tuple[RowSource, int]] = {}
-    for number, start in enumerate(range(0, max(len(frame), 1), per_sheet), 1):
-        chunk = frame.iloc[start : start + per_sheet]
-        name = title if number == 1 else f"{title} ({number})"
-        out = _Out(workbook.create_sheet(name), styles)
-        _setup_table_sheet(out.sheet, cols, len(chunk))
-        out.sheet.append([_styled(out, c.header or c.key, _HEADER) for c in cols])
-        sources[name] = (partial(rows_xml, chunk, kinds, cell_styles), len(chunk))
-    return sources
-
-
-def _setup_table_sheet(sheet: Any, cols: Sequence[_Col], n_rows: int) -> None:
-    """Widths, frozen header, autofilter: all before the first append (write-only mode)."""
-    for index, col in enumerate(cols, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = col.width
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{n_rows + 1}"
-    sheet.print_title_rows = "1:1"
-
-
-def _text(out: _Out, value: Any) -> Any:
-    """A string cell that can never be a formula; formula-like text gets ``quotePrefix``."""
-    if (
-        type(value) is str
-        and value[:1] not in _RISKY_FIRST
-        and len(value) <= EXCEL_MAX_CHARS
-        and value.isprintable()
-    ):
-        return value  # the common case, kept cheap: 100,000 guests make millions of cells
-    text = excel_text(value if isinstance(value, str) else joined(value, "; "))
-    if not text:
-        return None  # an empty cell, not an empty string: filters show it as (Blanks)
-    if is_formula_like(text) or text in ERROR_CODES:
-        return _cell(out, text, _quoted())
-    return text
-
-
-_RISKY_FIRST = frozenset("=+-@# \uff1d\uff0b\uff0d\uff20") | {""}
-
-
-def _quoted() -> StyleArray:
-    """The style array of a plain cell with ``quotePrefix`` (Excel's typed apostrophe)."""
-    style = StyleArray()
-    style.quotePrefix = 1
-    return style
-
-
-def _cell(out: _Out, text: str, style: StyleArray) -> Cell:
-    """A string cell (never a formula, whatever the text) with a given style array."""
-    cell = Cell(out.sheet, row=1, column=1, value=text, style_array=style)
-    cell.data_type = "s"  # openpyxl stores "=..." as a formula and "#N/A" as an error otherwise
-    return cell
-
-
-def _styled(out: _Out, value: Any, style: str | None = None) -> Any:
-    """A string cell with a named style (by default the style named after its value)."""
-    text = excel_text(str(value))
-    name = style or _style_name(text)
-    if name not in out.styles:
-        return _text(out, text)
-    return _cell(out, text, out.styles[name])
-
-
-def _write_summary(out: _Out, result: AuditResult) -> None:
-    """Headline figures, warnings, outcome and severity tables, what-if and a bar chart."""
-    for letter, width in zip("ABCD", (26, 16, 16, 16), strict=True):
-        out.sheet.column_dimensions[letter].width = width
-    head = _headline_rows(out, result)
-    for row in [*head, *_table_rows(out, result), *_change_rows(out, result)]:
-        out.sheet.append(row)
-    _add_outcome_chart(out.sheet, header_row=len(head) + 1)
-
-
-def _headline_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
-    """Title, warnings about missing data, and key facts of the run."""
-    return [
-        [_styled(out, "B2B pre-flight report", _TITLE)],
-        [],
-        *_warning_rows(out, result),
-        ["Tenant", _text(out, tenant_name(result))],
-        ["Tenant id", _text(out, str(result.tenant.get("id", "")))],
-        ["Target", _text(out, target_label(result))],
-        ["App", _text(out, app_name(result))],
-        ["Generated (UTC)", naive_utc(result.generated_at)],
-        ["Collected (UTC)", naive_utc(result.collected_at)],
-        ["Tool version", _text(out, result.tool_version)],
-        ["Guests", len(result.guests)],
-        [],
+    columns = [
+        Column(table.values[c.key], c.kind, styles.wrapped(), c.width)
+        if c.wrap
+        else Column(table.values[c.key], c.kind, styles)
+        for c in table.cols
     ]
+    header = row_xml(
+        1,
+        [(c.header or c.key, "text", styles.labelled("header")) for c in table.cols],
+        max(text_lines(c.header or c.key, c.width * _BOLD) for c in table.cols),
+    )
+    out: list[tuple[SheetSpec, bytes | Streamed]] = []
+    for number, start in enumerate(range(0, max(table.length, 1), per_sheet), 1):
+        stop = min(start + per_sheet, table.length)
+        spec = SheetSpec(
+            table.title if number == 1 else f"{table.title} ({number})",
+            [c.width for c in table.cols],
+            stop - start + 1,
+            print_columns=table.print_columns,
+        )
+        rows = _rows_source(columns, table.positions, start, stop)
+        head = sheet_head(spec) + header.encode()
+        out.append((spec, Streamed(head, rows, sheet_tail(spec), stop - start)))
+    return out
 
 
-def _table_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
-    """Outcome table (charted), what-if, severity table."""
-    whatif = result.whatif
-    after = whatif.after if whatif else {}
-    counts = result.outcome_counts()
-    by_severity = findings_by_severity(result)
-    muted = findings_by_severity(result, "muted")
-    return [
-        [_styled(out, h, _HEADER) for h in ("Predicted outcome", "Guests", "After what-if")],
-        *([_styled(out, o), counts[o], after.get(o) if whatif else None] for o in OUTCOMES),
-        [],
-        ["What-if", _text(out, whatif_sentence(whatif))],
-        [],
-        [_styled(out, h, _HEADER) for h in ("Severity", "Open findings", "Muted")],
-        *([_styled(out, s), by_severity[s], muted[s]] for s in SEVERITIES),
-    ]
+def _rows_source(
+    columns: list[Column], positions: np.ndarray | None, start: int, stop: int
+) -> RowSource:
+    """Rows ``start`` to ``stop`` of a table (in ``positions`` order when it is sorted)."""
+    if positions is None:
+        part = [replace(c, values=c.values.iloc[start:stop]) for c in columns]
+        return partial(rows_xml, part)
+    return partial(rows_xml, columns, positions=positions[start:stop])
 
 
-def _change_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
-    """Counts of the run-to-run diff (nothing when the run was not compared)."""
-    diff = result.diff
-    if diff is None:
-        return []
-    rows: list[list[Any]] = [
-        [],
-        [_styled(out, "Changes since", _HEADER), _text(out, diff_since(diff))],
-        *([_styled(out, w, _WARN)] for w in diff.warnings),
-        *([c["label"], c["count"]] for c in diff_counts(diff)),
-        ["Details", "the Changes sheet"],
-    ]
-    return rows
-
-
-def _warning_rows(out: _Out, result: AuditResult) -> list[list[Any]]:
-    """Red rows naming failed sources, missing permissions and skipped rules."""
-    rows: list[list[Any]] = []
-    for source in problem_sources(result):
-        permission = source.get("missing_permission")
-        text = f"Source {source['name']} {source['state']}: {source.get('error') or ''}"
-        if permission:
-            text += f" (missing permission: {permission})"
-        rows.append([_styled(out, "Warning", _WARN), _text(out, text)])
-    for rule in skipped_rules(result):
-        text = f"Rule {rule['rule_id']} skipped: {rule['reason']}"
-        rows.append([_styled(out, "Skipped rule", _WARN), _text(out, text)])
-    return [*rows, []] if rows else rows
-
-
-def _add_outcome_chart(sheet: Any, header_row: int) -> None:
-    """A clustered bar chart of the outcome table (current mapping and after what-if)."""
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Predicted outcomes"
-    chart.y_axis.title = "Guests"
-    chart.height, chart.width = 7.5, 16
-    last = header_row + len(OUTCOMES)
-    data = Reference(sheet, min_col=2, max_col=3, min_row=header_row, max_row=last)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=1, min_row=header_row + 1, max_row=last))
-    sheet.add_chart(chart, "F3")
+def _length(values: dict[str, pd.Series]) -> int:
+    """Rows of a table (its columns all have the same length)."""
+    return len(next(iter(values.values()))) if values else 0

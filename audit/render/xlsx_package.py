@@ -1,46 +1,37 @@
-"""Put streamed table sheets into a workbook that openpyxl wrote with placeholders for them.
+"""Write report.xlsx's zip package: fixed parts as they are, worksheet parts streamed.
 
-openpyxl writes the workbook's skeleton: the Summary sheet and its chart, styles, the sheet list,
-defined names (autofilter ranges, print titles) and, for each table sheet, a placeholder holding
-its settings (column widths, frozen header, autofilter) and its header row. This module copies
-that package part by part into the final file, and appends each table sheet's rows (from
-:func:`audit.render.xlsx_sheet.rows_xml`) to its placeholder's ``<sheetData>`` on the way, so
-the rows never exist as openpyxl cells.
+A worksheet of 100,000 rows is tens of megabytes of XML; it is never held whole. Its part is
+written as a head (settings, column widths), the rows chunk by chunk as
+:func:`audit.render.xlsx_sheet.rows_xml` makes them, and a tail (autofilter, page setup).
 
 Compression runs on a second thread: zlib releases the GIL, so deflating a chunk overlaps with
 building the next one. A part carries the ZIP64 extension only when it may need it (its size is
 estimated from its first chunk, and a part that outgrows the estimate is written again): readers
 differ in what ZIP64 records they accept, and Excel has refused or "repaired" workbooks whose
 parts carried ones they did not need. Parts are dated 1980-01-01 (zip's zero), so the same
-result gives the same bytes apart from openpyxl's docProps/core.xml.
+result gives the same bytes. Only the standard library's public ``zipfile`` API is used.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
-from xml.etree import ElementTree
 
-__all__ = ["COMPRESS_LEVEL", "RowSource", "write_package"]
+__all__ = ["COMPRESS_LEVEL", "RowSource", "Streamed", "write_package"]
 
 COMPRESS_LEVEL = 1
 """zlib level of the package. Measured at 100,000 guests: level 1 writes report.xlsx in 6.2 s
-(46 MB), level 3 in 6.6 s (43 MB), level 6 in 8.4 s (37 MB, the size openpyxl's level 6 gave)."""
+(46 MB), level 3 in 6.6 s (43 MB), level 6 in 8.4 s (37 MB)."""
 
 RowSource = Callable[[], Iterable[tuple[int, bytes]]]
 """Makes a fresh iterator of ``(rows, XML)`` chunks of one sheet (called again on a retry)."""
 
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_END = b"</sheetData>"
 _MARGIN = 0.99  # of the limit, for deflate's worst-case growth of incompressible data
 _QUEUE = 4  # chunks waiting for the compressor: bounds memory
 
@@ -54,12 +45,12 @@ class _NeedsZip64(Exception):
 
 
 @dataclass(frozen=True)
-class _Sheet:
-    """A streamed sheet: its placeholder split around the rows, and where the rows come from."""
+class Streamed:
+    """A part written in pieces: ``head``, the chunks of ``rows`` (``total`` rows), ``tail``."""
 
     head: bytes
-    tail: bytes
     rows: RowSource
+    tail: bytes
     total: int
 
 
@@ -72,93 +63,60 @@ class _Plan:
 
 
 def write_package(
-    skeleton: bytes,
     target: Path,
-    sheets: Mapping[str, tuple[RowSource, int]],
+    parts: Mapping[str, bytes | Streamed],
     *,
     level: int = COMPRESS_LEVEL,
     zip64_above: int = zipfile.ZIP64_LIMIT,
 ) -> None:
-    """Write ``skeleton`` (an .xlsx made by openpyxl) to ``target`` with the sheets' rows added.
+    """Write ``parts`` (part name → bytes, or a streamed part) to ``target``, in their order.
 
-    ``sheets`` maps a sheet title to its row source and its number of data rows. Each title's
-    placeholder must end its ``<sheetData>`` exactly once (openpyxl's header row is kept).
-    A part gets ZIP64 when its size, estimated from its first chunk, could pass ``zip64_above``
-    bytes (zip's own limit; smaller in tests); one that passes it anyway is written again.
+    A streamed part gets ZIP64 when its size, estimated from its first chunk, could pass
+    ``zip64_above`` bytes (zip's own limit; smaller in tests); one that passes it anyway is
+    written again, with ZIP64.
     """
-    with zipfile.ZipFile(io.BytesIO(skeleton)) as source:
-        parts = _sheet_parts(source)
-        missing = sorted(set(sheets) - set(parts))
-        if missing:
-            raise ValueError(f"no placeholder sheet for {missing}")
-        streamed = {parts[title]: _split(source, parts[title], *sheets[title]) for title in sheets}
-        plan = _Plan(limit=zip64_above)
-        while True:
-            try:
-                _write(source, streamed, target, level, plan)
-                return
-            except _NeedsZip64 as grown:  # estimated too small: again, with ZIP64 for that part
-                plan.zip64.add(grown.part)
+    plan = _Plan(limit=zip64_above)
+    while True:
+        try:
+            _write(parts, target, level, plan)
+            return
+        except _NeedsZip64 as grown:  # estimated too small: again, with ZIP64 for that part
+            plan.zip64.add(grown.part)
 
 
-def _sheet_parts(source: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet title → its worksheet part, read from workbook.xml and its relationships."""
-    book = ElementTree.fromstring(source.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(source.read("xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels.iter(f"{_PKG_REL}Relationship")}
-    parts = {}
-    for sheet in book.iter(f"{_MAIN}sheet"):
-        target = targets[sheet.get(f"{_REL}id")]
-        path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        parts[sheet.get("name", "")] = str(PurePosixPath(path))
-    return parts
-
-
-def _split(source: zipfile.ZipFile, part: str, rows: RowSource, total: int) -> _Sheet:
-    """The placeholder part cut where the rows go (before ``</sheetData>``)."""
-    xml = source.read(part)
-    if xml.count(_END) != 1:
-        raise ValueError(f"{part} is not a placeholder with one <sheetData> (a header row)")
-    head, tail = xml.split(_END)
-    return _Sheet(head, _END + tail, rows, total)
-
-
-def _write(
-    source: zipfile.ZipFile, streamed: Mapping[str, _Sheet], target: Path, level: int, plan: _Plan
-) -> None:
-    """One attempt at the whole package: parts in the skeleton's order."""
+def _write(parts: Mapping[str, bytes | Streamed], target: Path, level: int, plan: _Plan) -> None:
+    """One attempt at the whole package."""
     with (
         zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as out,
         _Compressor(out) as compressor,
     ):
-        for info in source.infolist():
-            sheet = streamed.get(info.filename)
-            if sheet is None:
-                compressor.put_part(info.filename, source.read(info))
+        for name, part in parts.items():
+            if isinstance(part, Streamed):
+                _stream_part(compressor, name, part, plan)
             else:
-                _stream_sheet(compressor, info.filename, sheet, plan)
+                compressor.put_part(name, part)
 
 
-def _stream_sheet(compressor: _Compressor, part: str, sheet: _Sheet, plan: _Plan) -> None:
-    """One sheet's part: placeholder head, the rows chunk by chunk, placeholder tail."""
-    chunks = iter(sheet.rows())
+def _stream_part(compressor: _Compressor, name: str, part: Streamed, plan: _Plan) -> None:
+    """One streamed part: head, the rows chunk by chunk, tail."""
+    chunks = iter(part.rows())
     first = next(chunks, (0, b""))
-    zip64 = part in plan.zip64 or _estimate(sheet, first) * 1.05 > plan.limit
-    compressor.open(part, zip64=zip64)
+    zip64 = name in plan.zip64 or _estimate(part, first) * 1.05 > plan.limit
+    compressor.open(name, zip64=zip64)
     size = 0
-    for _, xml in _chain_first(first, chunks, sheet.head, sheet.tail):
+    for _, xml in _chain_first(first, chunks, part.head, part.tail):
         size += len(xml)
         if size > plan.limit * _MARGIN and not zip64:
-            raise _NeedsZip64(part)
+            raise _NeedsZip64(name)
         compressor.put(xml)
     compressor.close()
 
 
-def _estimate(sheet: _Sheet, first: tuple[int, bytes]) -> float:
+def _estimate(part: Streamed, first: tuple[int, bytes]) -> float:
     """The part's size extrapolated from its first chunk of rows."""
     rows, xml = first
     per_row = len(xml) / rows if rows else 0
-    return len(sheet.head) + len(sheet.tail) + per_row * sheet.total
+    return len(part.head) + len(part.tail) + per_row * part.total
 
 
 def _chain_first(

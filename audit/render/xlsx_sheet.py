@@ -1,332 +1,204 @@
-"""The ``<row>`` elements of report.xlsx's table sheets, built as text a column at a time.
+"""The ``<row>`` elements of report.xlsx's sheets, a chunk of rows at a time.
 
-openpyxl makes a Python object per cell and serialises it through lxml: about 100,000 cells a
-second, 45 s for a 100,000-guest tenant's 4.4 million cells. Here each column of a chunk of rows
-becomes a list of ready ``<c>`` strings in one comprehension, and a chunk is one ``str.join``:
-over a million cells a second. The cells are those openpyxl's write-only mode wrote for the
-same values: inline strings, numbers and booleans typed, datetimes as Excel serial numbers with
-the workbook's date style, no element for an empty cell, ``xml:space="preserve"`` where openpyxl
-set it; non-ASCII text is written as UTF-8 rather than as character references.
+Each column of a chunk becomes a list of ready ``<c>`` strings (:mod:`audit.render.xlsx_cells`)
+and the chunk is one ``str.join`` of the rows, interleaved by slice assignment. Rows with wrapped
+text get a height for their longest text: neither Excel nor LibreOffice is sure to fit the
+height of a row written without one (LibreOffice keeps it one line high).
 
-Safety is the same as before, because every value that is not plainly harmless takes the exact
-path (:func:`_exact_cell`), which applies the rules of the openpyxl-based writer: illegal XML
-characters become U+FFFD and text is capped at 32,767 characters (:func:`~audit.render.safe.
-excel_text`); formula-like text (and Excel's error literals) is a string cell with the
-``quotePrefix`` style, never a formula; ``&``, ``<``, ``>`` and CR are escaped as lxml does. The
-fast path only accepts strings that none of those rules would touch.
+Row XML: ECMA-376 Part 1, 18.3.1.73 (row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import to_excel
 
-from audit._values import column, joined, naive_utc, py_values
-from audit.render.safe import EXCEL_MAX_CHARS, excel_text, is_formula_like
+from audit._values import joined
+from audit.render.xlsx_cells import (
+    ENCODERS,
+    exact_cell,
+    few_distinct,
+    list_texts,
+    plain_value,
+    raw_values,
+    text_cells,
+)
+from audit.render.xlsx_styles import CellStyles
 
-__all__ = ["KINDS", "CellStyles", "rows_xml"]
+__all__ = [
+    "LINE_HEIGHT",
+    "MAX_HEIGHT",
+    "Column",
+    "column_letter",
+    "row_xml",
+    "rows_xml",
+    "text_lines",
+]
 
-KINDS = ("text", "list", "styled", "json", "int", "bool", "datetime")
-"""Cell kinds of a table column (see :func:`rows_xml`)."""
+LINE_HEIGHT = 15.0
+"""Points per line of 11-point text (Excel's default row height)."""
 
-ERROR_CODES = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
-"""Excel's error literals: written as quote-prefixed text, never as error cells."""
-
-_RISKY_FIRST = frozenset("=+-@# \uff1d\uff0b\uff0d\uff20") | {""}
-_CHUNK_ROWS = 4096
-_SAMPLE = 256  # values looked at before counting a column chunk's distinct values
-_STR_OR_NONE = frozenset({str, type(None)})
-_SEQUENCES = frozenset({list, np.ndarray})
-_EPOCH = np.datetime64("1899-12-30T00:00:00", "us")  # Excel's (Windows) day 0, as openpyxl
-_US_PER_DAY = 86_400_000_000
+MAX_HEIGHT = 409.0
+"""The tallest row Excel allows, in points."""
 
 
 @dataclass(frozen=True)
-class CellStyles:
-    """Cell format ids (indexes of the workbook's ``cellXfs``) that streamed cells refer to.
+class Column:
+    """A table column: its values (one per table row), cell kind and formats, and wrapping.
 
-    ``styled`` maps a cell text (``high``, ``ready``, ...) to the format of its colour;
-    ``quoted`` is the plain format with ``quotePrefix``; ``datetime`` the date-and-time format.
+    ``wrap`` is the column's width in characters when its text wraps (0 when it does not): rows
+    get the height of their longest wrapped text, because neither Excel nor LibreOffice is
+    sure to fit the height of rows written without one (LibreOffice keeps one line).
     """
 
-    styled: Mapping[str, int]
-    quoted: int
-    datetime: int
+    values: pd.Series
+    kind: str
+    styles: CellStyles
+    wrap: float = 0
+
+
+_CHUNK_ROWS = 4096
+_CHARS_PER_UNIT = 1.1  # characters of wrapped text per unit of column width (see text_lines)
+_SEQUENCES = (list, tuple, np.ndarray)
+
+
+def column_letter(index: int) -> str:
+    """The letters of a 1-based column index: 1 → ``A``, 27 → ``AA``."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def rows_xml(
-    frame: pd.DataFrame,
-    columns: Sequence[tuple[str, str]],
-    styles: CellStyles,
+    columns: Sequence[Column],
     *,
+    positions: np.ndarray | None = None,
     first_row: int = 2,
     chunk_rows: int = _CHUNK_ROWS,
 ) -> Iterator[tuple[int, bytes]]:
-    """``(rows, UTF-8 XML)`` per chunk of ``frame``'s rows, numbered from ``first_row``.
+    """``(rows, UTF-8 XML)`` per chunk of the columns' rows, numbered from ``first_row``.
 
-    ``columns`` are ``(column name, kind)`` pairs, in sheet order (column A first); a name the
-    frame lacks gives an empty column. Kinds: ``text``, ``list`` (joined with "; "), ``styled``
-    (coloured by value), ``json`` (compact JSON text), ``int``, ``bool``, ``datetime``.
+    ``columns`` are in sheet order (column A first), their values all of the same length.
+    ``positions`` picks and orders the rows (all rows in order by default), a chunk at a time,
+    so a sorted sheet never copies its columns whole. A row with wrapped text gets the height of
+    its tallest cell (:func:`text_lines`). Kinds: ``text``, ``list`` (joined with "; "),
+    ``styled`` (coloured by value), ``json`` (compact JSON text), ``int``, ``bool``,
+    ``datetime``.
     """
-    unknown = [kind for _, kind in columns if kind not in _ENCODERS]
+    unknown = [c.kind for c in columns if c.kind not in ENCODERS]
     if unknown:
         raise ValueError(f"unknown cell kind(s) {unknown}")
-    for start in range(0, len(frame), chunk_rows):
-        chunk = frame.iloc[start : start + chunk_rows]
-        number = first_row + start
-        nums = [str(n) for n in range(number, number + len(chunk))]
+    total = len(positions) if positions is not None else len(columns[0].values) if columns else 0
+    for start in range(0, total, chunk_rows):
+        stop = min(start + chunk_rows, total)
+        rows = slice(start, stop) if positions is None else positions[start:stop]
+        nums = [str(n) for n in range(first_row + start, first_row + stop)]
+        lines = np.ones(len(nums), dtype=np.int64)
         cells = [
-            _ENCODERS[kind](column(chunk, key), f'<c r="{get_column_letter(index)}', nums, styles)
-            for index, (key, kind) in enumerate(columns, 1)
+            _column_cells(c, c.values.iloc[rows], f'<c r="{column_letter(index)}', nums, lines)
+            for index, c in enumerate(columns, 1)
         ]
-        yield len(nums), _join_rows(nums, cells).encode()
+        yield len(nums), _join_rows(_row_heads(nums, lines), cells).encode()
 
 
-def _join_rows(nums: list[str], cells: list[list[str]]) -> str:
+def _column_cells(
+    column: Column, values: pd.Series, pre: str, nums: list[str], lines: np.ndarray
+) -> list[str]:
+    """A column chunk's cells; a wrapped column raises ``lines`` to its texts' line counts."""
+    if not column.wrap:
+        return ENCODERS[column.kind](values, pre, nums, column.styles)
+    if column.kind in ("text", "list"):  # the texts serve both the cells and the line counts
+        texts = list_texts(values) if column.kind == "list" else raw_values(values)
+        cells = text_cells(texts, pre, nums, column.styles)
+    else:
+        texts = raw_values(values)
+        cells = ENCODERS[column.kind](values, pre, nums, column.styles)
+    np.maximum(lines, _line_counts(texts, column.wrap), out=lines)
+    return cells
+
+
+def row_xml(number: int, cells: Sequence[tuple[Any, str, CellStyles]], lines: int = 1) -> str:
+    """One ``<row>`` of single values (headers, the Summary sheet): ``(value, kind, formats)``.
+
+    ``lines`` gives the row the height of that many lines of text.
+    """
+    num = str(number)
+    xml = "".join(
+        exact_cell(f'<c r="{column_letter(index)}', num, kind, value, styles)
+        for index, (value, kind, styles) in enumerate(cells, 1)
+    )
+    return f"{_row_heads([num], np.array([lines]))[0]}{xml}</row>"
+
+
+def text_lines(text: str, width: float) -> int:
+    """Lines that ``text`` takes wrapped in a column ``width`` characters wide.
+
+    An estimate on the safe side: a column's width counts digits of the default font, and text
+    is narrower; LibreOffice (DejaVu Sans standing in for Calibri) fitted 1.22-1.27 characters
+    of wrapped prose per width unit, words kept whole, and Excel's Calibri is narrower still.
+    A line is taken to hold 1.1 characters per unit, and every line break adds a line.
+    """
+    return max(1, -(-len(text) // _per_line(width))) + text.count("\n")
+
+
+def _per_line(width: float) -> int:
+    """Characters a wrapped line holds in a column ``width`` units wide (see text_lines)."""
+    return max(1, int(width * _CHARS_PER_UNIT))
+
+
+def _line_counts(values: list[Any], width: float) -> np.ndarray:
+    """:func:`text_lines` of each value of a column chunk, once per value when few differ."""
+    per_line = _per_line(width)
+    if few_distinct(values):
+        counts = {v: _lines(v, width) for v in set(values)}
+        return np.fromiter(map(counts.__getitem__, values), dtype=np.int64, count=len(values))
+    return np.fromiter(
+        (
+            max(1, -(-len(v) // per_line)) + v.count("\n") if type(v) is str else _lines(v, width)
+            for v in values
+        ),
+        dtype=np.int64,
+        count=len(values),
+    )
+
+
+def _lines(value: Any, width: float) -> int:
+    """:func:`text_lines` of any value: lists joined, JSON as JSON text, None one line."""
+    if value is None:
+        return 1
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, _SEQUENCES):
+        text = joined([plain_value(v) for v in value], "; ")
+    elif isinstance(value, dict):
+        text = orjson.dumps(value, default=str).decode()
+    else:
+        text = str(value)
+    return text_lines(text, width)
+
+
+def _row_heads(nums: list[str], lines: np.ndarray) -> list[str]:
+    """``<row>`` start tags; rows of more than one line get a fixed height."""
+    heights = np.minimum(lines * LINE_HEIGHT, MAX_HEIGHT).tolist()
+    return [
+        f'<row r="{n}">' if count == 1 else f'<row r="{n}" ht="{h:g}" customHeight="1">'
+        for n, count, h in zip(nums, lines.tolist(), heights, strict=True)
+    ]
+
+
+def _join_rows(heads: list[str], cells: list[list[str]]) -> str:
     """The ``<row>`` elements of a chunk, its columns' cells interleaved by slice assignment."""
     width = len(cells) + 2
-    parts = [""] * (len(nums) * width)
-    parts[0::width] = [f'<row r="{n}">' for n in nums]
+    parts = [""] * (len(heads) * width)
+    parts[0::width] = heads
     for index, column_cells in enumerate(cells, 1):
         parts[index::width] = column_cells
-    parts[width - 1 :: width] = ["</row>"] * len(nums)
+    parts[width - 1 :: width] = ["</row>"] * len(heads)
     return "".join(parts)
-
-
-# ---- the exact path: one value at a time, the openpyxl-based writer's rules ----------------------
-
-
-def _exact_cell(pre: str, num: str, kind: str, value: Any, styles: CellStyles) -> str:
-    """One cell of any kind and value, exactly as the openpyxl-based writer stored it."""
-    if value is None:
-        return ""
-    if kind in ("text", "list"):
-        return _text_cell(pre, num, value, styles)
-    if kind == "styled":
-        text = excel_text(str(value))
-        if text in styles.styled:
-            return _string(pre, num, text, styles.styled[text])
-        return _text_cell(pre, num, text, styles)
-    if kind == "json":
-        if isinstance(value, dict | list) and not value:
-            return ""
-        return _text_cell(pre, num, orjson.dumps(value, default=str).decode(), styles)
-    if kind == "int":
-        return f'{pre}{num}" t="n"><v>{_number(int(value))}</v></c>'
-    if kind == "bool":
-        return f'{pre}{num}" t="b"><v>{int(bool(value))}</v></c>'
-    stamp = naive_utc(value)
-    if stamp is None:
-        return ""
-    serial = _number(to_excel(stamp))
-    return f'{pre}{num}" s="{styles.datetime}" t="n"><v>{serial}</v></c>'
-
-
-def _text_cell(pre: str, num: str, value: Any, styles: CellStyles) -> str:
-    """A text cell: cleaned, capped, quote-prefixed when formula-like; empty text is no cell."""
-    text = excel_text(value if isinstance(value, str) else joined(value, "; "))
-    if not text:
-        return ""
-    risky = is_formula_like(text) or text in ERROR_CODES
-    return _string(pre, num, text, styles.quoted if risky else None)
-
-
-def _string(pre: str, num: str, text: str, style: int | None) -> str:
-    """An inline string cell; ``xml:space`` kept where lxml (so openpyxl) wrote it."""
-    attrs = "" if style is None else f' s="{style}"'
-    space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'{pre}{num}"{attrs} t="inlineStr"><is><t{space}>{_escape(text)}</t></is></c>'
-
-
-def _escape(text: str) -> str:
-    """Text content escaped as lxml escapes it (CR too, or XML readers would turn it into LF)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    return text
-
-
-def _number(value: float) -> str:
-    """A number as openpyxl formats it (``%.16g``: integers above 10**16 lose digits there too)."""
-    return f"{value:.16g}"
-
-
-# ---- the fast paths: a column chunk at a time ----------------------------------------------------
-
-_Encoder = Callable[[pd.Series, str, list[str], CellStyles], list[str]]
-
-
-def _texts(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """Text cells."""
-    return _text_cells(_raw(series), pre, nums, styles)
-
-
-def _lists(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """List cells: lists (or arrays) of strings joined with "; ", then as text."""
-    values = _raw(series)
-    try:
-        texts = ["; ".join(v) if type(v) in _SEQUENCES else v for v in values]
-    except TypeError:  # an element that is not a string: the exact path joins those lists
-        texts = [_join(v) for v in values]
-    return _text_cells(texts, pre, nums, styles)
-
-
-def _text_cells(values: list[Any], pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """Text cells, made the cheapest way that gives the exact path's result.
-
-    A column chunk with few distinct strings (rule ids, states, domains) makes each distinct
-    value's cell once; otherwise plain printable strings without markup characters skip the exact
-    path, and everything else (empty, risky, long, odd characters, non-strings) takes it.
-    """
-    if _few(values):
-        return _by_value(values, pre, nums, "text", styles)
-    return [
-        f'{pre}{n}" t="inlineStr"><is><t>{v}</t></is></c>'
-        if type(v) is str
-        and v[:1] not in _RISKY_FIRST
-        and len(v) <= EXCEL_MAX_CHARS
-        and v.isprintable()  # no control, format, separator or surrogate character
-        and v[-1] != " "  # (printable trailing whitespace can only be a space)
-        and "&" not in v
-        and "<" not in v
-        and ">" not in v
-        else ""
-        if v is None or (type(v) is str and not v)
-        else _exact_cell(pre, n, "text", _plain(v), styles)
-        for n, v in zip(nums, values, strict=True)
-    ]
-
-
-def _styled(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """Coloured status cells (few distinct values: each one's cell is made once)."""
-    values = _raw(series)
-    if not set(map(type, values)) <= _STR_OR_NONE:  # odd values: every cell the exact way
-        return [
-            _exact_cell(pre, n, "styled", _plain(v), styles)
-            for n, v in zip(nums, values, strict=True)
-        ]
-    return _by_value(values, pre, nums, "styled", styles)
-
-
-def _few(values: list[Any]) -> bool:
-    """Strings (or None) with at most one distinct value in four, judged on a sample first."""
-    sample = values[:_SAMPLE]
-    if not set(map(type, sample)) <= _STR_OR_NONE or len(set(sample)) * 4 > len(sample):
-        return False
-    return set(map(type, values)) <= _STR_OR_NONE and len(set(values)) * 4 <= len(values)
-
-
-def _by_value(
-    values: list[str | None], pre: str, nums: list[str], kind: str, styles: CellStyles
-) -> list[str]:
-    """Cells made once per distinct value (the exact way) and numbered per row."""
-    tails = {v: _exact_cell("", "", kind, v, styles) for v in set(values)}
-    return [
-        f"{pre}{n}{tail}" if (tail := tails[v]) else "" for n, v in zip(nums, values, strict=True)
-    ]
-
-
-def _json(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """JSON cells (a handful of rows: the Sources sheet) the exact way."""
-    values = py_values(series)
-    return [_exact_cell(pre, n, "json", v, styles) for n, v in zip(nums, values, strict=True)]
-
-
-def _ints(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """Integer cells."""
-    return [
-        "" if v is None else f'{pre}{n}" t="n"><v>{_number(int(v))}</v></c>'
-        for n, v in zip(nums, py_values(series), strict=True)
-    ]
-
-
-def _bools(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """Boolean cells."""
-    return [
-        "" if v is None else f'{pre}{n}" t="b"><v>{int(bool(v))}</v></c>'
-        for n, v in zip(nums, py_values(series), strict=True)
-    ]
-
-
-def _datetimes(series: pd.Series, pre: str, nums: list[str], styles: CellStyles) -> list[str]:
-    """Datetime cells as Excel serials, computed for the whole chunk like openpyxl's to_excel."""
-    if not pd.api.types.is_datetime64_any_dtype(series):
-        return [
-            _exact_cell(pre, n, "datetime", v, styles)
-            for n, v in zip(nums, py_values(series), strict=True)
-        ]
-    serials = _serials(series)
-    head = f'" s="{styles.datetime}" t="n"><v>'
-    return [
-        "" if s is None else f"{pre}{n}{head}{s}</v></c>"
-        for n, s in zip(nums, serials, strict=True)
-    ]
-
-
-def _serials(series: pd.Series) -> list[str | None]:
-    """Excel serial numbers (``%.16g``) of a datetime column; NaT → None.
-
-    The same float operations as ``openpyxl.utils.datetime.to_excel`` on a naive UTC datetime
-    with microseconds, so the digits are identical: whole days since 1899-12-30 (one less for
-    the dates Excel's fictitious 1900-02-29 shifts) plus the seconds of the day over 86,400.
-    """
-    stamps = pd.to_datetime(series, utc=True).dt.tz_localize(None)
-    present = stamps.notna().to_numpy()
-    micros = (stamps.to_numpy().astype("datetime64[us]") - _EPOCH).astype(np.int64)
-    days, of_day = np.divmod(micros, _US_PER_DAY)
-    days -= (days > 0) & (days <= 60)
-    seconds, fraction = np.divmod(of_day, 1_000_000)
-    serial = days + (seconds + fraction / 10**6) / 86_400
-    return [
-        _number(s) if ok else None for s, ok in zip(serial.tolist(), present.tolist(), strict=True)
-    ]
-
-
-def _raw(series: pd.Series) -> list[Any]:
-    """Column values with NA as None; object values unconverted (see :func:`_plain`)."""
-    if series.dtype == object:
-        values: list[Any] = series.astype(object).where(series.notna(), None).tolist()
-        return values
-    return py_values(series)
-
-
-def _plain(value: Any) -> Any:
-    """A raw object value converted as :func:`~audit.render._common.py_values` converts it."""
-    if value is None or type(value) is str:
-        return value
-    holder = np.empty(1, dtype=object)
-    holder[0] = value  # (a Series built from [value] would unpack a one-element array)
-    return py_values(pd.Series(holder, dtype=object))[0]
-
-
-def _join(value: Any) -> Any:
-    """A list (or array) of strings joined with "; "; anything else unchanged for the text path."""
-    if type(value) in _SEQUENCES:
-        try:
-            return "; ".join(value)
-        except TypeError:  # not all strings: the exact path joins the converted values
-            return value
-    return value
-
-
-_ENCODERS: dict[str, _Encoder] = {
-    "text": _texts,
-    "list": _lists,
-    "styled": _styled,
-    "json": _json,
-    "int": _ints,
-    "bool": _bools,
-    "datetime": _datetimes,
-}
