@@ -13,7 +13,8 @@ process (so every run starts from the same memory and its peak RSS is its own):
 and records medians of wall and CPU seconds (the zip compressor thread's CPU included), the
 extra peak RSS over the parent at fork, and the ratios ``xlsx / xlsx_baseline`` and
 ``xlsx / csv``. The result is the demo tenant (``--guests``, ``--domains``, ``--seed``)
-collected over loopback (Graph emulator and DNS server in this process) and analysed.
+collected over loopback (Graph emulator and DNS server in this process) and analysed, as
+``b2b-preflight demo`` does.
 With ``--soffice`` it also times LibreOffice converting the workbook to CSV, every sheet (the
 CI test's cost). Figures merge into ``bench/results/excel-<date>.json`` under the guest count.
 
@@ -51,31 +52,12 @@ BASELINE_MODULES = ("xlsx_sheet", "xlsx_package", "excel")  # in import order
 
 
 def build_result(guests: int, domains: int, seed: int, work: Path) -> Any:
-    """The demo tenant collected over loopback (Graph emulator, DNS server) and analysed."""
-    from audit.analysis.analyzer import analyze
-    from audit.collectors.pipeline import CollectOptions, collect_sync
-    from audit.config import AuditConfig
-    from audit.demo.run import serve, write_mailusers_csv
-    from audit.demo.tenant import generate_tenant
+    """The demo tenant collected over loopback (Graph emulator, DNS server) and analysed (the
+    demo also writes its reports once, into ``work``)."""
+    from audit.demo.run import run_demo
 
-    tenant = generate_tenant(guests, domains, seed=seed)
-    mailusers = write_mailusers_csv(tenant, work / "mailusers.csv")
-    config = AuditConfig(
-        verified_domains=tuple(tenant.verified_in_target),
-        verification_tokens=tuple(tenant.verification_tokens),
-    )
-    with serve(tenant) as (graph_url, nameserver):
-        options = CollectOptions(
-            graph_url=graph_url,
-            auth="none",
-            app="Atlassian Cloud",
-            include_sign_in=True,
-            nameservers=(nameserver,),
-            dns_timeout=1.0,
-            mailusers=str(mailusers),
-        )
-        snapshot = collect_sync(options, config=config)
-    return analyze(snapshot, config)
+    result, _ = run_demo(guests=guests, domains=domains, seed=seed, out=work / "demo")
+    return result
 
 
 def baseline_writer(rev: str, work: Path) -> Callable[[Any, Path], Any] | None:
