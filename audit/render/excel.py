@@ -30,9 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from audit._values import column
 from audit.analysis.result import AuditResult
@@ -231,9 +234,8 @@ def _findings(result: AuditResult, remediation: dict[str, str]) -> _Table:
     """Findings with the guest's predicted outcome and the fix of the finding's rule."""
     findings = result.findings.reset_index(drop=True)
     values = {c.key: column(findings, c.key) for c in _FINDINGS}
-    outcomes = result.outcomes.drop_duplicates("object_id").set_index("object_id")["outcome"]
-    values["outcome"] = column(findings, "object_id").map(outcomes)
-    values["fix"] = column(findings, "rule_id").map(remediation)
+    values["outcome"] = _outcome_of(result, column(findings, "object_id"))
+    values["fix"] = _objects([remediation.get(r) for r in column(findings, "rule_id").tolist()])
     return _Table("Findings", values, _FINDINGS, None, _PRINT["Findings"])
 
 
@@ -241,12 +243,41 @@ def _guests(result: AuditResult, remediation: dict[str, str]) -> _Table:
     """Guests, worst outcome first, with the fix of the rule that decided each one's outcome."""
     view = guest_view(result)
     values = {c.key: column(view, c.key) for c in _GUESTS}
-    deciding = [r[0] if _has_items(r) else None for r in column(view, "reasons").tolist()]
-    values["fix"] = pd.Series(deciding, dtype=object).map(remediation)
+    reasons = column(view, "reasons").tolist()
+    values["fix"] = _objects([remediation.get(r[0]) if _has_items(r) else None for r in reasons])
     rank = {outcome: n for n, outcome in enumerate(GUEST_ORDER)}
     ranks = column(view, "outcome").map(rank).fillna(len(rank)).to_numpy(dtype=np.int64)
     order = np.argsort(ranks, kind="stable")
     return _Table("Guests", values, _GUESTS, order, _PRINT["Guests"])
+
+
+def _outcome_of(result: AuditResult, object_ids: pd.Series) -> pd.Series:
+    """The predicted outcome of each object id's guest (None for the app and unknown ids).
+
+    Looked up with Arrow and built as references to the few distinct outcome values: pandas'
+    hash tables would make a Python string of every id, tens of MB the forked Excel writer
+    keeps (its peak RSS counts towards the run's).
+    """
+    outcomes = result.outcomes
+    guests = _arrow_strings(column(outcomes, "object_id"))
+    positions = pc.index_in(_arrow_strings(object_ids), value_set=guests)  # first occurrence
+    found = pc.fill_null(positions, -1).to_numpy(zero_copy_only=False)
+    codes, labels = pd.factorize(column(outcomes, "outcome"))
+    codes = np.append(codes, -1)  # position -1 (not a guest): code -1
+    names = np.array([*labels.tolist(), None], dtype=object)  # code -1: no outcome
+    return _objects(names[codes[found]])
+
+
+def _arrow_strings(values: pd.Series) -> pa.Array:
+    """A column as an Arrow string array (ids are strings; anything else as its text)."""
+    return pc.cast(pa.array(values.astype("str"), from_pandas=True), pa.large_string())
+
+
+def _objects(values: list[Any] | np.ndarray) -> pd.Series:
+    """An object column sharing its strings (a string dtype would copy each row's text)."""
+    holder = np.empty(len(values), dtype=object)
+    holder[:] = values
+    return pd.Series(holder, dtype=object, copy=False)
 
 
 def _has_items(value: object) -> bool:

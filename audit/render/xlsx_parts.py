@@ -15,7 +15,7 @@ tool's own; only the chart's cached figures are the tenant's counts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from audit.render.xlsx_sheet import column_letter
@@ -65,10 +65,11 @@ class SheetSpec:
     merged: Sequence[str] = ()
     chart: Chart | None = None
     selected: bool = False
-    quoted_name: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "quoted_name", "'" + self.name.replace("'", "''") + "'")
+    @property
+    def quoted_name(self) -> str:
+        """The sheet's name as formulas and defined names refer to it: ``'Guests (2)'``."""
+        return "'" + self.name.replace("'", "''") + "'"
 
     @property
     def last_column(self) -> str:
