@@ -113,6 +113,7 @@ def package_parts(
 
 
 def _content_types(sheets: Sequence[SheetSpec]) -> bytes:
+    """``[Content_Types].xml``: the content type of every part (OPC, ECMA-376 Part 2, 10.1)."""
     overrides = [
         ("/xl/workbook.xml", f"{_CT}spreadsheetml.sheet.main+xml"),
         ("/xl/styles.xml", f"{_CT}spreadsheetml.styles+xml"),
@@ -136,6 +137,7 @@ def _content_types(sheets: Sequence[SheetSpec]) -> bytes:
 
 
 def _relationships(targets: Sequence[tuple[str, str]]) -> bytes:
+    """A relationships part: ``rId1``, ``rId2``, ... to ``(type, target)`` in order."""
     items = "".join(
         f'<Relationship Id="rId{n}" Type="{kind}" Target="{target}"/>'
         for n, (kind, target) in enumerate(targets, 1)
@@ -160,6 +162,7 @@ def _core(created: datetime, creator: str) -> bytes:
 
 
 def _app() -> bytes:
+    """Extended properties: the application that wrote the file."""
     return (
         f"{_HEAD}<Properties "
         'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" '
@@ -250,6 +253,7 @@ _EMU_PER_CM = 360_000
 
 
 def _drawing(chart: Chart) -> bytes:
+    """The drawing that anchors the chart on its sheet (16 x 7.5 cm at the anchor cell)."""
     col, row = chart.anchor
     return (
         f"{_HEAD}<xdr:wsDr "
@@ -269,6 +273,7 @@ def _drawing(chart: Chart) -> bytes:
 
 
 def _chart(chart: Chart, sheet: str) -> bytes:
+    """A clustered horizontal bar chart, one series per value column, values cached."""
     first, last = chart.header_row + 1, chart.header_row + len(chart.categories)
     categories = _cache("str", chart.categories)
     series = "".join(
@@ -304,6 +309,7 @@ def _chart(chart: Chart, sheet: str) -> bytes:
 
 
 def _title(text: str) -> str:
+    """A chart or axis title (the tool's own text)."""
     return (
         "<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r>"
         f'<a:t>{text}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
@@ -311,6 +317,7 @@ def _title(text: str) -> str:
 
 
 def _cache(kind: str, values: Sequence[object]) -> str:
+    """A chart's cached string or number points (``kind`` ``str`` or ``num``)."""
     points = "".join(f'<c:pt idx="{i}"><c:v>{v}</c:v></c:pt>' for i, v in enumerate(values))
     number = "<c:formatCode>General</c:formatCode>" if kind == "num" else ""
     return f'<c:{kind}Cache>{number}<c:ptCount val="{len(values)}"/>{points}</c:{kind}Cache>'

@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-__all__ = ["DATE_FORMAT", "STYLES", "CellStyles", "Style", "styles_xml"]
+__all__ = [
+    "DATE_FORMAT",
+    "PALETTE",
+    "STYLES",
+    "CellStyles",
+    "Style",
+    "cell_styles",
+    "style_id",
+    "styles_xml",
+]
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 """Number format of date-and-time cells (19 characters: columns holding them are wider)."""
@@ -24,7 +33,6 @@ DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _DATE_FORMAT_ID = 164  # the first id of custom number formats (0-163 are built in)
 _HEADER_FILL, _TITLE_COLOUR = "1F3864", "1F3864"
 
-# (fill colour, font colour) per coloured value: Excel's own "good / neutral / bad" palette.
 PALETTE = {
     "high": ("FFC7CE", "9C0006"),
     "medium": ("FFEB9C", "9C5700"),
@@ -46,6 +54,7 @@ PALETTE = {
     "not_rechecked": ("DDEBF7", "1F4E78"),
     "fixed": ("C6EFCE", "006100"),
 }
+"""(fill colour, font colour) per coloured value: Excel's own "good / neutral / bad" palette."""
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class _Rows:
         return len(self.cells)
 
     def blank(self) -> None:
+        """An empty row."""
         self.add()
 
     def label(self, text: str, style: str = "plain") -> _Cell:
