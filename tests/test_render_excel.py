@@ -267,6 +267,7 @@ def test_summary(book: Workbook, result: AuditResult, path: Path) -> None:
         chart = archive.read("xl/charts/chart1.xml").decode()
     assert '<c:barDir val="bar"/>' in chart
     assert "'Summary'!$B$" in chart
+    assert '<a:srgbClr val="4472C4"/>' in chart  # explicit colours: the package has no theme
 
 
 def test_package_is_consistent(path: Path) -> None:

@@ -23,13 +23,14 @@ import shutil
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from pdfminer.high_level import extract_pages
-from pdfminer.layout import LTTextContainer
+from pdfminer.layout import LTComponent, LTCurve, LTFigure, LTPage, LTTextContainer
 
 from audit.analysis.diff import diff_results
 from audit.analysis.result import AuditResult
@@ -233,6 +234,25 @@ def test_libreoffice_reads_typed_cells(
 
 # ---- the printout --------------------------------------------------------------------------------
 
+_BLUE, _GREEN = (0x44, 0x72, 0xC4), (0x70, 0xAD, 0x47)
+
+
+def _fill_colours(page: LTPage) -> set[tuple[int, ...]]:
+    """The RGB colours of the page's filled shapes (rectangles, bars), in 0-255 steps."""
+
+    def shapes(parent: Iterable[LTComponent]) -> Iterator[LTComponent]:
+        for item in parent:
+            yield item
+            if isinstance(item, LTFigure):
+                yield from shapes(item)
+
+    colours = set()
+    for shape in shapes(page):
+        colour = getattr(shape, "non_stroking_color", None)
+        if isinstance(shape, LTCurve) and shape.fill and isinstance(colour, tuple | list):
+            colours.add(tuple(round(float(c) * 255) for c in colour))
+    return colours
+
 
 def test_libreoffice_prints_landscape_one_page_wide_with_titles(
     soffice: str, tmp_path: Path
@@ -241,8 +261,10 @@ def test_libreoffice_prints_landscape_one_page_wide_with_titles(
     path = write_xlsx(result, tmp_path / "report.xlsx")
     out = convert(soffice, path, "pdf", tmp_path / "pdf")
     pages: dict[str, list[str]] = defaultdict(list)
-    for page in extract_pages(out / "report.pdf"):
+    for number, page in enumerate(extract_pages(out / "report.pdf")):
         assert page.width > page.height  # landscape
+        if number == 0:  # the Summary's chart draws its bars: current blue, what-if green
+            assert {_BLUE, _GREEN} <= _fill_colours(page)
         boxes = [e for e in page if isinstance(e, LTTextContainer)]
         text = "\n".join(e.get_text() for e in boxes)
         assert "###" not in text  # no value too wide for its column (dates included)

@@ -250,6 +250,7 @@ def sheet_tail(sheet: SheetSpec) -> bytes:
 # ---- the chart: a drawing anchored on the sheet, and the chart it shows -------------------------
 
 _EMU_PER_CM = 360_000
+_SERIES_COLOURS = ("4472C4", "70AD47")  # current mapping blue, after the what-if green
 
 
 def _drawing(chart: Chart) -> bytes:
@@ -279,6 +280,7 @@ def _chart(chart: Chart, sheet: str) -> bytes:
     series = "".join(
         f'<c:ser><c:idx val="{n}"/><c:order val="{n}"/><c:tx><c:strRef>'
         f"<c:f>{sheet}!${letter}${chart.header_row}</c:f>{_cache('str', [name])}</c:strRef></c:tx>"
+        f"{_fill(_SERIES_COLOURS[n % len(_SERIES_COLOURS)])}"
         f'<c:invertIfNegative val="0"/><c:cat><c:strRef><c:f>{sheet}!$A${first}:$A${last}</c:f>'
         f"{categories}</c:strRef></c:cat><c:val><c:numRef>"
         f"<c:f>{sheet}!${letter}${first}:${letter}${last}</c:f>{_cache('num', values)}"
@@ -300,12 +302,23 @@ def _chart(chart: Chart, sheet: str) -> bytes:
         f'{axis}<c:crossAx val="100"/><c:crosses val="autoZero"/><c:auto val="1"/>'
         '<c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
         '<c:valAx><c:axId val="100"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
-        '<c:delete val="0"/><c:axPos val="b"/><c:majorGridlines/>'
+        f'<c:delete val="0"/><c:axPos val="b"/><c:majorGridlines>{_line("D9D9D9")}</c:majorGridlines>'
         f'{_title(chart.axis_title)}<c:numFmt formatCode="General" sourceLinked="1"/>{axis}'
         '<c:crossAx val="10"/><c:crosses val="autoZero"/><c:crossBetween val="between"/></c:valAx>'
         '</c:plotArea><c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
         '<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart></c:chartSpace>'
     ).encode()
+
+
+def _fill(colour: str) -> str:
+    """A solid fill: colours are explicit because the package has no theme to take them from
+    (LibreOffice draws a series without one invisible)."""
+    return f'<c:spPr><a:solidFill><a:srgbClr val="{colour}"/></a:solidFill></c:spPr>'
+
+
+def _line(colour: str) -> str:
+    """A thin solid line (gridlines)."""
+    return f'<c:spPr><a:ln w="6350"><a:solidFill><a:srgbClr val="{colour}"/></a:solidFill></a:ln></c:spPr>'
 
 
 def _title(text: str) -> str:
