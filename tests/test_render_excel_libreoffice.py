@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import subprocess
 import time
 from collections import defaultdict
@@ -37,6 +35,7 @@ from audit.analysis.result import AuditResult
 from audit.render import write_xlsx
 from audit.render.safe import excel_text, is_formula_like
 from tests import _excel_expected as expected
+from tests._libreoffice import require_soffice
 from tests.factories import HOSTILE, make_result
 from tests.test_render_excel_fast import hostile_corpus
 
@@ -53,13 +52,7 @@ _BOOLEANS = frozenset({"of:=TRUE()", "of:=FALSE()"})
 
 @pytest.fixture(scope="module")
 def soffice() -> str:
-    found = shutil.which("soffice")
-    if found is None:
-        hint = "LibreOffice (soffice) not installed: apt-get install libreoffice-calc-nogui"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{hint}; CI=true requires it", pytrace=False)
-        pytest.skip(f"{hint}; with CI=true this is a failure")
-    return found
+    return require_soffice()
 
 
 def convert(soffice: str, path: Path, target: str, out: Path, timeout: float = 600) -> Path:

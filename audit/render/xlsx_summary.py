@@ -23,6 +23,7 @@ from audit.render._common import (
     findings_by_severity,
     problem_sources,
     skipped_rules,
+    target_label,
     tenant_name,
 )
 from audit.render.xlsx_parts import Chart, SheetSpec
@@ -126,7 +127,7 @@ def _headline(rows: _Rows, result: AuditResult) -> None:
     for label, value in (
         ("Tenant", tenant_name(result)),
         ("Tenant id", str(result.tenant.get("id", ""))),
-        ("Target", result.target),
+        ("Target", target_label(result)),
         ("App", app_name(result)),
     ):
         rows.add(rows.label(label), rows.text(value))
