@@ -323,7 +323,8 @@ async def _query(run: _Run, name: dns.name.Name, rdtype: str) -> Answer:
     """One query under the concurrency bound, its outcome mapped to found / absent / unknown.
 
     A timeout is asked again (up to :data:`_ATTEMPTS` in all, each within the deadline) when the
-    loop was held while it ran: its answer may have come in unread (:class:`LoopWatch`).
+    loop was held at a moment a timer of the query fell due: its answer may have come in unread
+    (:class:`LoopWatch`). A hold that ended before then only delayed the query.
     """
     loop = asyncio.get_running_loop()
     async with run.semaphore:
@@ -338,7 +339,9 @@ async def _query(run: _Run, name: dns.name.Name, rdtype: str) -> Answer:
                     name, _RDTYPES[rdtype], lifetime=lifetime, search=False
                 )
             except dns.exception.Timeout as exc:
-                if attempt < _ATTEMPTS and run.watch.held_since(asked):
+                # No attempt's timer fell due before the first one's (its timeout or lifetime).
+                first_due = asked + min(run.resolver.timeout, lifetime)
+                if attempt < _ATTEMPTS and run.watch.held_since(first_due):
                     continue
                 return _failure(exc, clipped=lifetime < run.timeout)
             except (dns.exception.DNSException, OSError, EOFError) as exc:
