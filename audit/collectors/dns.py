@@ -327,27 +327,26 @@ async def _query(run: _Run, name: dns.name.Name, rdtype: str) -> Answer:
     (:class:`LoopWatch`). A hold that ended before then only delayed the query.
     """
     loop = asyncio.get_running_loop()
+    asks = 0
     async with run.semaphore:
-        for attempt in range(1, _ATTEMPTS + 1):
-            lifetime = run.lifetime()
-            if lifetime is None:
-                return Answer(UNKNOWN, error=_DEADLINE)
+        while (lifetime := run.lifetime()) is not None:
             run.queries += 1
+            asks += 1
             asked = loop.time()
             try:
                 answer = await run.resolver.resolve(
                     name, _RDTYPES[rdtype], lifetime=lifetime, search=False
                 )
             except dns.exception.Timeout as exc:
-                # No attempt's timer fell due before the first one's (its timeout or lifetime).
+                # No timer of the query fell due before its first one (timeout or lifetime).
                 first_due = asked + min(run.resolver.timeout, lifetime)
-                if attempt < _ATTEMPTS and run.watch.held_since(first_due):
+                if asks < _ATTEMPTS and run.watch.held_since(first_due):
                     continue
                 return _failure(exc, clipped=lifetime < run.timeout)
             except (dns.exception.DNSException, OSError, EOFError) as exc:
                 return _failure(exc, clipped=lifetime < run.timeout)
             return Answer(FOUND, _records(rdtype, answer.rrset or ()))
-    raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+    return Answer(UNKNOWN, error=_DEADLINE)
 
 
 def _failure(exc: BaseException, clipped: bool) -> Answer:
