@@ -8,6 +8,7 @@ must end in the right tri-state answer, never a silent wrong one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ import pandas as pd
 import pytest
 
 from audit.collectors.dns import DnsResult, resolve_domains, resolve_domains_sync
-from audit.collectors.loop_watch import watching
+from audit.collectors.loop_watch import LoopWatch, watching
 from audit.demo.dnsserver import DnsServer
 from audit.demo.model import DnsZoneEntry as Entry
 
@@ -423,27 +424,39 @@ def test_a_silent_name_through_a_held_loop_is_asked_again_and_stays_unknown() ->
     zone = _mx_zone(10) | {"silent.example": Entry(unanswered=True)}
     result, srv, seconds = _through_a_held_loop(zone, hold=0.8, timeout=0.5)
     assert row(result, "silent.example")["mx_error"] == "timeout"
-    assert srv.query_counts[("silent.example", "MX")] == 2  # the hold made the first one moot
-    assert seconds < 0.05 + 0.8 + 0.5 + 1.0
+    assert 2 <= srv.query_counts[("silent.example", "MX")] <= 3  # the hold made the first moot
+    assert seconds < 0.05 + 0.8 + 2 * 0.5 + 1.0
     assert result.status.detail["unknown"] == 1
+
+
+def _sensitive() -> contextlib.AbstractAsyncContextManager[LoopWatch]:
+    """A watch that sees every hold the collector's default one sees (and shorter ones): when it
+    saw none, the machine did not hold the loop either (a busy CI box can, for 100 ms)."""
+    return watching(period=0.01, late=0.03)
 
 
 def test_a_timeout_while_the_loop_runs_is_asked_once() -> None:
     zone = _mx_zone(10) | {"silent.example": Entry(unanswered=True)}
+
+    async def run(address: str) -> tuple[DnsResult, int]:
+        async with _sensitive() as machine:
+            result = await resolve_domains(list(zone), nameservers=[address], timeout=0.3)
+        return result, machine.holds
+
     with DnsServer(zone, latency=0.02) as srv:
-        result = resolve_domains_sync(list(zone), nameservers=[srv.address], timeout=0.3)
+        result, holds = asyncio.run(run(srv.address))
     assert row(result, "silent.example")["txt_error"] == "timeout"
-    assert srv.query_counts[("silent.example", "TXT")] == 1
-    assert srv.query_counts[("silent.example", "MX")] == 1
+    asks = [srv.query_counts[("silent.example", rdtype)] for rdtype in ("TXT", "MX")]
+    assert asks == [1, 1] if holds == 0 else max(asks) <= 3
 
 
 def test_the_loop_watch_notices_a_hold_and_only_a_hold() -> None:
-    async def run() -> tuple[bool, bool, bool, int]:
+    async def run() -> tuple[bool | None, bool, bool, bool]:
         loop = asyncio.get_running_loop()
-        async with watching() as watch:
+        async with watching() as watch, _sensitive() as machine:
             start = loop.time()
             await asyncio.sleep(0.3)  # the loop runs: no hold
-            quiet = watch.held_since(start)
+            quiet = watch.held_since(start) if machine.holds == 0 else None
             time.sleep(0.3)  # held, the heartbeat has not run yet
             during = watch.held_since(start)
             await asyncio.sleep(0.1)  # the heartbeat ran and recorded the hold
@@ -452,4 +465,6 @@ def test_the_loop_watch_notices_a_hold_and_only_a_hold() -> None:
             assert watch.holds >= 1
             return quiet, during, after, later
 
-    assert asyncio.run(run()) == (False, True, True, False)
+    quiet, *rest = asyncio.run(run())
+    assert quiet in (False, None)  # None: the machine itself held the loop meanwhile
+    assert rest == [True, True, False]
