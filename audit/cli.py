@@ -32,8 +32,9 @@ def _errors(func: F) -> F:
         except AuditError as exc:
             _say_error(f"error: {exc}")
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            said = f": {exc}" if str(exc) else ""
+            _say_error(f"interrupted{said}")
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -57,39 +58,50 @@ def _say_error(message: str) -> None:
 
 
 def analysis_options(func: F) -> F:
-    """Flags that shape the analysis (shared by run, report and analyze)."""
+    """Flags that shape the analysis (shared by run, report, analyze and diff)."""
     opts = [
-        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file (see the README); replaces the settings a snapshot recorded."),
         click.option("--target", default=None,
-                     help="Target profile (b2b-preflight targets), or auto (default): picked from the app."),
-        click.option("--verified-domain", multiple=True, help="Domain verified in the target (repeat)."),
-        click.option("--verification-token", multiple=True, help="Your vendor TXT token (repeat)."),
-        click.option("--stale-days", type=int, default=None, help="Days without sign-in (default 90)."),
+                     help="Target profile, any case (b2b-preflight targets), or auto (default): picked from the app."),
+        click.option("--verified-domain", multiple=True, metavar="DOMAIN[,DOMAIN...]",
+                     help="Domain verified in the target: a bare domain (contoso.com, any case), or a comma-separated list; repeatable."),
+        click.option("--no-verified-domains", is_flag=True, default=None,
+                     help="Say on purpose that the target has no verified domain yet (the report states it); without it, no verified domain is an error."),
+        click.option("--verification-token", multiple=True, metavar="TOKEN[,TOKEN...]",
+                     help="Your vendor TXT record value (atlassian-domain-verification=abc123) or the token alone; comma-separated list; repeatable."),
+        click.option("--stale-days", type=click.IntRange(1, None), default=None, help="Days without sign-in (default 90)."),
         click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
                      help="Exit 1 when an open finding is at or above this severity."),
     ]  # fmt: skip
-    for opt in reversed(opts):
-        func = opt(func)
-    return func
+    return _apply(func, opts)
+
+
+def signin_options(func: F) -> F:
+    """Flags that say where Graph is and how to sign in (run, collect and doctor)."""
+    opts = [
+        click.option("--graph-url", help="Graph base URL (default: the cloud's, e.g. https://graph.microsoft.com/v1.0)."),
+        click.option("--cloud", type=click.Choice(["global", "usgov", "usgov-dod", "china"]), default="global"),
+        click.option("--auth", type=click.Choice(AUTH_MODES), default="default",
+                     help="Credential type; the client secret comes only from AZURE_CLIENT_SECRET."),
+        click.option("--tenant-id", envvar="AZURE_TENANT_ID", help="Directory (tenant) ID GUID or primary domain (or AZURE_TENANT_ID)."),
+        click.option("--client-id", envvar="AZURE_CLIENT_ID", help="Application (client) ID of your app registration (or AZURE_CLIENT_ID)."),
+        click.option("--certificate", envvar="AZURE_CLIENT_CERTIFICATE_PATH", help="PEM/PFX file with the private key (or AZURE_CLIENT_CERTIFICATE_PATH)."),
+        click.option("--app", default=None, help="The target's enterprise app: display name or appId (default: the profile's, e.g. \"Atlassian Cloud\")."),
+    ]  # fmt: skip
+    return _apply(func, opts)
 
 
 def collect_options(func: F) -> F:
     """Flags that say where and how to collect (shared by run and collect)."""
     opts = [
-        click.option("--from-export", type=click.Path(file_okay=False), help="Read a Graph JSON export folder."),
-        click.option("--graph-url", help="Graph base URL (default: the cloud's, e.g. https://graph.microsoft.com/v1.0)."),
-        click.option("--cloud", type=click.Choice(["global", "usgov", "usgov-dod", "china"]), default="global"),
-        click.option("--auth", type=click.Choice(AUTH_MODES), default="default", help="Credential type."),
-        click.option("--tenant-id", envvar="AZURE_TENANT_ID", help="Tenant id (or AZURE_TENANT_ID)."),
-        click.option("--client-id", envvar="AZURE_CLIENT_ID", help="App id (or AZURE_CLIENT_ID)."),
-        click.option("--certificate", envvar="AZURE_CLIENT_CERTIFICATE_PATH", help="PEM/PFX path."),
-        click.option("--app", default=None, help="Target app display name or appId (default: the profile's)."),
+        click.option("--from-export", type=click.Path(file_okay=False), help="Read a Graph JSON export folder instead of calling Graph."),
         click.option("--sign-in/--no-sign-in", default=False, help="Collect signInActivity (P1, AuditLog.Read.All)."),
-        click.option("--log-days", type=int, default=30, help="Days of provisioning logs."),
-        click.option("--nameserver", multiple=True, help="DNS server HOST[:PORT] (repeat)."),
-        click.option("--no-dns", is_flag=True, help="Skip DNS lookups."),
-        click.option("--dns-timeout", type=float, default=2.0, help="Seconds per DNS query."),
-        click.option("--mailusers", type=click.Path(dir_okay=False), help="Get-MailUser CSV export."),
+        click.option("--log-days", type=click.IntRange(0, None), default=30, help="Days of provisioning logs to read (0: none)."),
+        click.option("--nameserver", multiple=True, metavar="IP[:PORT]",
+                     help="DNS server by IP address, not host name (8.8.8.8, 127.0.0.1:5353, [::1]:53); repeatable. Default: the system's."),
+        click.option("--no-dns", is_flag=True, help="Skip DNS lookups (DNS rules are then skipped)."),
+        click.option("--dns-timeout", type=click.FloatRange(0.1, 60), default=2.0, help="Seconds per DNS query."),
+        click.option("--mailusers", type=click.Path(dir_okay=False), help="Get-MailUser CSV export (see the README)."),
         click.option("--save-raw", type=click.Path(file_okay=False), help="Also write a Graph JSON export folder."),
         click.option("--partitions", type=click.IntRange(0, 64), default=16, show_default=True,
                      help="Guest pages read in parallel partitions, at most N requests in flight (0: sequential)."),
@@ -104,6 +116,11 @@ def collect_options(func: F) -> F:
         click.option("--max-retry-wait", type=click.FloatRange(0, 3600), default=120.0, show_default=True,
                      help="Longest wait (s) honoured for a throttling Retry-After; capped waits are reported."),
     ]  # fmt: skip
+    return signin_options(_apply(func, opts))
+
+
+def _apply(func: F, opts: list[Callable[[Any], Any]]) -> F:
+    """Decorate ``func`` with ``opts`` so they appear in --help in list order."""
     for opt in reversed(opts):
         func = opt(func)
     return func
@@ -259,6 +276,7 @@ def history(**kw: Any) -> None:
 @click.option("--serve", is_flag=True, help="Only serve the emulator and DNS server until Ctrl-C.")
 @click.option("--target", default="atlassian", show_default=True,
               help="The gallery app the demo tenant provisions into (b2b-preflight targets).")  # fmt: skip
+@click.option("--progress/--no-progress", default=None, help="Stage lines on stderr (default: when it is a terminal).")  # fmt: skip
 @_errors
 def demo(**kw: Any) -> None:
     """Run the whole pipeline on a synthetic tenant served on loopback.
@@ -277,10 +295,15 @@ def demo(**kw: Any) -> None:
 
 
 @cli.command()
-@collect_options
+@signin_options
 @_errors
 def doctor(**kw: Any) -> None:
-    """Check credentials, connectivity and permissions: call each Graph source once.
+    """Check sign-in, connectivity and permissions: sign in, then call each Graph source once.
+
+    A sign-in failure (tenant, client id, secret, certificate, network) is one line naming the
+    credential and the fix (exit 2 for a setting, 3 when the service cannot be reached); then one
+    line per source: ok, or the application permission it lacks (exit 3). Only the sign-in flags
+    apply: doctor never reads export folders, CSVs or DNS.
 
     \b
     Example:

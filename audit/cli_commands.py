@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from audit import job
 from audit import snapshot as snap
-from audit.analysis.analyzer import analyze
+from audit._inputs import domain_list, nameserver_list, token_list
 from audit.analysis.diff import diff_results
+from audit.analysis.result import AuditResult
 from audit.cli_output import (
     collect_lines,
     diff_lines,
@@ -30,7 +31,7 @@ from audit.cli_output import (
     say_json,
 )
 from audit.cli_targets import rules_for_target_lines, target_dict, target_lines, targets_markdown
-from audit.collectors.doctor import probe_sources
+from audit.collectors.doctor import check_sign_in, probe_sources
 from audit.collectors.pipeline import CollectOptions
 from audit.config import AuditConfig, load_config
 from audit.errors import ConfigError
@@ -46,13 +47,23 @@ from audit.targets import AUTO, all_targets, collected_app_target, get_target
 Flags = dict[str, Any]
 
 
-def config_from(flags: Flags) -> AuditConfig:
-    """The config file overlaid with the analysis flags."""
-    base = load_config(flags.get("config_file"))
+def config_from(flags: Flags, recorded: Mapping[str, Any] | None = None) -> AuditConfig:
+    """The analysis settings: the config file (or else the ``recorded`` settings of a snapshot),
+    overlaid with the analysis flags. Domain and token values are checked here (exit 2 with the
+    corrected form)."""
+    if flags.get("config_file"):
+        base = load_config(flags["config_file"])
+    elif recorded:
+        base = AuditConfig.from_dict(recorded)
+    else:
+        base = AuditConfig()
     return base.with_overrides(
         target=flags.get("target"),
-        verified_domains=tuple(flags.get("verified_domain") or ()),
-        verification_tokens=tuple(flags.get("verification_token") or ()),
+        verified_domains=domain_list(flags.get("verified_domain") or (), "--verified-domain"),
+        no_verified_domains=flags.get("no_verified_domains") or None,
+        verification_tokens=token_list(
+            flags.get("verification_token") or (), "--verification-token"
+        ),
         stale_days=flags.get("stale_days"),
         fail_on=Severity(flags["fail_on"]) if flags.get("fail_on") else None,
     )
@@ -70,8 +81,8 @@ def collect_options_from(flags: Flags, config: AuditConfig) -> CollectOptions:
         certificate_path=flags.get("certificate"),
         app=flags.get("app") or collected_app_target(config.target).app_display_name,
         include_sign_in=bool(flags.get("sign_in")),
-        log_days=flags.get("log_days") or 30,
-        nameservers=tuple(flags.get("nameserver") or ()),
+        log_days=30 if flags.get("log_days") is None else flags["log_days"],
+        nameservers=nameserver_list(flags.get("nameserver") or ()),
         dns=not flags.get("no_dns"),
         dns_timeout=flags.get("dns_timeout") or 2.0,
         mailusers=flags.get("mailusers"),
@@ -91,16 +102,6 @@ def _incremental_base(path: str | None) -> snap.Snapshot | None:
     return snap.load(snapshot_dir(path)) if path else None
 
 
-def progress_from(flags: Flags) -> Progress:
-    """On with ``--progress``, off with ``--no-progress``; by default on when stderr is a
-    terminal and the output is not for machines (``--quiet``, ``--json``)."""
-    chosen = flags.get("progress")
-    if chosen is None:
-        machine = bool(flags.get("quiet") or flags.get("as_json"))
-        chosen = sys.stderr.isatty() and not machine
-    return Progress(bool(chosen))
-
-
 def run_command(flags: Flags) -> int:
     """``run``: :func:`audit.job.run` with the flags; prints the summary; returns the exit code."""
     config = config_from(flags)
@@ -111,13 +112,37 @@ def run_command(flags: Flags) -> int:
         history=flags.get("history"),
         compare_with=flags.get("compare_with"),
         redact=bool(flags.get("redact")),
-        progress=progress_from(flags),
+        progress=Progress.for_command(flags),
     )
-    done = job.run(options)
+    try:
+        done = job.run(options)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(_interrupted(options)) from None
     for note in done.notes:
         say(f"note: {note}", err=True)
-    print_summary(done.result, done.out, quiet=flags.get("quiet", False), as_json=flags.get("as_json", False))  # fmt: skip
+    _print_result(done.result, done.out, flags)
     return done.exit_code
+
+
+def _print_result(result: AuditResult, out: Path | None, flags: Flags) -> None:
+    """Warnings on stderr, then the summary (and, for people, what to do next)."""
+    for warning in result.warnings:
+        say(f"warning: {warning}", err=True)
+    print_summary(result, out, quiet=bool(flags.get("quiet")), as_json=bool(flags.get("as_json")))
+
+
+def _interrupted(options: job.RunOptions) -> str:
+    """Where an interrupted run left its checkpoint, and how to go on."""
+    collect = options.collect
+    folder = collect.checkpoint_dir or job.default_checkpoint_dir(
+        out=options.out, history=options.history, tenant_id=collect.tenant_id
+    )
+    if collect.from_export or folder is None or not Path(folder).is_dir():
+        return "nothing was written; run the same command again"
+    return (
+        f"the guest pages read so far are kept in {folder}; run the same command again to "
+        "resume from there (--no-resume starts over)"
+    )
 
 
 def collect_command(flags: Flags) -> None:
@@ -142,32 +167,40 @@ def _pseudonymiser(options: CollectOptions, snapshot: snap.Snapshot) -> Pseudony
 
 
 def analyze_command(flags: Flags) -> int:
-    """``analyze``: print the summary of a saved snapshot (or run folder)."""
-    config = config_from(flags)
-    result = analyze(snap.load(snapshot_dir(flags["snapshot"])), config)
-    print_summary(result, None, as_json=flags.get("as_json", False))
+    """``analyze``: print the summary of a saved snapshot (or run folder), analysed with the
+    settings it recorded unless flags (or ``--config``) say otherwise."""
+    snapshot = job.load_snapshot(flags["snapshot"])
+    config = config_from(flags, snapshot.config)
+    result = job.analyze_run(snapshot, config)
+    _print_result(result, None, flags)
     return job.exit_code(result, config.fail_on)
 
 
 def report_command(flags: Flags) -> int:
-    """``report``: write the reports of a saved snapshot (or run folder)."""
-    config = config_from(flags)
+    """``report``: write the reports of a saved snapshot (or run folder), with its recorded
+    settings unless flags (or ``--config``) say otherwise."""
+    snapshot = job.load_snapshot(flags["snapshot"])
+    config = config_from(flags, snapshot.config)
     done = job.report(
-        flags["snapshot"],
+        snapshot,
         flags["out"],
         config,
         redact=bool(flags.get("redact")),
-        progress=progress_from(flags),
+        progress=Progress.for_command(flags),
     )
-    print_summary(done.result, done.out)
+    _print_result(done.result, done.out, flags)
     return done.exit_code
 
 
 def diff_command(flags: Flags) -> int:
-    """``diff OLD NEW``: print what changed; with ``--out`` write diff.json and NEW's reports."""
-    config = config_from(flags)
-    old = job.analyze_run(flags["old"], config)
-    new = job.analyze_run(flags["new"], config)
+    """``diff OLD NEW``: print what changed; with ``--out`` write diff.json and NEW's reports.
+
+    Each side is analysed with the settings it recorded, overridden by the same flags."""
+    old_snapshot = job.load_snapshot(flags["old"])
+    new_snapshot = job.load_snapshot(flags["new"])
+    config = config_from(flags, new_snapshot.config)
+    old = job.analyze_run(old_snapshot, config_from(flags, old_snapshot.config))
+    new = job.analyze_run(new_snapshot, config)
     new.diff = diff_results(old, new)
     out = Path(flags["out"]) if flags.get("out") else None
     if out is not None:
@@ -196,8 +229,14 @@ def history_command(flags: Flags) -> int:
 
 
 def doctor_command(flags: Flags) -> int:
-    """``doctor``: probe every source once; print what works and which permission is missing."""
-    probes = probe_sources(collect_options_from(flags, AuditConfig()))
+    """``doctor``: sign in, then probe every source once; print what works and which permission
+    is missing. A failed sign-in is one line naming the credential and the fix."""
+    options = collect_options_from(flags, AuditConfig())
+    problem = check_sign_in(options)
+    if problem is not None:
+        say(f"error: {problem.message}", err=True)
+        return problem.exit_code
+    probes = probe_sources(options)
     for line in doctor_lines(probes):
         say(line)
     return 0 if all(p.ok is not False for p in probes) else 3

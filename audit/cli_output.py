@@ -26,6 +26,7 @@ __all__ = [
     "diff_summary_dict",
     "doctor_lines",
     "history_lines",
+    "next_steps",
     "print_summary",
     "rules_markdown",
     "say",
@@ -39,7 +40,8 @@ __all__ = [
 def print_summary(
     result: AuditResult, out: Path | None, *, quiet: bool = False, as_json: bool = False
 ) -> None:
-    """One screen: tenant, guests, outcomes, what-if, top rules, failed sources, where files are."""
+    """One screen: tenant, guests, outcomes, what-if, top rules, failed sources, where files are;
+    with an output folder it ends with the path of report.html and what to do next."""
     if quiet:
         say(str(out or ""))
         return
@@ -48,6 +50,44 @@ def print_summary(
         return
     for line in summary_lines(result, out):
         say(line)
+    if out is not None:
+        for line in next_steps(result, out):
+            say(line)
+
+
+def next_steps(result: AuditResult, out: Path) -> list[str]:
+    """The path of report.html, and one line of what to do next (the most pressing thing)."""
+    return [f"open: {out / 'report.html'}", f"next: {_next(result)}"]
+
+
+def _next(result: AuditResult) -> str:
+    counts = result.outcome_counts()
+    failed = [s for s in result.sources if s.state.value == "failed"]
+    if failed:
+        names = ", ".join(s.name for s in failed)
+        return (
+            f"{names} could not be read: grant what is missing (b2b-preflight doctor names it) "
+            "and run again; the report lists the checks that were skipped"
+        )
+    findings = result.open_findings()
+    app = findings[findings["level"] == "app"]
+    if len(app):
+        return (
+            f"fix the app first ({app['rule_id'].iloc[0]}): the report's first finding and the "
+            "start of remediation.ps1 say how; then click Blocked in the report for each "
+            "guest's reason and fix"
+        )
+    if counts.get("blocked"):
+        return (
+            f"{counts['blocked']:,} guests are blocked: click Blocked in the report to see why "
+            "and the fix for each; review remediation.ps1 before running it with -Apply"
+        )
+    if counts.get("unmanaged"):
+        return (
+            f"{counts['unmanaged']:,} guests would arrive unmanaged: click Unmanaged in the "
+            "report for the domains to verify in the target"
+        )
+    return "nothing blocks provisioning: keep report.html with the go-live records"
 
 
 def say(line: str, *, err: bool = False) -> None:
@@ -66,13 +106,16 @@ def collect_lines(sources: Iterable[SourceStatus], path: Path) -> list[str]:
     lines = []
     for status in sources:
         note = status.missing_permission or status.error or ""
-        lines.append(f"  {status.name:22} {status.state.value:14} {status.rows:>8}  {note}")
+        lines.append(f"  {status.name:22} {status.state.value:14} {status.rows:>8,}  {note}")
     return [*lines, f"snapshot: {path}"]
 
 
 def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
-    """The summary as JSON-ready data (for ``--json``)."""
-    top = result.open_findings()["rule_id"].value_counts().head(10)
+    """The summary as JSON-ready data (for ``--json``): ``top_rules`` counts guests per rule;
+    app-level findings are listed apart (``app_findings``), with ``warnings`` on the settings."""
+    open_ = result.open_findings()
+    on_app = (open_["level"] == "app").fillna(False).astype(bool)
+    top = open_.loc[~on_app, "rule_id"].value_counts().head(10)
     return {
         "tenant": result.tenant,
         "target": result.target,
@@ -81,6 +124,8 @@ def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
         "outcomes": result.outcome_counts(),
         "whatif_newly_ready": result.whatif.newly_ready if result.whatif else None,
         "top_rules": {str(k): int(v) for k, v in top.items()},
+        "app_findings": [str(r) for r in open_.loc[on_app, "rule_id"]],
+        "warnings": list(result.warnings),
         "failed_sources": [s.name for s in result.sources if s.state.value == "failed"],
         "out": str(out) if out else None,
     }
@@ -93,21 +138,30 @@ def summary_lines(result: AuditResult, out: Path | None) -> list[str]:
     selection = result.target_selection
     if selection.get("mode") == "auto":
         lines.append(f"target: {terminal(str(selection.get('note', result.target)))}")
-    lines.append(f"guests: {len(result.guests)}")
-    lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in result.outcome_counts().items()))
+    lines.append(f"guests: {len(result.guests):,}")
+    outcomes = result.outcome_counts().items()
+    lines.append("outcomes: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in outcomes))
     if result.whatif:
         w = result.whatif
         lines.append(
-            f"what-if: {w.description} → {w.newly_ready} more ready, provided {w.precondition}"
+            f"what-if: {w.description} → {w.newly_ready:,} more ready, provided {w.precondition}"
         )
     for s in result.sources:
         if s.state.value == "failed":
             why = f"missing permission {s.missing_permission}" if s.missing_permission else s.error
             lines.append(f"SOURCE FAILED: {s.name}: {why}")
-    lines.append("top rules:")
-    counts = result.open_findings()["rule_id"].value_counts().head(8)
+    open_ = result.open_findings()
+    on_app = (open_["level"] == "app").fillna(False).astype(bool)
+    affected = dict(zip(result.rules["rule_id"], result.rules["flagged"], strict=True))
+    for rule_id in open_.loc[on_app, "rule_id"]:
+        lines.append(
+            f"app-level: {rule_id} affects {int(affected.get(rule_id) or 0):,} of "
+            f"{len(result.guests):,} guests (fix it first)"
+        )
+    lines.append("top rules (guests):")
+    counts = open_.loc[~on_app, "rule_id"].value_counts().head(8)
     severity = dict(zip(result.rules["rule_id"], result.rules["severity"], strict=True))
-    lines += [f"  {n:>7}  {severity.get(r, ''):7} {r}" for r, n in counts.items()]
+    lines += [f"  {n:>7,}  {severity.get(r, ''):7} {r}" for r, n in counts.items()]
     if out is not None:
         lines.append(f"reports: {out}")
     return lines
@@ -154,7 +208,7 @@ def diff_lines(diff: Diff, out: Path | None) -> list[str]:
     tenant = terminal(diff.new.tenant_name or diff.new.tenant_id or "?")
     lines = [f"changes since {diff_since(diff)} · {tenant}"]
     counts = diff.counts()
-    lines += [f"  {label:20} {counts[key]:>7}" for key, label in DIFF_COUNT_LABELS.items()]
+    lines += [f"  {label:20} {counts[key]:>7,}" for key, label in DIFF_COUNT_LABELS.items()]
     lines += [f"WARNING: {terminal(w)}" for w in diff.warnings]
     if out is not None:
         lines.append(f"reports: {out}")
@@ -200,4 +254,4 @@ def _history_row(run: RunInfo) -> str:
 
 
 def _n(value: int | None) -> str:
-    return "-" if value is None else str(value)
+    return "-" if value is None else f"{value:,}"

@@ -14,16 +14,25 @@ Read from a TOML file (``--config``) and overridden by CLI flags. Example::
     reason = "Partner verifies in its own Atlassian org"
     owner = "it-identity@contoso.com"
     expires = 2027-03-31
+
+Values are checked as they are read: a URL, an address, a path or a space where a domain belongs,
+or a string where a list belongs, is a :class:`~audit.errors.ConfigError` whose one line shows
+what to type instead (:mod:`audit._inputs`). A snapshot records the settings it was analysed
+with (:meth:`AuditConfig.to_dict`); ``analyze`` and ``report`` start from them
+(:meth:`AuditConfig.from_dict`), so the same snapshot gives the same result.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from audit._inputs import domain_list, token_list
 from audit.analysis.waivers import Waiver
 from audit.errors import ConfigError
 from audit.models import Severity
@@ -34,7 +43,12 @@ AuditException = Waiver
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """Everything that shapes an analysis besides the snapshot."""
+    """Everything that shapes an analysis besides the snapshot.
+
+    ``no_verified_domains`` says on purpose that the target has no verified domain yet; without
+    it (and without ``verified_domains`` or the target's own list of domains), a run stops with
+    an error instead of reporting every guest as unmanaged.
+    """
 
     target: str = "auto"
     verified_domains: tuple[str, ...] = ()
@@ -44,56 +58,168 @@ class AuditConfig:
     exceptions: tuple[Waiver, ...] = ()
     public_domains: tuple[str, ...] = ()
     mapping: dict[str, str] = field(default_factory=dict)
+    no_verified_domains: bool = False
 
     def with_overrides(self, **values: Any) -> AuditConfig:
-        """A copy with the given non-empty values replaced (CLI flags win over the file)."""
+        """A copy with the given non-empty values replaced (CLI flags win over the file).
+
+        Verified domains and ``no_verified_domains`` replace each other: a layer that names
+        domains clears an earlier "none", and the other way round; one layer giving both is an
+        error.
+        """
         given = {k: v for k, v in values.items() if v not in (None, (), [])}
+        domains, none = given.get("verified_domains"), given.get("no_verified_domains")
+        if domains and none:
+            raise ConfigError(
+                "--no-verified-domains contradicts --verified-domain "
+                f"{','.join(domains)}: give one of them"
+            )
+        if domains:
+            given.setdefault("no_verified_domains", False)
+        if none:
+            given["verified_domains"] = ()
         return replace(self, **given)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, stored in the snapshot manifest and reports (no secrets here)."""
+        """JSON-ready form, recorded in the snapshot manifest: every setting, so that
+        :meth:`from_dict` gives the same configuration back (no secrets here: verification
+        tokens are published in DNS)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditConfig:
+        """The configuration :meth:`to_dict` recorded; unknown keys (``app``) and the counts
+        older snapshots kept instead of lists are ignored."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data and data[f.name] is not None:
+                values[f.name] = _typed(f.name, data[f.name], getattr(cls(), f.name))
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"recorded settings: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    """A setting as JSON-ready data."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Waiver):
         return {
-            "target": self.target,
-            "verified_domains": list(self.verified_domains),
-            "verification_tokens": len(self.verification_tokens),
-            "stale_days": self.stale_days,
-            "fail_on": self.fail_on.value if self.fail_on else None,
-            "exceptions": len(self.exceptions),
+            "match": value.match,
+            "rule": value.rule,
+            "reason": value.reason,
+            "owner": value.owner,
+            "expires": value.expires.isoformat() if value.expires else None,
         }
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _typed(name: str, value: Any, default: Any) -> Any:
+    """A recorded setting back in the type of its default (counts of older snapshots: skipped)."""
+    if name == "exceptions":
+        return tuple(_exception(e) for e in value) if isinstance(value, list) else ()
+    if isinstance(default, tuple):
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+    if name == "fail_on":
+        return Severity(value)
+    if isinstance(default, Enum):
+        return type(default)(value)
+    if isinstance(default, dict):
+        return {str(k): str(v) for k, v in dict(value).items()}
+    return value
 
 
 def load_config(path: str | Path | None) -> AuditConfig:
     """Read a TOML config file; ``None`` gives the defaults."""
+    return AuditConfig().with_overrides(**file_settings(path))
+
+
+def file_settings(path: str | Path | None) -> dict[str, Any]:
+    """The settings a TOML config file gives, checked and typed (empty for ``None``)."""
     if path is None:
-        return AuditConfig()
+        return {}
     file = Path(path)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a folder, not a config file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
-    return _from_dict(data, file)
+    return _from_toml(data, file)
 
 
-def _from_dict(data: dict[str, Any], file: Path) -> AuditConfig:
-    known = {"target", "verified_domains", "verification_tokens", "stale_days", "fail_on"}
-    unknown = set(data) - known - {"exceptions", "public_domains", "mapping"}
+_KEYS = frozenset(
+    {
+        "target",
+        "verified_domains",
+        "no_verified_domains",
+        "verification_tokens",
+        "stale_days",
+        "fail_on",
+        "exceptions",
+        "public_domains",
+        "mapping",
+    }
+)
+
+
+def _from_toml(data: dict[str, Any], file: Path) -> dict[str, Any]:
+    """The file's settings (only the keys it has), each checked."""
+    unknown = set(data) - _KEYS
     if unknown:
-        raise ConfigError(f"{file}: unknown keys {sorted(unknown)}")
-    try:
-        return AuditConfig(
-            target=str(data.get("target", "auto")),
-            verified_domains=tuple(str(d) for d in data.get("verified_domains", [])),
-            verification_tokens=tuple(str(t) for t in data.get("verification_tokens", [])),
-            stale_days=int(data.get("stale_days", 90)),
-            fail_on=Severity(data["fail_on"]) if data.get("fail_on") else None,
-            exceptions=tuple(_exception(e) for e in data.get("exceptions", [])),
-            public_domains=tuple(str(d) for d in data.get("public_domains", [])),
-            mapping={str(k): str(v) for k, v in dict(data.get("mapping", {})).items()},
+        raise ConfigError(
+            f"{file}: unknown keys {sorted(unknown)} (known: {', '.join(sorted(_KEYS))})"
         )
+    out: dict[str, Any] = {}
+    try:
+        if "target" in data:
+            out["target"] = str(data["target"])
+        for key in ("verified_domains", "public_domains"):
+            if key in data:
+                out[key] = domain_list(_listed(data, key), key)
+        if "verification_tokens" in data:
+            values = _listed(data, "verification_tokens")
+            out["verification_tokens"] = token_list(values, "verification_tokens")
+        if "no_verified_domains" in data:
+            out["no_verified_domains"] = _flag(data["no_verified_domains"], "no_verified_domains")
+        if "stale_days" in data:
+            out["stale_days"] = int(data["stale_days"])
+        if data.get("fail_on"):
+            out["fail_on"] = Severity(data["fail_on"])
+        if "exceptions" in data:
+            out["exceptions"] = tuple(_exception(e) for e in data["exceptions"])
+        if "mapping" in data:
+            out["mapping"] = {str(k): str(v) for k, v in dict(data["mapping"]).items()}
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(f"{file}: {exc}") from None
+    return out
+
+
+def _listed(data: dict[str, Any], key: str) -> list[str]:
+    """A list of strings; a lone string is an error showing the list form to write instead."""
+    value = data[key]
+    if isinstance(value, str):
+        items = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+        quoted = ", ".join(f'"{v}"' for v in items) or '"..."'
+        raise ConfigError(f"{key} must be a list; write {key} = [{quoted}]")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{key} must be a list of strings, e.g. {key} = ["..."]')
+    return value
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {value!r}")
+    return value
 
 
 def _exception(entry: Any) -> Waiver:

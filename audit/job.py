@@ -23,6 +23,11 @@ from audit import snapshot as snap
 from audit.analysis.analyzer import analyze
 from audit.analysis.diff import diff_results
 from audit.analysis.result import AuditResult
+from audit.analysis.settings import (
+    check_settings,
+    check_snapshot_settings,
+    require_verified_domains,
+)
 from audit.collectors.pipeline import CollectOptions, collect_sync, require_core
 from audit.config import AuditConfig
 from audit.errors import AuditError, CollectionError, ConfigError
@@ -32,6 +37,7 @@ from audit.progress import Progress
 from audit.redact import Pseudonymiser, redact_result, redact_snapshot
 from audit.render import FORMATS, render_all
 from audit.snapshot import Snapshot
+from audit.targets import Target
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -42,7 +48,11 @@ __all__ = [
     "collect_snapshot",
     "default_checkpoint_dir",
     "exit_code",
+    "load_snapshot",
+    "reads_target_domains",
+    "recorded_config",
     "report",
+    "require_app",
     "run",
     "save_snapshot",
 ]
@@ -92,19 +102,25 @@ class Run:
 def run(options: RunOptions) -> Run:
     """Collect, save, analyse, compare, redact and render: ``b2b-preflight run`` as a call.
 
-    Raises :class:`~audit.errors.ConfigError` for a misconfiguration and
-    :class:`~audit.errors.CollectionError` when a source the audit cannot do without failed.
+    Raises :class:`~audit.errors.ConfigError` for a misconfiguration (checked before anything
+    is collected where it can be) and :class:`~audit.errors.CollectionError` when a source the
+    audit cannot do without failed, or the app was not found.
     """
     if options.out is None and options.history is None:
         raise ConfigError("give an output folder (out) or a history root (history)")
+    target = check_settings(options.config, options.collect.app)  # auto: the app's profile
+    if not options.collect.from_export:  # an export names its app itself (and reads in seconds)
+        evidence = reads_target_domains(options.collect, target)
+        require_verified_domains(options.config, target, evidence_requested=evidence)
     collect = _with_checkpoint(options)
     key = secrets.token_bytes(32) if options.redact else None
     collect = dataclasses.replace(collect, redact_key=key)
     with options.progress.stage("collecting") as stage:
         snapshot = collect_snapshot(collect, options.config)
         stage["note"] = _collected(snapshot)
+    check_snapshot_settings(options.config, snapshot)
     out = _out_dir(options, snapshot)
-    notes: list[str] = []
+    notes = _resumed(snapshot, collect)
     compare = _compare_path(options, snapshot, out, notes)
     pseudonymiser = Pseudonymiser.for_snapshot(snapshot, key=key) if key else None
     with options.progress.stage("saving the snapshot"):
@@ -122,16 +138,21 @@ def run(options: RunOptions) -> Run:
 
 
 def report(
-    snapshot_path: str | Path,
+    snapshot_path: str | Path | Snapshot,
     out: str | Path,
     config: AuditConfig | None = None,
     *,
     redact: bool = False,
     progress: Progress | None = None,
 ) -> Run:
-    """Write the reports of a saved snapshot (or run folder): ``b2b-preflight report`` as a call."""
-    config = config or AuditConfig()
-    snapshot = snap.load(snapshot_dir(snapshot_path))
+    """Write the reports of a saved snapshot (or run folder): ``b2b-preflight report`` as a call.
+
+    Without ``config``, the settings the snapshot recorded are used, so the same snapshot gives
+    the same result.
+    """
+    snapshot = load_snapshot(snapshot_path)
+    config = config or recorded_config(snapshot)
+    check_snapshot_settings(config, snapshot)
     pseudonymiser = (
         Pseudonymiser.for_snapshot(snapshot, key=secrets.token_bytes(32)) if redact else None
     )
@@ -142,7 +163,11 @@ def report(
 
 
 def collect_snapshot(options: CollectOptions, config: AuditConfig) -> Snapshot:
-    """Collect (live or offline) and check the sources the audit cannot do without."""
+    """Collect (live or offline) and check the sources the audit cannot do without.
+
+    The snapshot records the settings (``config`` and the app asked for), which ``analyze`` and
+    ``report`` reuse.
+    """
     try:
         snapshot = collect_sync(options, config=config)
     except AuditError:
@@ -151,7 +176,38 @@ def collect_snapshot(options: CollectOptions, config: AuditConfig) -> Snapshot:
         message = f"{type(exc).__name__}: {exc}"[:400]
         raise CollectionError(f"collection failed unexpectedly: {message}") from exc
     require_core(snapshot)
+    require_app(snapshot)
+    snapshot.config = config.to_dict() | {"app": options.app}
     return snapshot
+
+
+def require_app(snapshot: Snapshot) -> None:
+    """Raise CollectionError when the app named was not found (or names several apps): a report
+    about an app that is not there would be a wrong answer, not a partial one."""
+    status = snapshot.sources.get("service_principal")
+    if status is None or status.usable:
+        return
+    if status.detail.get("app_not_found") or status.detail.get("app_ambiguous"):
+        raise CollectionError(
+            f"service_principal: {status.error}; give --app with the app's exact display name "
+            "(Entra admin center > Enterprise applications) or its appId"
+        )
+
+
+def reads_target_domains(options: CollectOptions, target: Target) -> bool:
+    """True when the collection reads the target's own organization (``<target>_org``, e.g.
+    ``atlassian_org``), whose verified domains then stand in for ``--verified-domain``."""
+    return bool(getattr(options, f"{target.name}_org", None))
+
+
+def load_snapshot(path: str | Path | Snapshot) -> Snapshot:
+    """A snapshot folder, or a run folder's ``snapshot/`` (a loaded snapshot is passed through)."""
+    return path if isinstance(path, Snapshot) else snap.load(snapshot_dir(path))
+
+
+def recorded_config(snapshot: Snapshot) -> AuditConfig:
+    """The settings the snapshot was analysed with (defaults for what it did not record)."""
+    return AuditConfig.from_dict(snapshot.config)
 
 
 def save_snapshot(
@@ -187,14 +243,18 @@ def analyze_and_render(
             result.diff = diff_results(analyze_run(compare_with, config), result)
     if pseudonymiser is not None:
         result = redact_result(result, pseudonymiser)
+        result.warnings = [pseudonymiser.known_text(w) for w in result.warnings]
     with progress.stage(f"writing reports to {out}"):
         reports = render_all(result, out, formats=formats)
     return result, reports
 
 
-def analyze_run(path: str | Path, config: AuditConfig) -> AuditResult:
-    """Load a snapshot folder (or a run folder's ``snapshot/``) and analyse it as of its date."""
-    snapshot = snap.load(snapshot_dir(path))
+def analyze_run(path: str | Path | Snapshot, config: AuditConfig | None = None) -> AuditResult:
+    """Load a snapshot folder (or a run folder's ``snapshot/``) and analyse it as of its date,
+    with ``config`` or else the settings it recorded."""
+    snapshot = load_snapshot(path)
+    config = config or recorded_config(snapshot)
+    check_snapshot_settings(config, snapshot)
     return analyze(snapshot, config, now=snapshot.collected_at)
 
 
@@ -264,6 +324,15 @@ def _compare_path(
         notes.append(f"no earlier run of this tenant in {root}; nothing to compare with")
         return None
     return str(path)
+
+
+def _resumed(snapshot: Snapshot, options: CollectOptions) -> list[str]:
+    """A note when the collection continued an interrupted one from its checkpoint."""
+    pages = snapshot.extra.get("resumed_pages")
+    if not pages:
+        return []
+    where = f" in {options.checkpoint_dir}" if options.checkpoint_dir else ""
+    return [f"resumed the interrupted collection from its checkpoint{where} ({pages:,} pages)"]
 
 
 def _collected(snapshot: Snapshot) -> str:

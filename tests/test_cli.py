@@ -14,6 +14,7 @@ from audit.cli import cli
 HANDMADE = Path(__file__).parent / "data" / "handmade"
 BASE = ["--verified-domain", "fabrikam.onmicrosoft.com", "--verified-domain", "contoso.com"]
 BASE += ["--verification-token", "atlassian-domain-verification=OUR-TOKEN-123"]
+NONE = ["--no-verified-domains"]  # for tests of something else: no verified domain, on purpose
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -98,7 +99,7 @@ def test_broken_export_names_file_and_line(tmp_path: Path) -> None:
     export = tmp_path / "export"
     shutil.copytree(HANDMADE, export)
     (export / "users.json").write_text('{"value": [\n{"id": "x",\n oops}\n]}')
-    code, output = _run("run", "--from-export", str(export), "--out", str(tmp_path / "o"))
+    code, output = _run("run", "--from-export", str(export), *NONE, "--out", str(tmp_path / "o"))
     assert code == 2
     assert "users.json:3" in output
     assert "Traceback" not in output
@@ -109,7 +110,7 @@ def test_wrong_top_level_shape(tmp_path: Path) -> None:
     export = tmp_path / "export"
     shutil.copytree(HANDMADE, export)
     (export / "domains.json").write_text("[1, 2]")
-    code, output = _run("run", "--from-export", str(export), "--out", str(tmp_path / "o"))
+    code, output = _run("run", "--from-export", str(export), *NONE, "--out", str(tmp_path / "o"))
     assert code == 2
     assert "domains.json" in output
     assert "collection response" in output
@@ -119,7 +120,7 @@ def test_missing_required_file(tmp_path: Path) -> None:
     export = tmp_path / "export"
     shutil.copytree(HANDMADE, export)
     (export / "organization.json").unlink()
-    code, output = _run("run", "--from-export", str(export), "--out", str(tmp_path / "o"))
+    code, output = _run("run", "--from-export", str(export), *NONE, "--out", str(tmp_path / "o"))
     assert code == 2
     assert "organization.json" in output
 

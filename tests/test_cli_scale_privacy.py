@@ -19,6 +19,8 @@ from audit.demo.emulator import GraphEmulator
 from audit.demo.tenant import generate_tenant
 from tests._handmade_month import HANDMADE
 
+NONE = ("--no-verified-domains",)  # tests of other things: no verified domain, on purpose
+
 
 def _cli(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args))
@@ -41,10 +43,14 @@ def _live(graph: GraphEmulator, *extra: str) -> list[str]:
 def test_partitioned_and_sequential_runs_find_the_same(tmp_path: Path) -> None:
     tenant = generate_tenant(3000, 40, seed=5)
     with GraphEmulator(tenant) as graph:
-        code, out = _cli("run", *_live(graph, "--partitions", "0", "--out", str(tmp_path / "seq")))
+        code, out = _cli(
+            "run", *_live(graph, *NONE, "--partitions", "0", "--out", str(tmp_path / "seq"))
+        )
         assert code == 0, out
         sequential = len(graph.requests)
-        code, out = _cli("run", *_live(graph, "--partitions", "8", "--out", str(tmp_path / "par")))
+        code, out = _cli(
+            "run", *_live(graph, *NONE, "--partitions", "8", "--out", str(tmp_path / "par"))
+        )
         assert code == 0, out
         partitioned = len(graph.requests) - sequential
         queries = [r.query for r in graph.requests[sequential:]]
@@ -132,12 +138,12 @@ def test_redacted_save_raw_export_round_trips(tmp_path: Path) -> None:
     code, out = _cli(*args, "--out", str(snapshot))
     assert code == 0, out
     assert not [a for a in _addresses(HANDMADE) if a in _texts(export)]
-    assert _cli("run", "--from-export", str(HANDMADE), "--out", str(tmp_path / "a"))[0] == 0
-    assert _cli("run", "--from-export", str(export), "--out", str(tmp_path / "b"))[0] == 0
+    assert _cli("run", "--from-export", str(HANDMADE), *NONE, "--out", str(tmp_path / "a"))[0] == 0
+    assert _cli("run", "--from-export", str(export), *NONE, "--out", str(tmp_path / "b"))[0] == 0
     assert _by_rule(_findings(tmp_path / "a")) == _by_rule(_findings(tmp_path / "b"))
     outcomes = {o["object_id"]: o["outcome"] for o in _findings(tmp_path / "a")["outcomes"]}
     assert outcomes == {o["object_id"]: o["outcome"] for o in _findings(tmp_path / "b")["outcomes"]}
     # the redacted snapshot written by the same command analyses the same
-    assert _cli("report", str(snapshot), "--out", str(tmp_path / "c"))[0] == 0
+    assert _cli("report", str(snapshot), *NONE, "--out", str(tmp_path / "c"))[0] == 0
     assert _by_rule(_findings(tmp_path / "c")) == _by_rule(_findings(tmp_path / "a"))
     assert not [a for a in _addresses(HANDMADE) if a in _texts(tmp_path / "c")]

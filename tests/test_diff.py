@@ -626,10 +626,13 @@ def test_diff_command_text_and_fail_on(month_folders: tuple[Path, Path, Path]) -
 def test_diff_command_accepts_run_folders(
     month_folders: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
+    from tests._handmade_month import FLAGS
+
     old, new, _ = month_folders
     for name, source in (("run-old", old), ("run-new", new)):
         shutil.copytree(source, tmp_path / name / "snapshot")
-    code, output = _cli("diff", str(tmp_path / "run-old"), str(tmp_path / "run-new"), "--json")
+    runs = (str(tmp_path / "run-old"), str(tmp_path / "run-new"))
+    code, output = _cli("diff", *runs, *FLAGS, "--json")
     assert code == 0, output
     assert orjson.loads(output)["counts"]["guests_added"] == 1
 

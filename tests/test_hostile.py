@@ -289,7 +289,8 @@ def test_remediation_script_is_inert(out: Path) -> None:
 def previous(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete earlier run of the handmade tenant: what a failed run must leave untouched."""
     folder = tmp_path_factory.mktemp("previous") / "out"
-    assert _invoke("run", "--from-export", str(HANDMADE), "--out", str(folder)).exit_code == 0
+    args = ("run", "--from-export", str(HANDMADE), "--no-verified-domains", "--out", str(folder))
+    assert _invoke(*args).exit_code == 0
     return folder
 
 
@@ -425,7 +426,8 @@ def test_malformed_file_is_a_clear_error_that_touches_nothing(
     before = _files(out)
     with _deadline(60):  # a FIFO must never block the run
         result = _invoke("run", "--from-export", str(export), "--save-raw",
-                         str(tmp_path / "raw"), "--out", str(out))  # fmt: skip
+                         str(tmp_path / "raw"), "--no-verified-domains",
+                         "--out", str(out))  # fmt: skip
     _clean_exit(result)
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -491,7 +493,9 @@ def test_encodings_windows_tools_write_are_read(name: str, previous: Path, tmp_p
     export = tmp_path / "export"
     shutil.copytree(HANDMADE, export)
     TOLERATED[name](export)
-    result = _invoke("run", "--from-export", str(export), "--out", str(tmp_path / "out"))
+    result = _invoke(
+        "run", "--from-export", str(export), "--no-verified-domains", "--out", str(tmp_path / "out")
+    )
     _clean_exit(result)
     assert result.exit_code == 0, result.output
 
@@ -610,7 +614,7 @@ def test_tenant_text_reaches_the_terminal_escaped(out: Path, tmp_path: Path) -> 
     """The tenant's name holds OSC/CSI sequences, a CR and a forged line: every command shows
     them as escapes (text and --json)."""
     runs = {
-        "run": ["run", "--from-export", str(TARGET), "--out", str(tmp_path / "run")],
+        "run": ["run", "--from-export", str(TARGET), *FLAGS, "--out", str(tmp_path / "run")],
         "analyze": ["analyze", str(out / "snapshot")],
         "analyze --json": ["analyze", str(out / "snapshot"), "--json"],
         "report": ["report", str(out / "snapshot"), "--out", str(tmp_path / "report")],
@@ -634,7 +638,8 @@ def test_an_error_quoting_a_dns_key_stays_one_escaped_line(tmp_path: Path) -> No
     document = orjson.loads((export / "dns.json").read_bytes())
     document["domains"]["evil\x1b]0;PWN\x07\r\nerror: forged\u009b2K.example"] = "not an object"
     (export / "dns.json").write_bytes(orjson.dumps(document))
-    result = _invoke("run", "--from-export", str(export), "--out", str(tmp_path / "out"))
+    args = ("--from-export", str(export), "--no-verified-domains", "--out", str(tmp_path / "out"))
+    result = _invoke("run", *args)
     _clean_exit(result)
     assert result.exit_code == 2, result.output
     _printable(result.output)

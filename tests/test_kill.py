@@ -51,7 +51,8 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _command(kind: str, export: Path, out: Path) -> list[str]:
     args = [sys.executable, "-m", "audit", kind, "--from-export", str(export), "--no-dns"]
-    return [*args, "--out", str(out), *(["--quiet"] if kind == "run" else [])]
+    run = ["--quiet", "--no-verified-domains"] if kind == "run" else []
+    return [*args, "--out", str(out), *run]
 
 
 def _complete(kind: str, export: Path, out: Path) -> None:
@@ -277,16 +278,19 @@ def test_save_raw_never_replaces_a_folder_that_is_not_an_export(tmp_path: Path) 
     (docs / "notes.txt").write_text("keep me")
     handmade = Path(__file__).parent / "data" / "handmade"
     result = CliRunner().invoke(cli, ["run", "--from-export", str(handmade), "--save-raw",
-                                      str(docs), "--out", str(tmp_path / "out")])  # fmt: skip
+                                      str(docs), "--no-verified-domains",
+                                      "--out", str(tmp_path / "out")])  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "not part of an export" in result.output
     assert [p.name for p in docs.iterdir()] == ["notes.txt"]
     again = CliRunner().invoke(cli, ["run", "--from-export", str(handmade), "--save-raw",
-                                     str(tmp_path / "raw"), "--out", str(tmp_path / "out")])  # fmt: skip
+                                     str(tmp_path / "raw"), "--no-verified-domains",
+                                     "--out", str(tmp_path / "out")])  # fmt: skip
     assert again.exit_code == 0, again.output
     first = sorted(p.name for p in (tmp_path / "raw").iterdir())
     rerun = CliRunner().invoke(cli, ["run", "--from-export", str(handmade), "--save-raw",
-                                     str(tmp_path / "raw"), "--out", str(tmp_path / "out")])  # fmt: skip
+                                     str(tmp_path / "raw"), "--no-verified-domains",
+                                     "--out", str(tmp_path / "out")])  # fmt: skip
     assert rerun.exit_code == 0, rerun.output  # an earlier export is replaced as a whole
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "out", "raw"]

@@ -1,7 +1,7 @@
 """remediation.ps1's fast paths return exactly what the straightforward code they replace returned.
 
 A 100,000-guest script is built column by column and checks its common case once per batch
-(:func:`ps_comments`, :func:`_one_lines`, :func:`_strings`, only the guest rows a plan reads). Each
+(:func:`ps_comments`, :func:`_strings`, only the guest rows a plan reads). Each
 fast path is compared here with a plain reference, written as the code was before, on hostile and
 random input: the script's bytes, and so its safety, must not depend on which path ran.
 """
@@ -243,23 +243,6 @@ def test_plans_of_rules_said_not_to_read_the_guest_ignore_it(rule_id: str) -> No
         assert len(seen) == 1
     else:
         assert len(seen) > 1, "a rule that reads the guest should show it in its plan"
-
-
-def test_one_lines_match_empty_plan_blocks() -> None:
-    findings = [
-        plans.Finding("domain-unverified", object_id, upn, name, detail, "guest", "")
-        for object_id, upn, name, detail in [
-            ("id", "upn", "name", "detail"),
-            ("x" * 70, "u" * 170, "n" * 170, "d" * 210),
-            ("id", "upn", "SIG #", ""),
-            ("id\r\n", "upn\u2028", "\x00name", "detail "),
-            ("id", "upn", "name", "x" * 199 + "\ud800"),
-        ]
-    ]
-    table = read.Findings(*(list(values) for values in zip(*findings, strict=True)))
-    for rows in ([0], [1, 0], [0, 1, 2], [4, 3, 2, 1, 0], []):
-        want = [line for i in rows for line in rem._block("r", findings[i], plans.Plan())]
-        assert rem._one_lines(table, rows) == want
 
 
 @settings(max_examples=25, deadline=None)

@@ -113,9 +113,12 @@ def test_payload_round_trips_hostile_names(page: _Page, result: AuditResult) -> 
     assert guests["name"][: len(HOSTILE)] == list(HOSTILE)
     assert guests["id"] == list(result.guests["object_id"])
     at = guests["at"]
-    upns = [
-        u if c < 0 else f"{u}@{at[c]}" for u, c in zip(guests["upn"], guests["upn_at"], strict=True)
+    locals_ = [  # 0: the mail's #EXT# form, rebuilt as the page does
+        f"{m}_{at[mc]}#EXT#" if u == 0 else u
+        for u, m, mc in zip(guests["upn"], guests["mail"], guests["mail_at"], strict=True)
     ]
+    upns = [u if c < 0 else f"{u}@{at[c]}" for u, c in zip(locals_, guests["upn_at"], strict=True)]
+    assert 0 in guests["upn"]  # the factory's guests mostly have the usual #EXT# UPN
     assert upns == list(result.guests["user_principal_name"])
     mails = [
         m if c < 0 else f"{m}@{at[c]}"

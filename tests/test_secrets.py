@@ -136,7 +136,8 @@ def test_a_signed_in_run_writes_no_secret_anywhere(
     out, raw = tmp_path / "out", tmp_path / "raw"
     env = _env(IDENTITY_ENDPOINT=token_endpoint, IDENTITY_HEADER=IDENTITY_HEADER)
     proc = _audit(["run", "--auth", "managed-identity", "--graph-url", emulator.base_url,
-                   "--no-dns", "--sign-in", "--save-raw", str(raw), "--out", str(out)], env)  # fmt: skip
+                   "--no-dns", "--sign-in", "--save-raw", str(raw), "--no-verified-domains",
+                   "--out", str(out)], env)  # fmt: skip
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr.decode()
     assert _TokenEndpoint.calls >= 1
@@ -175,6 +176,7 @@ def test_failed_sign_ins_print_no_secret_and_no_traceback(
                 "--graph-url",
                 emulator.base_url,
                 "--no-dns",
+                "--no-verified-domains",
                 "--save-raw",
                 str(tmp_path / mode / "raw"),
                 "--out",
@@ -213,7 +215,8 @@ def test_debug_logs_and_error_messages_hold_no_token(
     with FaultProxy(emulator.base_url, [echo]) as proxy:
         proxy_echo = _EchoingProxy(proxy)
         result = CliRunner().invoke(cli, ["run", "--auth", "managed-identity", "--graph-url",
-                                          proxy.base_url, "--no-dns", "--out", str(tmp_path)])  # fmt: skip
+                                          proxy.base_url, "--no-dns", "--no-verified-domains",
+                                          "--out", str(tmp_path)])  # fmt: skip
     assert proxy_echo.echoed  # the server put the Authorization header into its error message
     assert result.exit_code == 3, result.output
     assert "users" in result.output
@@ -268,7 +271,7 @@ def test_an_identity_endpoint_echoing_its_headers_leaks_nothing(
         env = _env(IDENTITY_ENDPOINT=endpoint, IDENTITY_HEADER=IDENTITY_HEADER)
         out = tmp_path / "out"
         proc = _audit(["run", "--auth", "managed-identity", "--graph-url", emulator.base_url,
-                       "--no-dns", "--out", str(out)], env)  # fmt: skip
+                       "--no-dns", "--no-verified-domains", "--out", str(out)], env)  # fmt: skip
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         server.shutdown()

@@ -7,19 +7,21 @@ from datetime import datetime
 
 import pandas as pd
 
+from audit._text import text_isin
 from audit._version import __version__
 from audit.analysis import engine
-from audit.analysis.engine import Context, Rule, RuleRun, worded
+from audit.analysis.engine import APP, Context, Rule, RuleRun, worded
 from audit.analysis.findings import findings_table, rules_table, status_table
 from audit.analysis.frame import guests_frame
 from audit.analysis.frame_target import EffectiveMapping, effective_mapping
 from audit.analysis.outcomes import predict_outcomes
 from audit.analysis.result import AuditResult
+from audit.analysis.settings import setting_warnings, settings_view
 from audit.analysis.summary import WhatIf, domains_table, whatif_summary
 from audit.analysis.target_choice import target_for
 from audit.analysis.waivers import apply_waivers
 from audit.config import AuditConfig
-from audit.models import RuleState
+from audit.models import Outcome, RuleState
 from audit.rules import all_rules
 from audit.snapshot import Snapshot, now_utc
 from audit.targets import Target
@@ -58,12 +60,14 @@ def analyze(
         guests=frame,
         statuses=status_table(runs, frame),
         findings=findings,
-        rules=rules_table(runs, findings),
+        rules=_with_in_scope(rules_table(runs, findings), runs, findings, outcomes),
         outcomes=outcomes,
         domains=domains_table(frame, snapshot.table("dns"), findings),
         whatif=_whatif(outcomes, target, snapshot, config, flagged),
         mapping=mapping_info,
         target_selection=choice.to_dict() | {"note": choice.note},
+        settings=settings_view(config, target, snapshot),
+        warnings=setting_warnings(config, target, findings, frame, now.date()),
     )
 
 
@@ -147,6 +151,27 @@ def _app(snapshot: Snapshot, default_name: str) -> dict[str, str | None]:
         return {"id": None, "appId": None, "displayName": default_name or None}
     row = sp.iloc[0]
     return {"id": row["id"], "appId": row["appId"], "displayName": row["displayName"]}
+
+
+def _with_in_scope(
+    rules: pd.DataFrame, runs: Sequence[RuleRun], findings: pd.DataFrame, outcomes: pd.DataFrame
+) -> pd.DataFrame:
+    """``flagged_in_scope``: of the guests a rule flags (open findings), those the provisioning
+    job would process (their outcome is not ``out_of_scope``); an app-level rule counts the
+    in-scope guests it affects."""
+    in_scope = (outcomes["outcome"] != Outcome.OUT_OF_SCOPE.value).fillna(False).to_numpy(bool)
+    out_ids = outcomes.loc[~in_scope, "object_id"]
+    open_ = findings[(findings["status"] == "flagged") & (findings["level"] != APP)]
+    counts = open_.loc[~text_isin(open_["object_id"], out_ids), "rule_id"].value_counts()
+    app_counts = {
+        run.rule.id: int((run.mask.fillna(False).to_numpy(bool) & in_scope).sum())
+        for run in runs
+        if run.rule.level == APP and run.mask is not None
+    }
+    rules = rules.copy()
+    values = [app_counts.get(r, int(counts.get(r, 0))) for r in rules["rule_id"]]
+    rules["flagged_in_scope"] = pd.Series(values, index=rules.index, dtype="int64")
+    return rules
 
 
 def _mail_broken(flagged: pd.DataFrame) -> pd.Series:

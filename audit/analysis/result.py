@@ -15,6 +15,8 @@ Renderers only format what is here; they compute nothing. Column contracts:
               ``not_evaluated`` or ``skipped`` (the per-(rule, guest) status).
 ``target_selection``  how the target profile was chosen: ``target``, ``mode`` (``given`` or
               ``auto``), ``matched_on``, ``app``, ``warning`` (a default was used), ``note``.
+``settings``  what the report's header says about the analysis settings (verified domains...).
+``warnings``  doubts about the settings (no verification token, an exception matching nothing).
 ``domains``   one row per guest mail domain: ``domain``, ``guests``, ``affected`` (guests with a finding),
               ``verified_in_target`` (bool/NA), ``claimed_elsewhere`` (bool/NA), ``public_provider``,
               ``mail_state`` (``deliverable``/``null_mx``/``nxdomain``/``no_mail_host``/``unknown``),
@@ -55,6 +57,8 @@ class AuditResult:
     statuses: pd.DataFrame | None = None
     diff: Any = None
     target_selection: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def outcome_counts(self) -> dict[str, int]:
         """Guests per predicted outcome, every outcome present (zero when none)."""

@@ -15,7 +15,6 @@ in the same loop pass. Such a query is asked again (:mod:`audit.collectors.loop_
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -31,6 +30,7 @@ import dns.resolver
 import idna
 import pandas as pd
 
+from audit._inputs import nameserver_address
 from audit.collectors.dns_record import (
     ABSENT,
     COLUMNS,
@@ -76,7 +76,6 @@ __all__ = [
 _DEADLINE = "deadline"
 _ATTEMPTS = 3  # asks of one query at most: the first and two after a held-up loop
 _LDH = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_BRACKETED = re.compile(r"\[([^\]]+)\](?::(\d+))?")
 _RDTYPES = {name: dns.rdatatype.RdataType.make(name) for name in ("TXT", "MX", "A", "AAAA")}
 
 
@@ -240,23 +239,10 @@ def _make_resolver(nameservers: Sequence[str] | None, timeout: float) -> dns.asy
 
 def _nameserver(value: str) -> dns.nameserver.Nameserver:
     """Parse ``HOST``, ``HOST:PORT``, ``IPv6`` or ``[IPv6]:PORT`` into a Do53 nameserver."""
-    text = value.strip() if isinstance(value, str) else ""
-    bracketed = _BRACKETED.fullmatch(text)
-    if bracketed:
-        host, port = bracketed.group(1), bracketed.group(2)
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, None
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ConfigError(f"DNS nameserver must be an IP address[:port], got {value!r}") from None
+    host, port = nameserver_address(value)
     if port is None:
         return dns.nameserver.Do53Nameserver(host)
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"DNS nameserver port must be 1-65535, got {value!r}")
-    return dns.nameserver.Do53Nameserver(host, int(port))
+    return dns.nameserver.Do53Nameserver(host, port)
 
 
 def _distinct(domains: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -18,6 +18,7 @@ from msgraph.graph_service_client import GraphServiceClient
 
 from audit.collectors.graph import PERMISSIONS
 from audit.collectors.pipeline import CollectOptions, graph_client
+from audit.collectors.signin import SignInProblem, sign_in
 
 JSON = dict[str, Any]
 _APP_SOURCES = ("app_role_assignments", "group_members", "sync_jobs", "sync_schema")
@@ -41,6 +42,11 @@ class Probe:
         """The id of the first object returned, if any."""
         first = self.items[0] if self.items else None
         return str(first["id"]) if isinstance(first, dict) and "id" in first else None
+
+
+def check_sign_in(options: CollectOptions) -> SignInProblem | None:
+    """Get a token as ``options`` say: None when that works, else what is wrong and the fix."""
+    return asyncio.run(sign_in(options))
 
 
 def probe_sources(options: CollectOptions) -> list[Probe]:

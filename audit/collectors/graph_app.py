@@ -8,6 +8,7 @@ Dependencies: when the service principal is not found (or is ambiguous), its dep
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 from datetime import UTC, datetime
 from typing import cast
@@ -66,10 +67,41 @@ async def _service_principal(graph: _Graph, app: str) -> list[JSON]:
     config = RequestConfiguration(query_parameters=query)
     rows = await graph.pages(graph.client.service_principals.to_get_request_information(config))
     if not rows:
-        raise _Problem(f"no service principal named {app!r}")
+        close = await _closest_names(graph, app)
+        hint = f"; closest: {', '.join(repr(n) for n in close)}" if close else ""
+        detail = {"app_not_found": app, "closest": close}
+        raise _Problem(f"no service principal named {app!r}{hint}", detail=detail)
     if len(rows) > 1:
-        raise _Problem(f"{len(rows)} service principals named {app!r}; give the appId instead")
+        raise _Problem(
+            f"{len(rows)} service principals named {app!r}; give the appId instead",
+            detail={"app_ambiguous": app},
+        )
     return rows
+
+
+async def _closest_names(graph: _Graph, app: str, limit: int = 3) -> list[str]:
+    """The display names of the tenant's service principals that come closest to ``app``.
+
+    Read only when the name matched nothing (a typo, a renamed app): one listing of names, then
+    :func:`difflib.get_close_matches`, ignoring case. A failed listing suggests nothing.
+    """
+    query = graph.client.service_principals.ServicePrincipalsRequestBuilderGetQueryParameters(
+        select=["displayName"], top=999
+    )
+    info = graph.client.service_principals.to_get_request_information(
+        RequestConfiguration(query_parameters=query)
+    )
+    try:
+        rows = await graph.pages(info)
+    except _EXPECTED:
+        return []
+    names = {
+        str(r["displayName"]).casefold(): str(r["displayName"])
+        for r in rows
+        if r.get("displayName")
+    }
+    close = difflib.get_close_matches(app.casefold(), list(names), n=limit, cutoff=0.6)
+    return [names[name] for name in close]
 
 
 async def _assignments(graph: _Graph, data: GraphData, sp_id: str, page_size: int) -> None:

@@ -93,11 +93,15 @@ class GraphData:
 
 
 class _Problem(Exception):
-    """A source-level failure with a clean message (no token, no traceback) and HTTP status."""
+    """A source-level failure with a clean message (no token, no traceback) and HTTP status;
+    ``detail`` goes into the source's status (e.g. the closest names of an app not found)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail or {}
 
 
 _EXPECTED = (APIError, httpx.HTTPError, AzureError, _Problem)  # AzureError: getting a token
@@ -303,7 +307,7 @@ async def _run(
 def _failed(source: str, exc: BaseException) -> SourceStatus:
     """The failed status for ``exc``; raises :class:`SourceError` for a broken required source."""
     problem = _describe(exc)
-    detail = {"status": problem.status} if problem.status else {}
+    detail = ({"status": problem.status} if problem.status else {}) | problem.detail
     if problem.status in (401, 403):
         permission = PERMISSIONS[source]
         return SourceStatus(source, SourceState.FAILED, error=str(problem),

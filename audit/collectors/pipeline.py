@@ -332,19 +332,10 @@ def _scale_extra(
 @contextlib.asynccontextmanager
 async def graph_client(options: CollectOptions) -> AsyncIterator[Any]:
     """A GraphServiceClient for the options' cloud, URL and credential; closed on exit."""
-    from audit.collectors.auth import make_credential
     from audit.collectors.graph import close_graph_client, make_graph_client
 
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
-    credential = make_credential(
-        options.auth,
-        tenant_id=options.tenant_id,
-        client_id=options.client_id,
-        client_secret=options.client_secret,
-        certificate_path=options.certificate_path,
-        cloud=options.cloud,
-        base_url=base_url,
-    )
+    credential = options_credential(options)
     client = make_graph_client(
         base_url=base_url,
         credential=credential,
@@ -356,6 +347,21 @@ async def graph_client(options: CollectOptions) -> AsyncIterator[Any]:
     finally:
         await close_graph_client(client)
         await _close(credential)
+
+
+def options_credential(options: CollectOptions) -> Any:
+    """The azure-identity credential the options describe (None for ``auth="none"``)."""
+    from audit.collectors.auth import make_credential
+
+    return make_credential(
+        options.auth,
+        tenant_id=options.tenant_id,
+        client_id=options.client_id,
+        client_secret=options.client_secret,
+        certificate_path=options.certificate_path,
+        cloud=options.cloud,
+        base_url=options.graph_url or _cloud_graph_url(options.cloud),
+    )
 
 
 def _cloud_graph_url(cloud: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from audit.demo.model import DemoTenant
+from audit.progress import Progress
 from audit.targets import AUTO, DEFAULT_TARGET, get_target
 
 MAILUSER_COLUMNS = [
@@ -55,6 +56,7 @@ def run_demo(
     seed: int = 0,
     out: Path | None = None,
     target: str = "atlassian",
+    progress: Progress | None = None,
 ) -> tuple[Any, Path]:
     """Generate the tenant, collect it over HTTP and DNS, save, analyse and render into ``out``.
 
@@ -68,7 +70,9 @@ def run_demo(
     from audit.job import analyze_and_render
 
     profile = get_target(target)
-    tenant = generate_tenant(guests, domains, seed=seed, target=profile.name)
+    progress = progress or Progress(False)
+    with progress.stage(f"generating a demo tenant of {guests:,} guests"):
+        tenant = generate_tenant(guests, domains, seed=seed, target=profile.name)
     out = out or default_out()
     out.mkdir(parents=True, exist_ok=True)
     mailusers = write_mailusers_csv(tenant, out / "mailusers.csv")
@@ -77,7 +81,7 @@ def run_demo(
         verified_domains=tuple(tenant.verified_in_target),
         verification_tokens=demo_tokens(tenant, profile.name),
     )
-    with serve(tenant) as (graph_url, nameserver):
+    with serve(tenant) as (graph_url, nameserver), progress.stage("collecting") as stage:
         options = CollectOptions(
             graph_url=graph_url,
             auth="none",
@@ -88,9 +92,12 @@ def run_demo(
             mailusers=str(mailusers),
         )
         snapshot = collect_sync(options, config=config)
+        stage["note"] = f"{guests:,} guests from the Graph emulator, DNS from the loopback server"
     require_core(snapshot)
-    snap.save(snapshot, out / "snapshot")
-    result, _ = analyze_and_render(snapshot, config, out)
+    snapshot.config = config.to_dict() | {"app": options.app}
+    with progress.stage("saving the snapshot"):
+        snap.save(snapshot, out / "snapshot")
+    result, _ = analyze_and_render(snapshot, config, out, progress=progress)
     return result, out
 
 
@@ -115,7 +122,12 @@ def demo_command(kw: dict[str, Any]) -> None:
     out = Path(kw["out"]) if kw.get("out") else None
     target = kw.get("target") or DEFAULT_TARGET
     result, folder = run_demo(
-        guests=kw["guests"], domains=kw["domains"], seed=kw["seed"], out=out, target=target
+        guests=kw["guests"],
+        domains=kw["domains"],
+        seed=kw["seed"],
+        out=out,
+        target=target,
+        progress=Progress.for_command(kw),
     )
     print_summary(result, folder)
 

@@ -1,7 +1,8 @@
 """Which guests and domains report.html embeds when not all of them fit its budget.
 
-Past the row or byte budget the page keeps the guests with open findings, worst severity first,
-then most open findings, then table order (the page's default sort agrees). Everything here is
+Past the row or byte budget the page keeps the guests with open findings, worst outcome first
+(blocked, unmanaged, unknown, out of scope, ready), then worst severity, then most open findings,
+then table order (the page's default sort agrees). Everything here is
 vectorised: at a million guests and findings, boolean-indexing whole frames costs seconds.
 """
 
@@ -30,7 +31,7 @@ GUEST_VIEW_COLUMNS = (
 )
 """Guest columns the page's table shows (the outcome and rule columns are joined on later)."""
 
-_FINDING_COLUMNS = ("object_id", "rule_id", "severity", "status", "level")
+_FINDING_COLUMNS = ("object_id", "rule_id", "severity", "status", "level", "detail")
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,12 @@ class GuestIndex:
         return np.flatnonzero(chosen[np.where(codes >= 0, codes, self.codes)])
 
 
+OUTCOME_ORDER = ("blocked", "unmanaged", "unknown", "out_of_scope", "ready")
+"""Worst outcome first: the order of the page's default sort and of the embedded subset."""
+
+
 def open_guests_by_severity(result: AuditResult, index: GuestIndex) -> np.ndarray:
-    """Row positions of the guests with open findings, most severe first."""
+    """Row positions of the guests with open findings, worst outcome, then most severe first."""
     findings = result.findings
     flagged = (column(findings, "status") == "flagged") & (column(findings, "level") != "app")
     mask = flagged.fillna(False).to_numpy(dtype=bool) & (index.finding_codes >= 0)
@@ -71,8 +76,21 @@ def open_guests_by_severity(result: AuditResult, index: GuestIndex) -> np.ndarra
     guest_codes = np.where(index.guest_codes >= 0, index.guest_codes, index.codes)
     guest_worst, guest_count = worst[guest_codes], count[guest_codes]
     positions = np.flatnonzero(guest_count > 0)
-    order = np.lexsort((positions, -guest_count[positions], guest_worst[positions]))
+    outcome = _outcome_ranks(result, index)[guest_codes][positions]
+    order = np.lexsort((positions, -guest_count[positions], guest_worst[positions], outcome))
     return positions[order]
+
+
+def _outcome_ranks(result: AuditResult, index: GuestIndex) -> np.ndarray:
+    """Per object-id code (plus one for "no id"), the rank of its outcome in OUTCOME_ORDER."""
+    ranks = np.full(index.codes + 1, len(OUTCOME_ORDER), dtype=np.int64)
+    rank = {o: i for i, o in enumerate(OUTCOME_ORDER)}
+    values = column(result.outcomes, "outcome").astype(object).tolist()
+    table = np.array([rank.get(v, len(OUTCOME_ORDER)) for v in values], dtype=np.int64)
+    codes = index.outcome_codes
+    keep = codes >= 0
+    ranks[codes[keep][::-1]] = table[keep][::-1]  # an id's first outcome row wins
+    return ranks
 
 
 def _severity_ranks(severity: pd.Series) -> np.ndarray:

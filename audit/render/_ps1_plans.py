@@ -10,11 +10,14 @@ from __future__ import annotations
 from functools import cache
 
 from audit.analysis.engine import Rule
-from audit.plans import Ctx, Finding, Guest, Plan, guard, reads_guest
+from audit.plans import NO_GUEST, Ctx, Finding, Guest, Plan, Suggest, guard, reads_guest
 from audit.rules import all_rules
 from audit.targets import all_targets, words
 
-__all__ = ["has_plan", "plan_of", "section_note", "uses_guest"]
+__all__ = ["has_plan", "plan_of", "section_note", "template_plan", "uses_guest"]
+
+_PER_GUEST_ONLY_BY_ID = frozenset({"id", "sp"})
+"""Suggestion fields that do not make a guest's command differ from the next one's but by id."""
 
 
 @cache
@@ -34,6 +37,18 @@ def plan_of(rule_id: str, finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
     if rule is None or rule.plan is None:
         return Plan()
     return guard(finding, rule.plan(finding, guest, ctx))
+
+
+def template_plan(rule_id: str, ctx: Ctx) -> Plan | None:
+    """The rule's suggestion once, for every guest, when only the object id would differ between
+    guests (``'<object id>'`` stands for it); None when each guest's command carries its own
+    values (then each guest gets its block)."""
+    rule = _rules().get(rule_id)
+    planner = rule.plan if rule is not None else None
+    if not isinstance(planner, Suggest) or not planner.fields <= _PER_GUEST_ONLY_BY_ID:
+        return None
+    placeholder = Finding(rule_id, "<object id>", "", "", "", "guest", "")
+    return planner(placeholder, NO_GUEST, ctx)
 
 
 def uses_guest(rule_id: str) -> bool:

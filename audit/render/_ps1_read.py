@@ -41,6 +41,7 @@ _FINDING_COLUMNS = (
     "level",
     "status",
     "muted_by",
+    "domain",
 )
 
 
@@ -59,11 +60,13 @@ class Findings(NamedTuple):
     detail: list[str]
     level: list[str]
     muted_by: list[str]
+    domain: list[str]  # the guest's mail domain (for counts; not part of a Finding)
 
     def records(self, rows: Iterable[int]) -> list[Finding]:
         """The findings at ``rows``, as records."""
         rows = list(rows)
-        return list(map(Finding, *([values[i] for i in rows] for values in self)))
+        fields = self[: len(Finding._fields)]
+        return list(map(Finding, *([values[i] for i in rows] for values in fields)))
 
 
 def read_findings(frame: pd.DataFrame) -> Findings:
@@ -71,7 +74,7 @@ def read_findings(frame: pd.DataFrame) -> Findings:
 
     ``muted_by`` is "" when open (and never empty when muted), ``level`` "guest" when empty.
     """
-    rule_id, object_id, upn, name, detail, level, status, muted_by = (
+    rule_id, object_id, upn, name, detail, level, status, muted_by, domain = (
         _strings(column(frame, n)) for n in _FINDING_COLUMNS
     )
     levels = [value or "guest" for value in level]
@@ -80,7 +83,7 @@ def read_findings(frame: pd.DataFrame) -> Findings:
         for state, by in zip(status, muted_by, strict=True)
     ]
     keep = _first_listed(rule_id, object_id, status)
-    columns = (rule_id, object_id, upn, name, detail, levels, reasons)
+    columns = (rule_id, object_id, upn, name, detail, levels, reasons, domain)
     return Findings(*(list(compress(values, keep)) for values in columns))
 
 

@@ -1,11 +1,16 @@
 """``remediation.ps1``: a reviewable PowerShell script that fixes what Entra and Exchange can fix.
 
-One section per rule with open findings. Three rules are scripted (``exo-forwarding-broken``,
+It starts with the app-level fixes (the attribute-mapping change, step by step with the portal
+path): one change there fixes more guests than any per-guest command. Then one section per rule
+with open findings. Three rules are scripted (``exo-forwarding-broken``,
 ``primary-smtp-mismatch``, ``external-member``): per guest, ``Set-MailUser`` / ``Update-MgUser``
 lines addressed by the immutable object id, each carrying ``-WhatIf:(-not $Apply)`` so the script is
 a dry run unless started with ``-Apply``, inside a try/catch so one failure does not stop the rest.
-Every other rule is a decision for a human: its section lists the guests with the exact command to
-consider, commented out. Muted findings are listed as skipped, never emitted as commands.
+Other rules with a per-guest fix list the exact command to consider, commented out (decisions for
+a human). A guest gets lines of its own only where a command follows; the others are summarised
+per section with counts (the most affected domains, the notes that apply) and where to find them
+(findings.csv), so the script stays readable at 100,000 guests. Muted findings are listed as
+skipped, never emitted as commands.
 
 Everything from the tenant is hostile. Values in code are single-quoted PowerShell literals
 (:func:`ps_quote`), where PowerShell also treats the Unicode quotes U+2018..U+201B as ``'``; all
@@ -31,12 +36,11 @@ from audit.powershell import (
     as_text,
     clean,
     ps_comment,
-    ps_comments,
     ps_quote,
     short,
 )
 from audit.render._common import atomic_path, tenant_name
-from audit.render._ps1_plans import has_plan, plan_of, section_note, uses_guest
+from audit.render._ps1_plans import has_plan, plan_of, section_note, template_plan, uses_guest
 from audit.render._ps1_read import (
     SCRIPTED_RULES,
     Findings,
@@ -98,9 +102,9 @@ def _script_lines(result: AuditResult) -> list[str]:
     muted = table.records(i for i in rows if table.muted_by[i])
     apps = table.records(i for i in rows if table.level[i] == "app" and not table.muted_by[i])
     lines = _header(result, ctx) + _preamble(sum(s.scripted for s in sections))
+    lines += _app_sections(infos, apps, ctx)
     for section in sections:
         lines += section.lines
-    lines += _app_sections(infos, apps, ctx)
     lines += _muted_block(muted) + _skipped_rules(result.rules)
     return lines + _summary(sum(s.commented for s in sections), len(muted))
 
@@ -175,19 +179,70 @@ def _section(
     """One rule's section: its heading, then a block per guest (the findings at ``rows``)."""
     info = rule_info(infos, rule_id)
     kind = "scripted below" if rule_id in SCRIPTED_RULES else "decisions for a human: commented out"
+    if not has_plan(rule_id):
+        kind = "nothing to run per guest"
+    elif template_plan(rule_id, ctx) is not None:
+        kind = "decisions for a human: one command to consider for each"
     lines = _heading(f"{rule_id} ({info['severity'] or '?'}): {info['title']}", info["remediation"])
-    lines.append(ps_comment(f"{len(rows)} open finding(s); {kind}."))
+    lines.append(ps_comment(f"{len(rows):,} open finding(s); {kind}."))
     if note := section_note(rule_id, target):
         lines.append(ps_comment(note))
-    if not has_plan(rule_id):  # nothing per guest (most findings): one line each
-        lines += _one_lines(table, rows)
-        return _Section(lines, 0, len(rows))
+    if not has_plan(rule_id):  # nothing per guest (most findings): counts, and where to look
+        return _Section(lines + _summarised(rule_id, table, rows, {}), 0, len(rows))
+    if (template := template_plan(rule_id, ctx)) is not None:  # the same command for each guest
+        lines += [ps_comment(note) for note in template.notes]
+        lines.append(ps_comment("For each guest (its object id is in findings.csv), consider:"))
+        lines += [ps_comment(f"  {s}", limit=None) for s in template.suggestions]
+        return _Section(lines + _summarised(rule_id, table, rows, {}), 0, len(rows))
     scripted = 0
+    quiet: dict[str, int] = {}  # guests with only notes: counted per note, no lines of their own
     for finding in table.records(rows):
         plan = plan_of(rule_id, finding, guests.get(finding.object_id, NO_GUEST), ctx)
-        lines += _block(rule_id, finding, plan)
-        scripted += bool(plan.commands)
+        if plan.commands or plan.suggestions:
+            lines += _block(rule_id, finding, plan)
+            scripted += bool(plan.commands)
+        else:
+            for note in plan.notes or ["nothing to change per guest"]:
+                quiet[note] = quiet.get(note, 0) + 1
+    if quiet:
+        lines += _summarised(rule_id, table, rows, quiet)
     return _Section(lines, scripted, len(rows) - scripted)
+
+
+_TOP_DOMAINS = 10
+
+
+def _summarised(rule_id: str, table: Findings, rows: list[int], notes: dict[str, int]) -> list[str]:
+    """The guests of a section that get no lines of their own: how many, why (the notes of
+    their plans, counted), their most frequent mail domains, and where they are listed."""
+    count = sum(notes.values()) if notes else len(rows)
+    what = "with nothing to run here" if notes or not has_plan(rule_id) else "to decide on"
+    lines = ["", ps_comment(f"{count:,} guest(s) {what}{':' if notes else '.'}")]
+    for note, n in sorted(notes.items(), key=lambda item: -item[1]):
+        lines.append(ps_comment(f"  {n:,} x {note}", limit=300))
+    if not notes:
+        lines += _top_domains([table.domain[i] for i in rows])
+    lines.append(
+        ps_comment(
+            f"All {len(rows):,} are listed in findings.csv (rule_id {rule_id}) and in report.html "
+            "(Guests, filtered by this rule), each with its detail."
+        )
+    )
+    return lines
+
+
+def _top_domains(domains: list[str]) -> list[str]:
+    """The most frequent mail domains of a section's guests, with counts (none: no line)."""
+    counts: dict[str, int] = {}
+    for domain in domains:
+        if domain:
+            counts[domain] = counts.get(domain, 0) + 1
+    if not counts:
+        return []
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:_TOP_DOMAINS]
+    shown = "; ".join(f"{short(d, 80)} {n:,}" for d, n in top)
+    more = f" (and {len(counts) - len(top):,} more domains)" if len(counts) > len(top) else ""
+    return [ps_comment(f"By mail domain: {shown}{more}", limit=None)]
 
 
 def _heading(title: str, remediation: str) -> list[str]:
@@ -216,27 +271,6 @@ def _block(rule_id: str, finding: Finding, plan: Plan) -> list[str]:
     return [*lines, "try {", *commands, *_catch(rule_id, finding)]
 
 
-def _one_lines(table: Findings, rows: list[int]) -> list[str]:
-    """Guests with nothing to do or consider: who and why, one comment line each.
-
-    The lines of :func:`_block` for an empty plan, built column by column: rules of this kind
-    (domain-unverified) hold most of the findings of a large tenant.
-    """
-    names = _shortened([table.display_name[i] for i in rows], 160)
-    upns = _shortened([table.upn[i] for i in rows], 160)
-    ids = _shortened([table.object_id[i] for i in rows], 60)
-    details = _shortened([table.detail[i] for i in rows], 200)
-    fields = zip(names, upns, ids, details, strict=True)
-    return ps_comments([f"Guest: {n} | UPN: {u} | id: {i} | {d}" for n, u, i, d in fields])
-
-
-def _shortened(values: list[str], limit: int) -> list[str]:
-    """:func:`short` of each value; the list itself when no value is too long (the common case)."""
-    if max(map(len, values), default=0) <= limit:
-        return values
-    return [short(value, limit) for value in values]
-
-
 def _who(finding: Finding) -> str:
     """Name, UPN and object id of a finding's guest, each shortened."""
     name, upn, object_id = finding.display_name, finding.upn, finding.object_id
@@ -256,8 +290,14 @@ def _catch(rule_id: str, finding: Finding) -> list[str]:
 
 
 def _app_sections(infos: dict[str, dict[str, str]], findings: list[Finding], ctx: Ctx) -> list[str]:
-    """Open app-level findings: portal steps, never scripted."""
-    lines: list[str] = []
+    """Open app-level findings, first in the script: portal steps, never scripted."""
+    if not findings:
+        return []
+    lines = [
+        "",
+        ps_comment("START HERE: the app-level fix below changes what the target receives for"),
+        ps_comment("every guest at once; the per-guest sections after it fix what it cannot."),
+    ]
     for finding in findings:
         info = rule_info(infos, finding.rule_id)
         lines += _heading(f"{finding.rule_id} (app level): {info['title']}", info["remediation"])

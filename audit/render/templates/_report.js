@@ -142,9 +142,13 @@
     for (var k = 0; k < G.flagged[gi].length; k++) w = Math.min(w, ruleSev[G.flagged[gi][k]]);
     worst[gi] = w;
   }
-  // Addresses arrive split at their last "@" (see html.py); join them back.
+  // Addresses arrive split at their last "@" (see _html_data.py); join them back. A UPN sent as 0
+  // is the mail's #EXT# form: alias_domain#EXT#@<initial domain>.
   function joinAt(local, code) { return code < 0 ? local : local + "@" + G.at[code]; }
-  function upn(i) { return joinAt(G.upn[i], G.upn_at[i]); }
+  function upn(i) {
+    var local = G.upn[i] === 0 ? G.mail[i] + "_" + G.at[G.mail_at[i]] + "#EXT#" : G.upn[i];
+    return joinAt(local, G.upn_at[i]);
+  }
   function mail(i) { return joinAt(G.mail[i], G.mail_at[i]); }
   function target(i) { return G.target[i] === 0 ? mail(i) : G.target[i]; }
   function targetKey(i) { return G.key[i] === 0 ? mail(i) : G.key[i]; }
@@ -159,16 +163,36 @@
     return hay;
   }
 
+  // Worst first: blocked, unmanaged, unknown, out of scope, ready; then the most severe and the
+  // most open findings (the order of the embedded subset, see _html_select.py).
   var OUTCOME_ORDER = { blocked: 0, unmanaged: 1, unknown: 2, out_of_scope: 3, ready: 4 };
   function outcomeKey(codes) {
     return function () {
       var key = new Float64Array(N);
       for (var i = 0; i < N; i++) {
         var o = data.outcomes[codes[i]];
-        key[i] = o in OUTCOME_ORDER ? OUTCOME_ORDER[o] : 9;
+        key[i] = (o in OUTCOME_ORDER ? OUTCOME_ORDER[o] : 9) * 1e6 + worst[i] * 1e4 - G.flagged[i].length;
       }
       return key;
     };
+  }
+
+  // The detail text of rule code c for guest i (open findings first, then muted), or "".
+  function detailOf(i, c) {
+    var k = G.flagged[i].indexOf(c);
+    if (k >= 0) return G.details[G.fd[i][k]] || "";
+    k = G.muted[i].indexOf(c);
+    return k >= 0 ? G.details[G.md[i][k]] || "" : "";
+  }
+
+  // The rule that decides the guest's outcome (its first reason), or its most severe finding.
+  function mainRule(i) {
+    var told = G.reasons[i].filter(function (c) { return detailOf(i, c); });
+    if (told.length) return told[0];
+    if (G.reasons[i].length) return G.reasons[i][0];
+    var best = -1;
+    G.flagged[i].forEach(function (c) { if (best < 0 || ruleSev[c] < ruleSev[best]) best = c; });
+    return best;
   }
 
   function badge(code) {
@@ -211,20 +235,77 @@
     tr.appendChild(who);
 
     var cell = el("td");
+    cell.setAttribute("data-label", "E-mail sent to target");
     var t = target(i);
     cell.appendChild(el("span", "clip mail", t === null ? "— none —" : t));
     if (G.target[i] !== 0 && G.mail[i] !== null) cell.appendChild(el("span", "cell-sub", "mail: " + mail(i)));
     tr.appendChild(cell);
 
-    var o = el("td"); o.appendChild(badge(G.outcome[i])); tr.appendChild(o);
-    var wi = el("td"); wi.appendChild(badge(G.whatif[i])); tr.appendChild(wi);
-    var f = el("td", "findings"); chips(f, i); tr.appendChild(f);
+    var o = el("td", "why"); o.appendChild(badge(G.outcome[i]));
+    var main = mainRule(i);
+    if (main >= 0) {
+      var reason = el("span", "cell-sub reason", rules[main].id + ": " + (detailOf(i, main) || rules[main].title));
+      reason.title = reason.textContent;
+      o.appendChild(reason);
+    }
+    tr.appendChild(o);
+    var wi = el("td"); wi.setAttribute("data-label", "What-if"); wi.appendChild(badge(G.whatif[i])); tr.appendChild(wi);
+    var f = el("td", "findings"); f.setAttribute("data-label", "Findings"); chips(f, i); tr.appendChild(f);
     return tr;
+  }
+
+  // One finding in the detail row: rule, title, the guest's detail and (for the rules that decide
+  // the outcome) the fix.
+  function findingItem(i, c, kind) {
+    var rule = rules[c], li = el("li", "finding c-" + rule.severity);
+    var head = el("div", "finding-head");
+    head.appendChild(el("span", "sev sev-" + (rule.severity || "info"), rule.severity || "?"));
+    head.appendChild(el("code", null, rule.id));
+    if (kind) head.appendChild(el("span", "muted", kind));
+    li.appendChild(head);
+    li.appendChild(el("div", "finding-title", rule.title));
+    var detail = detailOf(i, c);
+    if (detail) li.appendChild(el("div", "finding-detail", detail));
+    return li;
+  }
+
+  function findingList(i) {
+    var box = el("div", "findings-detail"), reasons = G.reasons[i];
+    if (reasons.length) {
+      box.appendChild(el("h4", null, "Why " + (data.outcome_labels[data.outcomes[G.outcome[i]]] || "this outcome").toLowerCase()));
+      var why = el("ul", "finding-list");
+      reasons.forEach(function (c) {
+        var li = findingItem(i, c, "");
+        if (rules[c].fix) {
+          var fix = el("div", "finding-fix");
+          fix.appendChild(el("strong", null, "Fix: "));
+          fix.appendChild(document.createTextNode(rules[c].fix));
+          li.appendChild(fix);
+        }
+        why.appendChild(li);
+      });
+      box.appendChild(why);
+    }
+    var others = G.flagged[i].filter(function (c) { return reasons.indexOf(c) < 0; });
+    if (others.length) {
+      box.appendChild(el("h4", null, reasons.length ? "Other open findings" : "Open findings"));
+      var list = el("ul", "finding-list");
+      others.forEach(function (c) { list.appendChild(findingItem(i, c, "")); });
+      box.appendChild(list);
+    }
+    if (G.muted[i].length) {
+      box.appendChild(el("h4", null, "Muted by an exception"));
+      var muted = el("ul", "finding-list muted");
+      G.muted[i].forEach(function (c) { muted.appendChild(findingItem(i, c, "muted")); });
+      box.appendChild(muted);
+    }
+    return box;
   }
 
   function guestDetail(i) {
     var tr = el("tr", "detail"), td = el("td");
     td.colSpan = 6;
+    td.appendChild(findingList(i));
     var dl = el("dl", "kv");
     var names = function (codes) { return codes.map(function (c) { return rules[c].id; }).join(", "); };
     [
@@ -300,7 +381,7 @@
     filter: guestFilter,
     row: guestRow,
     detail: guestDetail,
-    sortKey: "findings",
+    sortKey: "outcome",
     sortDir: 1,
     columns: {
       name: { rank: true, value: function (i) { return G.name[i]; } },
@@ -325,6 +406,26 @@
     refreshGuests();
   });
   guests.refresh();
+
+  // KPI cards filter by outcome, rule links by rule; both then show the table.
+  function showGuests(outcome, ruleId) {
+    q.value = "";
+    [fOutcome, fWhatif, fRule, fSev, fDomain].forEach(function (s) { s.value = ""; });
+    if (outcome) fOutcome.value = String(data.outcomes.indexOf(outcome));
+    if (ruleId) {
+      var code = -1;
+      rules.forEach(function (r, k) { if (r.id === ruleId) code = k; });
+      if (code >= 0 && !fRule.querySelector('option[value="' + code + '"]')) addOptions(fRule, [[code, ruleId]]);
+      fRule.value = code >= 0 ? String(code) : "";
+    }
+    refreshGuests();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("a[data-outcome]"), function (a) {
+    a.addEventListener("click", function () { showGuests(a.getAttribute("data-outcome"), null); });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("a[data-rule]"), function (a) {
+    a.addEventListener("click", function () { showGuests(null, a.getAttribute("data-rule")); });
+  });
 
   // ---- domains ---------------------------------------------------------------------------
   var D = data.domains, ND = D.domain.length, dq = $("domain-q");
