@@ -68,7 +68,7 @@ def analysis_options(func: F) -> F:
         click.option("--no-verified-domains", is_flag=True, default=None,
                      help="Say on purpose that the target has no verified domain yet (the report states it); without it, no verified domain is an error."),
         click.option("--verification-token", multiple=True, metavar="TOKEN[,TOKEN...]",
-                     help="Your vendor TXT record value (atlassian-domain-verification=abc123) or the token alone; comma-separated list; repeatable."),
+                     help="Your own DNS verification record's value (google-site-verification=abc123) or the token alone; comma-separated list; repeatable."),
         click.option("--stale-days", type=click.IntRange(1, None), default=None, help="Days without sign-in (default 90)."),
         click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
                      help="Exit 1 when an open finding is at or above this severity."),

@@ -60,6 +60,11 @@ def next_steps(result: AuditResult, out: Path) -> list[str]:
     return [f"open: {out / 'report.html'}", f"next: {_next(result)}"]
 
 
+def _guests(n: int) -> str:
+    """``1 guest is`` / ``2,345 guests are``."""
+    return f"{n:,} guest is" if n == 1 else f"{n:,} guests are"
+
+
 def _next(result: AuditResult) -> str:
     counts = result.outcome_counts()
     failed = [s for s in result.sources if s.state.value == "failed"]
@@ -79,12 +84,12 @@ def _next(result: AuditResult) -> str:
         )
     if counts.get("blocked"):
         return (
-            f"{counts['blocked']:,} guests are blocked: click Blocked in the report to see why "
-            "and the fix for each; review remediation.ps1 before running it with -Apply"
+            f"{_guests(counts['blocked'])} blocked: click Blocked in the report to see why and "
+            "the fix for each; review remediation.ps1 before running it with -Apply"
         )
     if counts.get("unmanaged"):
         return (
-            f"{counts['unmanaged']:,} guests would arrive unmanaged: click Unmanaged in the "
+            f"{_guests(counts['unmanaged'])} going to arrive unmanaged: click Unmanaged in the "
             "report for the domains to verify in the target"
         )
     return "nothing blocks provisioning: keep report.html with the go-live records"

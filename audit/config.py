@@ -4,7 +4,7 @@ Read from a TOML file (``--config``) and overridden by CLI flags. Example::
 
     target = "atlassian"           # or "auto" (the default): picked from the collected app
     verified_domains = ["contoso.com", "contoso.onmicrosoft.com"]
-    verification_tokens = ["atlassian-domain-verification=abc123"]
+    verification_tokens = ["google-site-verification=abc123"]   # targets with a documented record
     stale_days = 90
     fail_on = "high"
 
