@@ -218,7 +218,7 @@ def _app_findings(result: AuditResult) -> list[dict[str, Any]]:
 
 
 def _target_title(name: str) -> str:
-    """The target's product name (``Atlassian Cloud``), or its profile name when unknown."""
+    """The target profile's product title, or its profile name when unknown."""
     target = all_targets().get(name)
     return target.title if target is not None else name
 
