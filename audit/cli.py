@@ -115,6 +115,11 @@ def collect_options(func: F) -> F:
                      help="Resume an interrupted collection from its checkpoint."),
         click.option("--max-retry-wait", type=click.FloatRange(0, 3600), default=120.0, show_default=True,
                      help="Longest wait (s) honoured for a throttling Retry-After; capped waits are reported."),
+        click.option("--atlassian-org", metavar="ORG_ID",
+                     help="Atlassian organization id: read its domains and accounts (key: ATLASSIAN_API_KEY)."),
+        click.option("--atlassian-directory", metavar="DIR_ID",
+                     help="Atlassian SCIM directory id: read its users (key: ATLASSIAN_SCIM_KEY)."),
+        click.option("--atlassian-url", help="Atlassian API base URL (default https://api.atlassian.com)."),
     ]  # fmt: skip
     return signin_options(_apply(func, opts))
 

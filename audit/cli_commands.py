@@ -94,7 +94,19 @@ def collect_options_from(flags: Flags, config: AuditConfig) -> CollectOptions:
         checkpoint_dir=flags.get("checkpoint_dir"),
         resume=flags.get("resume", True),
         max_retry_wait=flags.get("max_retry_wait") or 120.0,
+        **_atlassian_from(flags, config),
     )
+
+
+def _atlassian_from(flags: Flags, config: AuditConfig) -> dict[str, Any]:
+    """The Atlassian options: ids from the flags or the config file, keys only from the environment."""
+    return {
+        "atlassian_org": flags.get("atlassian_org") or config.atlassian_org,
+        "atlassian_directory": flags.get("atlassian_directory") or config.atlassian_directory,
+        "atlassian_url": flags.get("atlassian_url"),
+        "atlassian_api_key": os.environ.get("ATLASSIAN_API_KEY") or None,
+        "atlassian_scim_key": os.environ.get("ATLASSIAN_SCIM_KEY") or None,
+    }
 
 
 def _incremental_base(path: str | None) -> snap.Snapshot | None:

@@ -7,6 +7,8 @@ Read from a TOML file (``--config``) and overridden by CLI flags. Example::
     verification_tokens = ["google-site-verification=abc123"]   # targets with a documented record
     stale_days = 90
     fail_on = "high"
+    atlassian_org = "<organization id>"        # read the target side (key: ATLASSIAN_API_KEY)
+    atlassian_directory = "<SCIM directory id>" # and its SCIM directory (key: ATLASSIAN_SCIM_KEY)
 
     [[exceptions]]
     match = "partner.com"          # a guest object id, a UPN, or a mail domain
@@ -59,6 +61,8 @@ class AuditConfig:
     public_domains: tuple[str, ...] = ()
     mapping: dict[str, str] = field(default_factory=dict)
     no_verified_domains: bool = False
+    atlassian_org: str | None = None
+    atlassian_directory: str | None = None
 
     def with_overrides(self, **values: Any) -> AuditConfig:
         """A copy with the given non-empty values replaced (CLI flags win over the file).
@@ -166,6 +170,8 @@ _KEYS = frozenset(
         "exceptions",
         "public_domains",
         "mapping",
+        "atlassian_org",
+        "atlassian_directory",
     }
 )
 
@@ -197,6 +203,9 @@ def _from_toml(data: dict[str, Any], file: Path) -> dict[str, Any]:
             out["exceptions"] = tuple(_exception(e) for e in data["exceptions"])
         if "mapping" in data:
             out["mapping"] = {str(k): str(v) for k, v in dict(data["mapping"]).items()}
+        for key in ("atlassian_org", "atlassian_directory"):
+            if _optional_text(data.get(key)) is not None:
+                out[key] = _optional_text(data[key])
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from None
     except (TypeError, ValueError, KeyError) as exc:
@@ -220,6 +229,10 @@ def _flag(value: Any, key: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{key} must be true or false, not {value!r}")
     return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def _exception(entry: Any) -> Waiver:

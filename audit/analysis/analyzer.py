@@ -10,14 +10,21 @@ import pandas as pd
 from audit._text import text_isin
 from audit._version import __version__
 from audit.analysis import engine
-from audit.analysis.engine import APP, Context, Rule, RuleRun, worded
+from audit.analysis.engine import APP, TARGET, Context, Rule, RuleRun, worded
 from audit.analysis.findings import findings_table, rules_table, status_table
 from audit.analysis.frame import guests_frame
 from audit.analysis.frame_target import EffectiveMapping, effective_mapping
 from audit.analysis.outcomes import predict_outcomes
+from audit.analysis.reconcile import domain_comparison, reconcile
 from audit.analysis.result import AuditResult
 from audit.analysis.settings import setting_warnings, settings_view
 from audit.analysis.summary import WhatIf, domains_table, whatif_summary
+from audit.analysis.target_accounts import (
+    empty_target_users,
+    evidence_statuses,
+    target_side,
+    target_users_frame,
+)
 from audit.analysis.target_choice import target_for
 from audit.analysis.waivers import apply_waivers
 from audit.config import AuditConfig
@@ -42,11 +49,13 @@ def analyze(
     frame = guests_frame(snapshot, config=config, target=target)
     mapping = effective_mapping(snapshot, config, target, None)
     context = _context(snapshot, config, target, mapping, now)
-    runs = _run(rules or all_rules(), frame, context, snapshot)
+    side = target_side(snapshot, target)
+    users = target_users_frame(side, frame, _own_domains(snapshot))
+    runs = _run(rules or all_rules(), frame, context, snapshot, users)
     flagged = _flagged(runs, frame)
     ran = [run.rule for run in runs if run.state is RuleState.RAN]
     outcomes = _outcomes(frame, ran, context)
-    findings = findings_table(runs, frame, snapshot)
+    findings = findings_table(runs, frame, snapshot, users)
     findings = apply_waivers(findings, frame, config.exceptions, now.date())
     mapping_info = mapping.to_dict() | {"error": frame.attrs.get("mapping_error")}
     return AuditResult(
@@ -58,7 +67,7 @@ def analyze(
         collected_at=snapshot.collected_at,
         sources=list(snapshot.sources.values()),
         guests=frame,
-        statuses=status_table(runs, frame),
+        statuses=status_table([r for r in runs if r.rule.level != TARGET], frame),
         findings=findings,
         rules=_with_in_scope(rules_table(runs, findings), runs, findings, outcomes),
         outcomes=outcomes,
@@ -68,6 +77,9 @@ def analyze(
         target_selection=choice.to_dict() | {"note": choice.note},
         settings=settings_view(config, target, snapshot),
         warnings=setting_warnings(config, target, findings, frame, now.date()),
+        target_users=users,
+        reconciliation=reconcile(frame, outcomes, users),
+        target_domains=domain_comparison(side, config),
     )
 
 
@@ -85,13 +97,23 @@ def _whatif(
 
 
 def _run(
-    rules: Sequence[Rule], frame: pd.DataFrame, context: Context, snapshot: Snapshot
+    rules: Sequence[Rule],
+    frame: pd.DataFrame,
+    context: Context,
+    snapshot: Snapshot,
+    target_users: pd.DataFrame | None,
 ) -> list[RuleRun]:
-    """Run the rules that mean something for the target, in its words; skip the others."""
+    """Run the rules that mean something for the target, in its words; skip the others.
+
+    Target-level rules read the target users frame; the sources rules name by role
+    (``target_provisioned``...) stand for the target's own evidence sources.
+    """
     target = context.target
-    runs = engine.run(
-        [worded(r, target) for r in rules if r.applies_to(target)], frame, context, snapshot.sources
-    )
+    sources = snapshot.sources | evidence_statuses(snapshot, target)
+    chosen = [worded(r, target) for r in rules if r.applies_to(target)]
+    users = target_users if target_users is not None else empty_target_users()
+    runs = engine.run([r for r in chosen if r.level != TARGET], frame, context, sources)
+    runs += engine.run([r for r in chosen if r.level == TARGET], users, context, sources)
     skipped = {
         r.id: RuleRun(worded(r, target), RuleState.SKIPPED, r.why_not(target) or "") for r in rules
     }
@@ -131,6 +153,16 @@ def _flagged(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
+def _own_domains(snapshot: Snapshot) -> list[str]:
+    """The tenant's own domains (its users' domains; members are not collected)."""
+    domains = snapshot.table("domains")
+    own = (
+        list(domains["id"].dropna().astype(str)) if domains is not None and "id" in domains else []
+    )
+    initial = snapshot.tenant.get("initial_domain")
+    return [*own, *([str(initial)] if initial else [])]
+
+
 def _outcomes(frame: pd.DataFrame, ran: Sequence[Rule], context: Context) -> pd.DataFrame:
     now = predict_outcomes(frame, ran, prefix="target", context=context)
     whatif = predict_outcomes(frame, ran, prefix="whatif", context=context)
@@ -141,6 +173,7 @@ def _outcomes(frame: pd.DataFrame, ran: Sequence[Rule], context: Context) -> pd.
             "reasons": now["reasons"],
             "whatif_outcome": whatif["outcome"],
             "whatif_reasons": whatif["reasons"],
+            "target_account": frame["target_account"],
         }
     )
 

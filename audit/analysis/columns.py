@@ -11,7 +11,17 @@ from typing import Any, cast
 
 import pandas as pd
 
-__all__ = ["COLUMNS", "FRAME_COLUMNS", "Column", "columns_markdown", "conform", "dtype_of"]
+__all__ = [
+    "COLUMNS",
+    "FRAME_COLUMNS",
+    "TARGET_ACCOUNTS",
+    "TARGET_USER_COLUMNS",
+    "TARGET_USER_FRAME_COLUMNS",
+    "Column",
+    "columns_markdown",
+    "conform",
+    "dtype_of",
+]
 
 TEXT, BOOL, NULLABLE_BOOL, TIME, LIST, INT = (
     "str",
@@ -136,10 +146,78 @@ COLUMNS: tuple[Column, ...] = (
     Column("last_prov_action", TEXT, ""),
     Column("last_prov_error", TEXT, ""),
     Column("last_prov_time", TIME, "its time"),
+    Column(
+        "target_account",
+        TEXT,
+        "the account the guest gets in the target, from target-side evidence: `new` (no account "
+        "the organization can see has the target e-mail), `links_managed` / `links_unmanaged` "
+        "(a managed / unmanaged account has it), `already_provisioned` (the provisioning "
+        "directory holds the guest: `externalId` = object id, or `userName` = `target_key`), "
+        "`conflict` (the e-mail belongs to another directory user, or to an account linked to "
+        "one), `unknown` (a source it needs was not read); NA without target-side evidence. "
+        "Without the directory, `already_provisioned` and `conflict` cannot be seen",
+    ),
+    Column("whatif_target_account", TEXT, "the same under the recommended mapping"),
+    Column(
+        "target_user_id",
+        TEXT,
+        "id of the provisioning-directory user that holds the guest (NA: none, or not read)",
+    ),
+    Column(
+        "target_conflict",
+        TEXT,
+        "for `conflict`: who holds the target e-mail (directory user id, or account id)",
+    ),
 )
 
+TARGET_ACCOUNTS = (
+    "new",
+    "links_managed",
+    "links_unmanaged",
+    "already_provisioned",
+    "conflict",
+    "unknown",
+)
+"""Values of ``target_account``."""
+
+TARGET_USER_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "tu_id",
+        TEXT,
+        "id of the user in the target's provisioning (SCIM) directory (the `object_id` of its findings)",
+    ),
+    Column("tu_user_name", TEXT, "`userName`, `externalId`, `displayName` (hostile: never trust)"),
+    Column("tu_external_id", TEXT, ""),
+    Column("tu_display_name", TEXT, ""),
+    Column("tu_email", TEXT, "its primary e-mail"),
+    Column("tu_email_domain", TEXT, "that e-mail's domain, lower-case IDNA A-label"),
+    Column("tu_active", NULLABLE_BOOL, "`active`"),
+    Column("tu_account_id", TEXT, "the target account it is linked to (NA: not linked)"),
+    Column(
+        "tu_account_state",
+        TEXT,
+        "that account: `managed`, `unmanaged`, `unlinked` (no account), `unknown` (not visible)",
+    ),
+    Column(
+        "tu_external",
+        NULLABLE_BOOL,
+        "a guest's, as far as can be told: it holds an audited guest, or its userName or e-mail "
+        "has `#EXT#` or is not on one of the tenant's domains (False: a member's; members are not "
+        "collected)",
+    ),
+    Column(
+        "tu_guest_id",
+        TEXT,
+        "object id of the Entra guest it holds (`externalId` = object id, else `userName` = that guest's `target_key`; NA: none)",
+    ),
+    Column("tu_guest_email", TEXT, "that guest's `target_email` now"),
+)
+"""The target users frame: one row per user of the target's provisioning directory (rules of
+level ``target`` read it)."""
+
 FRAME_COLUMNS: set[str] = {c.name for c in COLUMNS}
-_DTYPES = {c.name: c.dtype for c in COLUMNS}
+TARGET_USER_FRAME_COLUMNS: set[str] = {c.name for c in TARGET_USER_COLUMNS}
+_DTYPES = {c.name: c.dtype for c in (*COLUMNS, *TARGET_USER_COLUMNS)}
 
 
 def dtype_of(column: str) -> str:
@@ -162,10 +240,11 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def columns_markdown() -> str:
-    """The guests-frame table of ``audit/COLUMNS.md``: consecutive columns with one meaning share a row."""
+def columns_markdown(columns: tuple[Column, ...] = COLUMNS) -> str:
+    """A column table of ``audit/COLUMNS.md`` (the guests frame by default): consecutive columns
+    with one meaning share a row."""
     rows: list[tuple[list[str], str, str]] = []
-    for c in COLUMNS:
+    for c in columns:
         if not c.meaning and rows:
             rows[-1][0].append(c.name)
         else:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from audit.analysis.columns import FRAME_COLUMNS, conform
+from audit.analysis.columns import FRAME_COLUMNS, TARGET_USER_FRAME_COLUMNS, conform
 from audit.models import Outcome, RuleState, Severity, SourceStatus
 from audit.plans import Planner
 from audit.targets import Target, get_target, words
@@ -28,6 +28,9 @@ from audit.targets import Target, get_target, words
 _ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 GUEST = "guest"
 APP = "app"
+TARGET = "target"
+"""Level of rules about users of the target's provisioning directory: they read the target users
+frame (``TARGET_USER_COLUMNS``), and their findings' ``object_id`` is the directory user's id."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,12 @@ def validate(rule: Rule, known_columns: set[str] = FRAME_COLUMNS) -> None:
         problems.append("title must be 1-120 characters")
     if not rule.rationale or not rule.remediation:
         problems.append("rationale and remediation are required")
+    if rule.level == TARGET and known_columns is FRAME_COLUMNS:
+        known_columns = TARGET_USER_FRAME_COLUMNS
     if unknown := (set(rule.columns) | set(rule.outcome_columns)) - known_columns:
         problems.append(f"unknown columns {sorted(unknown)}")
+    if rule.level == TARGET and rule.outcome is not None:
+        problems.append("a target-level rule decides no guest's outcome")
     if rule.outcome_when is not None and rule.outcome is None:
         problems.append("outcome_when needs an outcome")
     for text in (rule.title, rule.rationale, rule.remediation, rule.plan_note):

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit._text import text_array, text_series
-from audit.analysis.engine import APP, RuleRun
+from audit.analysis.engine import APP, TARGET, RuleRun
 from audit.models import RuleState
 from audit.snapshot import Snapshot
 
@@ -36,13 +36,29 @@ _FRAME_FIELDS = {
     "mail": "mail",
     "mail_domain": "domain",
 }
+# A target-level finding names the directory user: its id, userName, displayName, e-mail, domain.
+_TARGET_FIELDS = {
+    "tu_id": "object_id",
+    "tu_user_name": "user_principal_name",
+    "tu_display_name": "display_name",
+    "tu_email": "mail",
+    "tu_email_domain": "domain",
+}
 
 
 def findings_table(
-    runs: Sequence[RuleRun], frame: pd.DataFrame, snapshot: Snapshot
+    runs: Sequence[RuleRun],
+    frame: pd.DataFrame,
+    snapshot: Snapshot,
+    target_users: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per (flagged rule, object); app-level rules give one finding on the app."""
-    parts = [_guest_findings([run for run in runs if run.rule.level != APP], frame)]
+    """One row per (flagged rule, object); app-level rules give one finding on the app, and
+    target-level rules one per flagged user of the target's directory (``target_users``)."""
+    guest_runs = [run for run in runs if run.rule.level not in (APP, TARGET)]
+    parts = [_guest_findings(guest_runs, frame)]
+    target_runs = [run for run in runs if run.rule.level == TARGET]
+    if target_runs and target_users is not None:
+        parts.append(_guest_findings(target_runs, target_users, _TARGET_FIELDS))
     parts += [_app_finding(run, frame, snapshot) for run in runs if run.rule.level == APP]
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -62,8 +78,11 @@ def _flag_positions(run: RuleRun) -> np.ndarray:
     return np.flatnonzero(run.mask.fillna(False).astype(bool).to_numpy())
 
 
-def _guest_findings(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFrame:
-    """The findings of guest-level rules, rule after rule, built with one take per column."""
+def _guest_findings(
+    runs: Sequence[RuleRun], frame: pd.DataFrame, fields: dict[str, str] = _FRAME_FIELDS
+) -> pd.DataFrame:
+    """The findings of guest-level rules (or of target-level ones over the target users frame,
+    with their ``fields``), rule after rule, built with one take per column."""
     positions = [_flag_positions(run) for run in runs]
     rows = np.concatenate([np.zeros(0, dtype=np.int64), *positions])
     index = pd.RangeIndex(len(rows))
@@ -77,7 +96,7 @@ def _guest_findings(runs: Sequence[RuleRun], frame: pd.DataFrame) -> pd.DataFram
         "severity": per_rule([run.rule.severity.value for run in runs]),
         "status": pd.Series("flagged", index=index, dtype="str"),
     }
-    for source, name in _FRAME_FIELDS.items():
+    for source, name in fields.items():
         columns[name] = frame[source].take(rows).set_axis(index)
     columns["detail"] = text_series(pa.concat_arrays(_details(runs)), index)
     columns["level"] = per_rule([run.rule.level for run in runs])

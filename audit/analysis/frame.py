@@ -17,6 +17,7 @@ from audit.analysis.frame_join import (
     domain_facts,
 )
 from audit.analysis.frame_target import add_targets, effective_mapping
+from audit.analysis.target_accounts import add_target_accounts, organization_verified, target_side
 from audit.analysis.target_choice import target_for
 from audit.config import AuditConfig
 from audit.guests import guest_mask, public_domains
@@ -74,15 +75,17 @@ def guests_frame(
     frame = add_mailusers(frame, snapshot.table("mailusers"))
     frame = add_provisioning(frame, snapshot.table("provisioning_logs"))
     effective = effective_mapping(snapshot, config, target, mapping)
+    side = target_side(snapshot, target)
     frame = add_targets(
-        frame, facts, effective, config, target, snapshot.tenant.get("initial_domain")
-    )
+        frame, facts, effective, config, target, snapshot.tenant.get("initial_domain"),
+        organization=organization_verified(side),
+    )  # fmt: skip
     public = _public(config)
     frame["target_email_public"] = frame["target_email_domain"].isin(public).astype(bool)
     frame["whatif_target_email_public"] = (
         frame["whatif_target_email_domain"].isin(public).astype(bool)
     )
-    return frame
+    return add_target_accounts(frame, side)
 
 
 def _identity(users: pd.DataFrame, initial_domain: str | None) -> pd.DataFrame:

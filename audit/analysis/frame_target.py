@@ -108,14 +108,22 @@ def add_targets(
     config: AuditConfig,
     target: Target,
     initial_domain: str | None,
+    *,
+    organization: set[str] | None = None,
 ) -> pd.DataFrame:
-    """``target_*`` columns (current mapping) and ``whatif_*`` columns (recommended mapping)."""
+    """``target_*`` columns (current mapping) and ``whatif_*`` columns (recommended mapping).
+
+    ``organization``: the domains the target organization has verified, when it was read; they
+    then decide ``target_domain_verified`` instead of the configured ones (:func:`verified`).
+    """
     frame["target_key"], key_error = _evaluate(mapping.key, frame)
     frame["target_key_normalised"] = normalised_key(frame["target_key"], target)
     frame["target_email"], email_error = _evaluate(mapping.email, frame)
     frame["target_email_domain"] = addr.domain_of(frame["target_email"])
-    frame["target_domain_verified"] = verified(frame["target_email_domain"], facts, config, target)
-    _add_whatif(frame, facts, config, target, initial_domain)
+    frame["target_domain_verified"] = verified(
+        frame["target_email_domain"], facts, config, target, organization=organization
+    )
+    _add_whatif(frame, facts, config, target, initial_domain, organization)
     frame.attrs["mapping_error"] = key_error or email_error
     return frame
 
@@ -126,6 +134,7 @@ def _add_whatif(
     config: AuditConfig,
     target: Target,
     initial_domain: str | None,
+    organization: set[str] | None,
 ) -> None:
     """The ``whatif_*`` columns: the recommended mapping's values, or without one the current."""
     rec = target.recommended_mapping
@@ -139,7 +148,9 @@ def _add_whatif(
     frame["whatif_target_email"], _ = _evaluate(rec.get(target.email_attribute, ""), frame)
     frame["whatif_target_email_domain"] = addr.domain_of(frame["whatif_target_email"])
     # The what-if assumes its precondition: the initial domain is verified in the target.
-    whatif = verified(frame["whatif_target_email_domain"], facts, config, target)
+    whatif = verified(
+        frame["whatif_target_email_domain"], facts, config, target, organization=organization
+    )
     on_initial = frame["whatif_target_email_domain"].eq(initial_domain or "").fillna(False)
     frame["whatif_domain_verified"] = whatif.mask(on_initial.astype(bool), True)
 
@@ -171,16 +182,25 @@ def _evaluate(expression: str, frame: pd.DataFrame) -> tuple[pd.Series, str | No
 
 
 def verified(
-    domains: pd.Series, facts: pd.DataFrame | None, config: AuditConfig, target: Target
+    domains: pd.Series,
+    facts: pd.DataFrame | None,
+    config: AuditConfig,
+    target: Target,
+    *,
+    organization: set[str] | None = None,
 ) -> pd.Series:
     """Is each domain verified in the target: listed, or publishing the vendor TXT with our token.
 
-    Unlisted domains whose TXT could not be read are NA (unknown) when tokens were given.
+    Unlisted domains whose TXT could not be read are NA (unknown) when tokens were given. When the
+    target organization's own list was read (``organization``), it decides alone: the configured
+    domains and tokens are then only compared with it (:mod:`audit.analysis.reconcile`).
     """
     if target.verifies_domains is None:  # not documented for this target: unknown
         return pd.Series(pd.NA, index=domains.index, dtype="boolean")
     if not target.verifies_domains:
         return pd.Series(True, index=domains.index, dtype="boolean")
+    if organization is not None:
+        return domains.isin(organization).astype("boolean").mask(domains.isna(), pd.NA)
     listed_names = {addr.a_label(d.strip().lower().rstrip(".")) for d in config.verified_domains}
     listed = domains.isin(listed_names - {None})
     result = listed.astype("boolean")

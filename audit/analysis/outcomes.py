@@ -34,6 +34,7 @@ WHATIF_COLUMNS = {
     "target_email_domain": "whatif_target_email_domain",
     "target_email_public": "whatif_target_email_public",
     "target_domain_verified": "whatif_domain_verified",
+    "target_account": "whatif_target_account",
 }
 """Current-mapping columns and their counterparts under the recommended mapping."""
 

@@ -21,6 +21,20 @@ Renderers only format what is here; they compute nothing. Column contracts:
               ``verified_in_target`` (bool/NA), ``claimed_elsewhere`` (bool/NA), ``public_provider``,
               ``mail_state`` (``deliverable``/``null_mx``/``nxdomain``/``no_mail_host``/``unknown``),
               ``mx`` (str), ``txt_state``.
+
+With target-side evidence (None without):
+
+``target_users``    the target users frame: one row per user of the target's provisioning
+                    directory (``TARGET_USER_COLUMNS`` in ``audit/COLUMNS.md``); findings of
+                    ``target``-level rules name these users (``object_id`` = ``tu_id``).
+``reconciliation``  one row per guest the directory holds: ``object_id``,
+                    ``user_principal_name``, ``display_name``, ``target_user_id``, ``predicted``
+                    (outcome), ``actual_account`` (``managed``/``unmanaged``/``unlinked``/``unknown``),
+                    ``actual_active``, ``target_email`` (sent), ``actual_email`` (held), ``agrees``
+                    (NA: not compared), ``mismatch`` (what differs); see
+                    :mod:`audit.analysis.reconcile`.
+``target_domains``  the organization's domains against the configured ones
+                    (:func:`audit.analysis.reconcile.domain_comparison`).
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit.analysis.reconcile import reconciliation_summary
 from audit.analysis.result_view import result_html
 from audit.analysis.summary import WhatIf
 from audit.models import Outcome, SourceStatus
@@ -59,11 +74,19 @@ class AuditResult:
     target_selection: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    target_users: pd.DataFrame | None = None
+    reconciliation: pd.DataFrame | None = None
+    target_domains: dict[str, Any] | None = None
 
     def outcome_counts(self) -> dict[str, int]:
         """Guests per predicted outcome, every outcome present (zero when none)."""
         counts = self.outcomes["outcome"].value_counts() if len(self.outcomes) else pd.Series()
         return {o.value: int(counts.get(o.value, 0)) for o in Outcome}
+
+    def reconciliation_counts(self) -> dict[str, Any] | None:
+        """Guests the target's directory holds, compared / agreeing / disagreeing, in all and per
+        predicted outcome (None when the directory was not read)."""
+        return reconciliation_summary(self.reconciliation)
 
     def open_findings(self) -> pd.DataFrame:
         """Findings that are not muted by an exception."""

@@ -213,6 +213,7 @@ def _not_utf8(file: Path, raw: bytes) -> InputError:
 _EXPORT_FILE = re.compile(
     r"(organization|domains|users|servicePrincipal|appRoleAssignedTo|synchronizationJobs"
     r"|synchronizationSchema|provisioningLogs|dns)(\.\d+)?\.json|mailusers\.csv|groupMembers"
+    r"|atlassian"
 )
 
 

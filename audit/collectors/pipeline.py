@@ -27,6 +27,7 @@ from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot, now_utc
 
 if TYPE_CHECKING:
+    from audit.collectors.atlassian import AtlassianOptions
     from audit.collectors.dns import DnsResult
     from audit.collectors.dns_feed import DomainFeed
     from audit.collectors.mailusers import MailUsers
@@ -67,6 +68,27 @@ class CollectOptions:
     # ``redact_key``: pseudonymise names and addresses in the ``save_raw`` export with this key
     # (audit.redact; the reports of the same run use the same key, so they agree).
     redact_key: bytes | None = field(default=None, repr=False)
+    # Target-side evidence (Atlassian Cloud, audit.collectors.atlassian): the organization id,
+    # the SCIM directory id, a base URL override, and the two keys (the CLI reads them from
+    # ATLASSIAN_API_KEY / ATLASSIAN_SCIM_KEY only, never from a flag).
+    atlassian_org: str | None = None
+    atlassian_directory: str | None = None
+    atlassian_url: str | None = None
+    atlassian_api_key: str | None = field(default=None, repr=False)
+    atlassian_scim_key: str | None = field(default=None, repr=False)
+
+    def atlassian(self) -> AtlassianOptions:
+        """The Atlassian part of these options."""
+        from audit.collectors.atlassian import AtlassianOptions
+
+        return AtlassianOptions(
+            org=self.atlassian_org,
+            directory=self.atlassian_directory,
+            url=self.atlassian_url,
+            api_key=self.atlassian_api_key,
+            scim_key=self.atlassian_scim_key,
+            max_wait=self.max_retry_wait,
+        )
 
 
 async def collect(
@@ -100,6 +122,7 @@ async def _collect(
     now = now or now_utc()
     if options.save_raw and options.delta_from is not None:
         raise ConfigError("save_raw needs a full collection; it cannot be combined with delta_from")
+    _check_target_options(options)
     extra_tables: dict[str, pd.DataFrame] = {}
     feed = None if options.from_export or not options.dns else _domain_feed(options)
     try:
@@ -116,10 +139,14 @@ async def _collect_fed(
     extra_tables: dict[str, pd.DataFrame],
     feed: DomainFeed | None,
 ) -> Snapshot:
+    from audit.collectors.atlassian_run import beside, read_offline
+
     if options.from_export:
         records, statuses, extra = _offline(options.from_export)
+        target = read_offline(options.from_export)
     else:
-        records, statuses, extra = await _live(options, now, extra_tables, feed)
+        live = _live(options, now, extra_tables, feed)
+        (records, statuses, extra), target = await beside(live, options.atlassian())
     if feed is not None:
         await feed.idle()  # what follows holds the loop for seconds at scale
     redactor = _raw_redactor(options, records)
@@ -127,6 +154,10 @@ async def _collect_fed(
         from audit.collectors.export import write_raw
 
         write_raw(redactor.records(records) if redactor else records, options.save_raw)
+        target.save_raw(options.save_raw, redactor.p.text if redactor else None)
+    statuses |= target.statuses
+    extra_tables |= target.tables()
+    extra |= target.extra
     # Raw objects become tables as early as possible and are let go (gigabytes at a million
     # guests): the app's sources first, so they are gone before the users table is built.
     extra_tables |= source_tables(records, statuses, take=True)
@@ -136,6 +167,19 @@ async def _collect_fed(
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
     )
+
+
+def _check_target_options(options: CollectOptions) -> None:
+    """ConfigError for target-side options that cannot work (before anything is collected)."""
+    target = options.atlassian()
+    if not target.requested:
+        return
+    if options.from_export:
+        raise ConfigError(
+            "--from-export reads the target side from the export's atlassian/ folder; "
+            "drop --atlassian-org / --atlassian-directory"
+        )
+    target.check()
 
 
 def collect_sync(

@@ -7,7 +7,10 @@ sets one), so the emulator serves it verbatim and ``write_export`` writes a vali
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from audit.demo.atlassian_org import AtlassianOrg
 
 JSON = dict[str, Any]
 
@@ -57,6 +60,7 @@ class DemoTenant:
     expected: dict[str, set[str]] = field(
         default_factory=dict
     )  # user id -> rule ids that must flag
+    atlassian: AtlassianOrg | None = None  # the target organization (audit.demo.tenant_atlassian)
 
     @property
     def initial_domain(self) -> str:

@@ -136,6 +136,7 @@ from audit.demo.tenant_app import (
     service_principal,
     user_ref,
 )
+from audit.demo.tenant_atlassian import TargetSides
 from audit.demo.tenant_cases import CASES, build_cases, build_target_cases, guest_rule_ids
 from audit.demo.tenant_domains import (
     DEFAULT_DOMAIN,
@@ -229,7 +230,16 @@ def _generate(
     specs += [b.bulk(d) for d in plan.bulk[:extra]]  # every domain used at least once
     specs += [b.bulk() for _ in range(extra - len(plan.bulk[:extra]))]
     rng.shuffle(specs)
-    return _assemble(b, ids, plan, specs, epoch, members=5 + guests // 2000, oracle_for=own)
+    # The Atlassian organization exists for the Atlassian Cloud app only.
+    atlassian = target.name == DEFAULT_TARGET
+    sides = TargetSides(random.Random(f"{seed}:atlassian"), plan) if atlassian else None
+    members = 5 + guests // 2000
+    tenant, labels = _assemble(
+        b, ids, plan, specs, epoch, members=members, oracle_for=own, sides=sides
+    )
+    if sides is not None:
+        tenant.atlassian = sides.organization(tenant, random.Random(f"{seed}:atlassian-ids"))
+    return tenant, labels
 
 
 def _epoch(now: datetime | None) -> int:
@@ -281,6 +291,7 @@ def _assemble(
     now: int,
     members: int,
     oracle_for: frozenset[str] | None = None,
+    sides: TargetSides | None = None,
 ) -> tuple[DemoTenant, dict[str, str]]:
     """Turn specs into the Graph objects of the tenant; ``oracle_for`` limits ``expected`` to
     the guests of those cases (None: every guest)."""
@@ -311,6 +322,8 @@ def _assemble(
         in_scope += spec.scope not in ("none", "nested")
         if spec.prov is not None:
             logs += provisioning_entries(spec.prov, user, b, ids, now)
+        if sides is not None:
+            sides.note(spec, user)
     logs.sort(key=lambda e: str(e["activityDateTime"]), reverse=True)
     tenant = DemoTenant(
         organization=organization_json(ids, now),

@@ -4,7 +4,8 @@ The folder is what DESIGN.md's offline input describes: each ``.json`` file is t
 returns for that request (collection responses ``{"value": [...]}``, users paged when there are more
 than ``page_size``), and ``mailusers.csv`` is written the way ``Export-Csv -NoTypeInformation
 -Encoding UTF8`` writes it in Windows PowerShell: UTF-8 with a BOM, every field double-quoted, CRLF
-line ends. No ``dns.json``: the demo serves DNS live.
+line ends. No ``dns.json``: the demo serves DNS live. The tenant's Atlassian organization, when it
+has one, goes into ``atlassian/`` as its APIs answer (:mod:`audit.demo.atlassian_org`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from audit.demo.atlassian_org import AtlassianOrg, export_pages
 from audit.demo.model import DemoTenant
 from audit.demo.tenant_users import MAILUSER_COLUMNS
 
@@ -39,6 +41,22 @@ def write_export(tenant: DemoTenant, folder: Path, *, page_size: int = _MAX_PAGE
         _collection("auditLogs/provisioning", tenant.provisioning_logs),
     )
     _write_mailusers(folder / "mailusers.csv", tenant.mailusers)
+    if tenant.atlassian is not None:
+        _write_atlassian(folder / "atlassian", tenant.atlassian)
+
+
+def _write_atlassian(folder: Path, org: AtlassianOrg) -> None:
+    """The organization's listings as the Atlassian APIs answer them (numbered when paged)."""
+    folder.mkdir(exist_ok=True)
+    stems = {"atlassian_domains": "domains", "atlassian_users": "users",
+             "atlassian_directory_users": "directoryUsers", "atlassian_scim_users": "scimUsers"}  # fmt: skip
+    for source, pages in export_pages(org).items():
+        stem = stems[source]
+        if len(pages) == 1:
+            _json(folder / f"{stem}.json", pages[0])
+            continue
+        for number, page in enumerate(pages, 1):
+            _json(folder / f"{stem}.{number:04d}.json", page)
 
 
 def _collection(context: str, items: list[Any], next_link: str | None = None) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class GuestSpec:
     mu_emails: list[str] | None = None
     mu_external: str | None = None
     prov: str | None = None
+    target_side: str | None = None  # the guest's state in the target (audit.demo.tenant_atlassian)
     flags: set[str] = field(default_factory=set)
 
     def expected(self) -> set[str]:

@@ -15,12 +15,13 @@ from typing import Any
 from audit.errors import ConfigError
 from audit.plugins import discover
 from audit.targets._choose import AUTO, DEFAULT_TARGET, FALLBACK_TARGET, TargetChoice, choose
-from audit.targets._profile import KeyRules, Target, TargetCase, words
+from audit.targets._profile import Evidence, KeyRules, Target, TargetCase, words
 
 __all__ = [
     "AUTO",
     "DEFAULT_TARGET",
     "FALLBACK_TARGET",
+    "Evidence",
     "KeyRules",
     "Target",
     "TargetCase",

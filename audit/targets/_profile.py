@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
-__all__ = ["KeyRules", "Target", "TargetCase", "words"]
+__all__ = ["Evidence", "KeyRules", "Target", "TargetCase", "words"]
 
 Normalise = Callable[[pd.Series], pd.Series]
 
@@ -90,6 +90,31 @@ class TargetCase:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The sources a target's own collector reads on the target side, by what they hold.
+
+    Names are source (and snapshot table) names, whose tables have the columns of
+    :mod:`audit.target_tables`: ``domains`` the organization's domains and their verification,
+    ``accounts`` account listings the organization can see, ``provisioned`` the users of the
+    provisioning (SCIM) directory. None or empty: the target has no such source. Rules name
+    these roles (``target_domains``, ``target_accounts``, ``target_provisioned``), never a vendor.
+    """
+
+    domains: str | None = None
+    accounts: tuple[str, ...] = ()
+    provisioned: str | None = None
+
+    def aliases(self) -> dict[str, str]:
+        """Rule-facing source names → this target's source names (the first account source)."""
+        pairs = {
+            "target_domains": self.domains,
+            "target_accounts": self.accounts[0] if self.accounts else None,
+            "target_provisioned": self.provisioned,
+        }
+        return {alias: name for alias, name in pairs.items() if name}
+
+
+@dataclass(frozen=True)
 class Target:
     """One SaaS target profile; every fact carries the page it comes from in ``sources``.
 
@@ -131,6 +156,7 @@ class Target:
     not_documented: tuple[str, ...] = ()
     demo_cases: tuple[TargetCase, ...] = ()
     demo_mapping: dict[str, str] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
 
     def __post_init__(self) -> None:
         if self.key_rules.on_verified_domain and self.key_attribute != self.email_attribute:

@@ -30,11 +30,18 @@ Not documented (unknown here): the key's length, characters and case rules; the 
 the DNS TXT record (its prefix is taken from your own ``--verification-token`` when given whole);
 the console path of domain verification in Atlassian's words; a SCIM read rate limit; a
 recommended mapping for guests (the what-if follows Microsoft's originalUserPrincipalName note).
+
+Target-side evidence (read by ``audit.collectors.atlassian``: the organization's domains, its
+managed and unmanaged accounts, the SCIM directory's users): Atlassian's Organizations REST API
+and User provisioning (SCIM) REST API,
+https://developer.atlassian.com/cloud/admin/organization/rest/intro/ and
+https://developer.atlassian.com/cloud/admin/user-provisioning/rest/intro/.
+
 """
 
 from __future__ import annotations
 
-from audit.targets._profile import KeyRules, Target
+from audit.targets._profile import Evidence, KeyRules, Target
 
 TUTORIAL = (
     "https://learn.microsoft.com/entra/identity/saas-apps/atlassian-cloud-provisioning-tutorial"
@@ -67,6 +74,8 @@ TARGET = Target(
         "https://support.atlassian.com/provisioning-users/docs/understand-user-provisioning/",
         "https://support.atlassian.com/user-management/docs/verify-a-domain-to-manage-accounts/",
         "https://learn.microsoft.com/entra/identity/app-provisioning/how-provisioning-works",
+        "https://developer.atlassian.com/cloud/admin/organization/rest/intro/",
+        "https://developer.atlassian.com/cloud/admin/user-provisioning/rest/intro/",
     ),
     key_rules=KeyRules(
         case_insensitive=True,
@@ -91,5 +100,10 @@ TARGET = Target(
         "domain verification console path",
         "SCIM read rate limit",
         "recommended guest mapping",
+    ),
+    evidence=Evidence(
+        domains="atlassian_domains",
+        accounts=("atlassian_users", "atlassian_directory_users"),
+        provisioned="atlassian_scim_users",
     ),
 )
