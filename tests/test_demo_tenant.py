@@ -300,6 +300,26 @@ class _View:
         )
         self.duplicated = {m for m, n in mails.items() if n > 1}
         self.public = {d for d, _, _ in PUBLIC_DOMAINS}
+        self.held_by_other = _held_by_others(t)
+
+
+def _held_by_others(t: DemoTenant) -> set[str]:
+    """Guests' mails a SCIM user of the target holds that is not that guest (by externalId or
+    userName = the de-mangled UPN): the mails ``target-email-conflict`` must flag."""
+    org = t.atlassian
+    if org is None:
+        return set()
+    guests = {u["id"]: u for u in _guests(t)}
+    names = {_demangled(u["userPrincipalName"]).lower(): uid for uid, u in guests.items()}
+    taken = set()
+    for user in org.scim_users:
+        holds = user.get("externalId") if user.get("externalId") in guests else None
+        holds = holds or names.get(user["userName"].lower())
+        for email in user["emails"]:
+            for uid, guest in guests.items():
+                if uid != holds and (guest["mail"] or "").lower() == email["value"].lower():
+                    taken.add(uid)
+    return taken
 
 
 def _domain(user: JSON) -> str:
@@ -410,6 +430,7 @@ CHECKS: dict[str, Check] = {
     "guest-licensed": lambda v, u: bool(u["assignedLicenses"]),
     "external-member": lambda v, u: u["userType"] == "Member",
     "stale-guest": lambda v, u: _stale(u),
+    "target-email-conflict": lambda v, u: u["id"] in v.held_by_other,
 }
 
 

@@ -122,8 +122,12 @@ class _Month:
         return [u for u in self.t.users if u["id"] in self.t.expected]
 
     def keys(self) -> Counter[str]:
-        """How many guests use each address as ``mail`` or de-mangled UPN (case-insensitive)."""
-        return Counter(k for u in self.guests() for k in _keys(u))
+        """How many guests use each address as ``mail`` or de-mangled UPN (case-insensitive),
+        counting the addresses the target organization holds too: a guest whose address is
+        there is never changed or copied, so no target-side finding appears or vanishes."""
+        counts = Counter(k for u in self.guests() for k in _keys(u))
+        counts.update(_target_keys(self.t))
+        return counts
 
     def unique(self, user: JSON, keys: Counter[str]) -> bool:
         """No other guest shares this guest's addresses (so duplicates cannot appear or vanish)."""
@@ -516,3 +520,14 @@ _FIXES: tuple[tuple[str, Callable[[_Month, JSON], bool], float], ...] = (
     ("prior-provisioning-failure", _Month.retry_provisioning, 0.25),
     ("stale-guest", _Month.sign_in_again, 0.2),
 )
+
+
+def _target_keys(tenant: DemoTenant) -> list[str]:
+    """Every address the tenant's Atlassian organization holds (SCIM users, accounts)."""
+    org = tenant.atlassian
+    if org is None:
+        return []
+    found = [u.get("userName") for u in org.scim_users]
+    found += [e.get("value") for u in org.scim_users for e in u.get("emails") or []]
+    found += [a.get("email") for a in (*org.managed, *org.directory_users)]
+    return [str(k).lower() for k in found if k]

@@ -49,6 +49,26 @@ def serve(tenant: DemoTenant, *, latency: float = 0.0) -> Iterator[tuple[str, st
         yield graph.base_url, dns.address
 
 
+@contextlib.contextmanager
+def serve_target(tenant: DemoTenant) -> Iterator[dict[str, str]]:
+    """Run the tenant's Atlassian organization emulator (when it has one); yields the
+    ``ATLASSIAN_*`` settings a run needs (URL, ids and the demo's dummy keys), else nothing."""
+    org = tenant.atlassian
+    if org is None:
+        yield {}
+        return
+    from audit.demo.atlassian_emulator import AtlassianEmulator
+
+    with AtlassianEmulator(org) as emulator:
+        yield {
+            "ATLASSIAN_URL": emulator.base_url,
+            "ATLASSIAN_ORG": org.org_id,
+            "ATLASSIAN_DIRECTORY": org.directory_id,
+            "ATLASSIAN_API_KEY": org.api_key,
+            "ATLASSIAN_SCIM_KEY": org.scim_key,
+        }
+
+
 def run_demo(
     *,
     guests: int = 500,
@@ -81,7 +101,11 @@ def run_demo(
         verified_domains=tuple(tenant.verified_in_target),
         verification_tokens=demo_tokens(tenant, profile.name),
     )
-    with serve(tenant) as (graph_url, nameserver), progress.stage("collecting") as stage:
+    with (
+        serve(tenant) as (graph_url, nameserver),
+        serve_target(tenant) as target,
+        progress.stage("collecting") as stage,
+    ):
         options = CollectOptions(
             graph_url=graph_url,
             auth="none",
@@ -90,6 +114,11 @@ def run_demo(
             nameservers=(nameserver,),
             dns_timeout=1.0,
             mailusers=str(mailusers),
+            atlassian_url=target.get("ATLASSIAN_URL"),
+            atlassian_org=target.get("ATLASSIAN_ORG"),
+            atlassian_directory=target.get("ATLASSIAN_DIRECTORY"),
+            atlassian_api_key=target.get("ATLASSIAN_API_KEY"),
+            atlassian_scim_key=target.get("ATLASSIAN_SCIM_KEY"),
         )
         snapshot = collect_sync(options, config=config)
         stage["note"] = f"{guests:,} guests from the Graph emulator, DNS from the loopback server"
@@ -139,12 +168,14 @@ def _serve_forever(kw: dict[str, Any]) -> None:
     tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"], target=target)
     with tempfile.TemporaryDirectory(prefix="b2b-preflight-demo-") as tmp:
         mailusers = write_mailusers_csv(tenant, Path(tmp) / "mailusers.csv")
-        with serve(tenant) as (graph_url, nameserver):
+        with serve(tenant) as (graph_url, nameserver), serve_target(tenant) as target:
             click.echo(f"GRAPH_URL={graph_url}")
             click.echo(f"NAMESERVER={nameserver}")
             click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
             click.echo("VERIFICATION_TOKENS=" + ",".join(demo_tokens(tenant, target)))
             click.echo(f"MAILUSERS={mailusers}", nl=True)
+            for name, value in target.items():  # the keys are the demo's dummies
+                click.echo(f"{name}={value}")
             click.echo("Serving until Ctrl-C.", err=True)
             _wait_for_interrupt()
 

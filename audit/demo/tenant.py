@@ -12,7 +12,8 @@ by A-label); ``guests`` guests and external members (about 30 % purpose-built ca
 12 % of them unassigned); a few internal members (never audited); the "Atlassian Cloud" service
 principal, its assignments (a few users directly, two security groups, one nested group under the
 first), one provisioning job with the gallery default mapping (``emails`` <- ``[mail]``, so the
-app-level rule ``mapping-sends-external-address`` fires), provisioning logs and Get-MailUser rows.
+app-level rule ``mapping-sends-external-address`` fires), provisioning logs and Get-MailUser rows;
+and an Atlassian organization with its SCIM directory (:mod:`audit.demo.tenant_atlassian`).
 
 ``verified_in_target`` holds our two domains and the partner domains that publish our
 ``atlassian-domain-verification`` token (the IDN one as its A-label). ``expected[user id]`` is the
@@ -89,6 +90,7 @@ external-member             userType Member, invited, no MailUser -> external-me
                             exo-not-mail-enabled
 stale-sign-in               last sign-in 120-400 days ago -> stale-guest
 stale-never                 accepted long ago, no signInActivity -> stale-guest
+target-email-taken          a stale SCIM user in the target holds its mail -> target-email-conflict
 clean-verified              twin: plain guest on V -> (none)
 a-record-fallback           twin: no MX but A/AAAA (fourthcoffee.biz) -> domain-unverified
 dns-unanswered              twin: DNS times out (lamna-healthcare.eu) -> domain-unverified
@@ -110,6 +112,8 @@ other-vendor-txt            twin: partner with google-site-verification etc. -> 
 prov-recovered              twin: failure, then success (latest) -> (none)
 prov-success                twin: success only -> (none)
 recent-sign-in              twin: last sign-in 40-60 days ago -> (none)
+target-provisioned          twin: already provisioned into the target -> (none)
+target-managed-account      twin: a managed target account has its mail -> (none)
 hostile-name                nine otherwise clean guests named ``<script>``, ``=HYPERLINK(...)``,
                             ``+cmd|...``, ``@SUM(1)``, ``$(Remove-Item C:\\)``, backticks, RTL
                             override, emoji... -> (none)

@@ -48,6 +48,7 @@ GUEST_FIELDS = (
     "external_user_state",
     "flagged_rules",
     "muted_rules",
+    "target_account",
 )
 """Columns of guests.csv, in order (public contract)."""
 

@@ -89,6 +89,7 @@ def _guest_columns(result: AuditResult, rules: list[dict[str, Any]]) -> dict[str
     domain_codes, domains = _factorize(column(view, "mail_domain"))
     scope_codes, scopes = _factorize(column(view, "scope"))
     state_codes, states = _factorize(column(view, "external_user_state"))
+    account_codes, accounts = _factorize(column(view, "target_account"))
     outcome_index = {o: i for i, o in enumerate(OUTCOMES)}
     upn_local, upn_at = _split_at(py_values(column(view, "user_principal_name")), at)
     mail_local, mail_at = _split_at(mail, at)
@@ -110,6 +111,8 @@ def _guest_columns(result: AuditResult, rules: list[dict[str, Any]]) -> dict[str
         "state": state_codes,
         "states": states,
         "enabled": py_values(column(view, "account_enabled")),
+        "account": account_codes if accounts else None,  # None: no target-side evidence
+        "accounts": accounts,
         "outcome": _codes(column(view, "outcome"), outcome_index),
         "whatif": _codes(column(view, "whatif_outcome"), outcome_index),
         "reasons": _rule_codes(column(view, "reasons"), rules),

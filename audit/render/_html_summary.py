@@ -25,6 +25,7 @@ from audit.render._common import (
     tenant_name,
 )
 from audit.render._html_data import OUTCOME_LABELS
+from audit.render._html_target import target_section
 from audit.render.json_out import RULE_FIELDS
 from audit.render.json_out import records as json_records
 from audit.targets import all_targets
@@ -68,6 +69,7 @@ def context(result: AuditResult) -> dict[str, Any]:
         "skipped_rules": skipped_rules(result),
         "app_findings": _app_findings(result),
         "changes": _changes(result.diff),
+        "target_side": target_section(result),
     }
 
 

@@ -2,7 +2,8 @@
 
 Sheets: Summary (headline figures, warnings, outcome and severity tables, a bar chart of
 outcomes), Changes (only when the run was compared with an earlier one), Findings, Guests,
-Domains, Rules, Sources. A table longer than a sheet continues on "Guests (2)" and so on.
+Domains, Reconciliation (only with the target's provisioning directory: one row per guest it
+holds), Rules, Sources. A table longer than a sheet continues on "Guests (2)" and so on.
 
 What each table sheet is for: Findings and Guests carry the guest's predicted ``outcome`` and a
 ``fix`` column (the remediation of the finding's rule; for a guest, of the rule that decided its
@@ -126,6 +127,7 @@ _GUESTS = (
     _Col("external_user_state", 18),
     _Col("created", 21, "datetime"),
     _Col("last_sign_in", 21, "datetime"),
+    _Col("target_account", 20, "text", "target account"),
     _Col("object_id", 38),
 )
 _DOMAINS = (
@@ -164,6 +166,19 @@ _CHANGES = (
     _Col("new_outcome", 13, "styled", "new outcome"),
     _Col("detail", 60, wrap=True),
 )
+_RECONCILIATION = (
+    _Col("display_name", 28),
+    _Col("user_principal_name", 40, wrap=True),
+    _Col("predicted", 13, "styled"),
+    _Col("agrees", 9, "bool"),
+    _Col("mismatch", 54, wrap=True),
+    _Col("actual_account", 14, "text", "account"),
+    _Col("actual_active", 9, "bool", "active"),
+    _Col("target_email", 32, "text", "e-mail sent"),
+    _Col("actual_email", 32, "text", "e-mail held"),
+    _Col("target_user_id", 38, "text", "directory user id"),
+    _Col("object_id", 38),
+)
 _SOURCES = (
     _Col("name", 26),
     _Col("state", 14, "styled"),
@@ -174,7 +189,7 @@ _SOURCES = (
 )
 _BOLD = 0.85  # header text is bold: fewer characters fit a line
 # How many leading columns print (the rest stay on screen): who, outcome, why, fix.
-_PRINT = {"Findings": 7, "Guests": 6, "Rules": 7}
+_PRINT = {"Findings": 7, "Guests": 6, "Rules": 7, "Reconciliation": 5}
 
 
 def write_xlsx(
@@ -214,12 +229,20 @@ def _tables(result: AuditResult) -> list[_Table]:
         _findings(result, remediation),
         _guests(result, remediation),
         _plain("Domains", result.domains, _DOMAINS),
+        *_reconciliation(result),
         _plain("Rules", result.rules, _RULES),
         _plain("Sources", sources, _SOURCES),
     ]
     if result.diff is not None:
         tables.insert(0, _plain("Changes", result.diff.changes(), _CHANGES))
     return tables
+
+
+def _reconciliation(result: AuditResult) -> list[_Table]:
+    """The Reconciliation sheet (guests the target's directory holds), when it was read."""
+    if result.reconciliation is None:
+        return []
+    return [_plain("Reconciliation", result.reconciliation, _RECONCILIATION)]
 
 
 def _plain(title: str, frame: pd.DataFrame, cols: Sequence[_Col]) -> _Table:

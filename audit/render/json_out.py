@@ -2,7 +2,10 @@
 
 Top-level fields, in order: ``tool``, ``version``, ``tenant``, ``target``, ``app``,
 ``generated_at``, ``collected_at``, ``sources``, ``rules``, ``findings``, ``outcomes``,
-``summary``, ``whatif``, then ``diff`` only when the result was compared with an earlier run
+``summary``, ``whatif``; with target-side evidence ``reconciliation`` (``summary``: guests the
+target's directory holds, agreeing and not, per predicted outcome; ``guests``: one entry per held
+guest, :data:`RECONCILIATION_FIELDS`) and ``target_domains`` (the organization's domains against the
+configured ones); then ``diff`` only when the result was compared with an earlier run
 (see :meth:`audit.analysis.diff.Diff.to_dict`). Times are ISO 8601 UTC with a ``Z``; NA becomes ``null``.
 Records are built column by column (no per-row pandas access) so 100,000 guests serialise in well
 under a second.
@@ -42,6 +45,7 @@ from audit.render._common import atomic_path, findings_by_severity
 
 __all__ = [
     "OUTCOME_FIELDS",
+    "RECONCILIATION_FIELDS",
     "RULE_FIELDS",
     "build_document",
     "dumps",
@@ -64,7 +68,30 @@ RULE_FIELDS = (
 )
 """Fields of each entry of ``rules`` (public contract)."""
 
-OUTCOME_FIELDS = ("object_id", "outcome", "reasons", "whatif_outcome", "whatif_reasons")
+OUTCOME_FIELDS = (
+    "object_id",
+    "outcome",
+    "reasons",
+    "whatif_outcome",
+    "whatif_reasons",
+    "target_account",
+)
+"""Fields of each entry of ``outcomes`` (public contract; ``target_account`` is null without
+target-side evidence)."""
+
+RECONCILIATION_FIELDS = (
+    "object_id",
+    "user_principal_name",
+    "target_user_id",
+    "predicted",
+    "actual_account",
+    "actual_active",
+    "target_email",
+    "actual_email",
+    "agrees",
+    "mismatch",
+)
+"""Fields of each entry of ``reconciliation.guests``."""
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPES = byte_set(['"', "\\", *range(0x20)])
@@ -129,6 +156,13 @@ def _document(
         },
         "whatif": dataclasses.asdict(result.whatif) if result.whatif is not None else None,
     }
+    if result.reconciliation is not None:
+        document["reconciliation"] = {
+            "summary": result.reconciliation_counts(),
+            "guests": records(result.reconciliation, RECONCILIATION_FIELDS),
+        }
+    if result.target_domains is not None:
+        document["target_domains"] = result.target_domains
     if result.diff is not None:
         document["diff"] = result.diff.to_dict()
     return document

@@ -85,6 +85,7 @@ def summary_sheet(result: AuditResult, styles: CellStyles) -> tuple[SheetSpec, b
     chart = _outcomes(rows, result)
     _severities(rows, result)
     _changes(rows, result)
+    _reconciled(rows, result)
     xml = "".join(
         row_xml(number, cells, rows.lines.get(number, 1))
         for number, cells in enumerate(rows.cells, 1)
@@ -187,3 +188,19 @@ def _changes(rows: _Rows, result: AuditResult) -> None:
     for count in diff_counts(diff):
         rows.add(rows.label(count["label"]), (count["count"], "int", rows.styles))
     rows.add(rows.label("Details"), rows.text("the Changes sheet"))
+
+
+def _reconciled(rows: _Rows, result: AuditResult) -> None:
+    """Agreement of prediction and target per outcome (nothing without the target's directory)."""
+    counts = result.reconciliation_counts()
+    if counts is None:
+        return
+    keys = ("held", "agree", "disagree", "not_compared")
+    header = ("Reconciliation", "Held in target", "Agree", "Disagree", "Not compared")
+    rows.blank()
+    rows.add(*(rows.label(h, "header") for h in header))
+    for outcome in OUTCOMES:
+        found = counts["by_outcome"][outcome]
+        rows.add(rows.coloured(outcome), *((found[k], "int", rows.styles) for k in keys))
+    rows.add(rows.label("All"), *((counts[k], "int", rows.styles) for k in keys))
+    rows.add(rows.label("Details"), rows.text("the Reconciliation sheet"))

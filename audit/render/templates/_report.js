@@ -319,6 +319,7 @@
       ["Scope", G.scope[i] < 0 ? "unknown" : G.scopes[G.scope[i]]],
       ["Invitation", G.state[i] < 0 ? "unknown" : G.states[G.state[i]]],
       ["Account enabled", G.enabled[i] === null ? "unknown" : (G.enabled[i] ? "yes" : "no")],
+      ["Target account", !G.account || G.account[i] < 0 ? "not read" : G.accounts[G.account[i]]],
       ["Outcome decided by", names(G.reasons[i]) || "—"],
       ["Open findings", names(G.flagged[i]) || "—"],
       ["Muted findings", names(G.muted[i]) || "—"]
