@@ -15,10 +15,12 @@ from audit._terminal import json_text, terminal
 from audit.analysis.diff import Diff
 from audit.analysis.result import AuditResult
 from audit.collectors.doctor import Probe
+from audit.config import AuditConfig
 from audit.history import RunInfo
 from audit.models import SourceStatus
 from audit.render._common import DIFF_COUNT_LABELS, diff_since
 from audit.rules import all_rules
+from audit.targets import get_target
 
 __all__ = [
     "collect_lines",
@@ -115,6 +117,28 @@ def collect_lines(sources: Iterable[SourceStatus], path: Path) -> list[str]:
     return [*lines, f"snapshot: {path}"]
 
 
+def _target_lines(result: AuditResult) -> list[str]:
+    """Target accounts, reconciliation and configured-but-unverified domains (target side)."""
+    lines = []
+    accounts = result.guests["target_account"] if "target_account" in result.guests else None
+    if accounts is not None and accounts.notna().any():
+        counts = accounts.value_counts()
+        lines.append("target accounts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    rec = result.reconciliation_counts()
+    if rec is not None:
+        lines.append(
+            f"reconciliation: {rec['held']} held in the target, {rec['agree']} agree, "
+            f"{rec['disagree']} disagree, {rec['not_compared']} not compared"
+        )
+    domains = result.target_domains or {}
+    for entry in domains.get("typed_not_verified", []):
+        lines.append(
+            f"DOMAIN NOT VERIFIED IN THE TARGET: {entry['domain']} is configured, "
+            f"the organization says {entry['status']}"
+        )
+    return lines
+
+
 def summary_dict(result: AuditResult, out: Path | None) -> dict[str, Any]:
     """The summary as JSON-ready data (for ``--json``): ``top_rules`` counts guests per rule;
     app-level findings are listed apart (``app_findings``), with ``warnings`` on the settings."""
@@ -163,6 +187,7 @@ def summary_lines(result: AuditResult, out: Path | None) -> list[str]:
             f"app-level: {rule_id} affects {int(affected.get(rule_id) or 0):,} of "
             f"{len(result.guests):,} guests (fix it first)"
         )
+    lines += _target_lines(result)
     lines.append("top rules (guests):")
     counts = open_.loc[~on_app, "rule_id"].value_counts().head(8)
     severity = dict(zip(result.rules["rule_id"], result.rules["severity"], strict=True))
@@ -191,8 +216,11 @@ def doctor_lines(probes: list[Probe]) -> list[str]:
     failed = {p.source for p in probes if p.ok is False}
     if failed & {"organization", "domains", "users"}:
         lines.append("The audit cannot run without organization, domains and users.")
+    # rules name target-side sources by role (target_provisioned...): the default target's names
+    roles = get_target(AuditConfig().target).evidence.aliases()
     for rule in all_rules():
-        if blocked := failed & set(rule.sources):
+        needs = {roles.get(source, source) for source in rule.sources}
+        if blocked := failed & needs:
             lines.append(f"disabled: {rule.id} (needs {', '.join(sorted(blocked))})")
     return lines
 

@@ -14,7 +14,8 @@ What is redacted: in an :class:`~audit.analysis.result.AuditResult`, the guests'
 ``guests``, ``findings`` (with the words of those in ``detail``), ``domains`` (guest domains and
 their MX hosts) and ``diff``; in a :class:`~audit.snapshot.Snapshot`, the same values in
 ``users``, ``mailusers``, ``group_members``, ``app_role_assignments``, ``provisioning_logs``,
-``dns`` and the statuses' messages. Object ids, rule ids, outcomes and counts are kept, so
+``dns``, the target-side tables and the statuses' messages. Object ids, rule ids, outcomes and
+counts are kept, so
 findings, outcomes and diffs stay joinable by object id. In a Graph JSON export, the same
 properties wherever they occur (:func:`redact_records`).
 
@@ -58,6 +59,9 @@ GUEST_COLUMNS = (
     "target_key_normalised", "target_email", "target_email_domain", "whatif_target_key",
     "whatif_target_key_normalised", "whatif_target_email", "whatif_target_email_domain", "domain",
     "mx",
+    # target side: the target users frame and the reconciliation
+    "tu_user_name", "tu_display_name", "tu_email", "tu_email_domain", "tu_guest_email",
+    "actual_email",
 )  # fmt: skip
 #: Free-text columns: only the names and addresses learned are replaced in them.
 TEXT_COLUMNS = ("detail", "muted_by", "last_prov_error", "reason", "errorCode")
@@ -71,6 +75,11 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
     "group_members": ("displayName", "userPrincipalName", "mail"),
     "app_role_assignments": ("principalDisplayName",),
     "dns": ("domain",),
+    # target-side evidence tables (audit.target_tables), under the Atlassian source names
+    "atlassian_domains": ("domain", "name"),
+    "atlassian_users": ("email", "name"),
+    "atlassian_directory_users": ("email", "name"),
+    "atlassian_scim_users": ("user_name", "display_name", "email", "emails"),
 }  # fmt: skip
 _SNAPSHOT_TEXT: dict[str, tuple[str, ...]] = {"provisioning_logs": ("reason", "errorCode")}
 
@@ -171,6 +180,9 @@ def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = Non
     p.learn_frame(result.guests, GUEST_COLUMNS)
     for frame in _diff_frames(result.diff).values():  # removed guests are only named there
         p.learn_frame(frame, GUEST_COLUMNS)
+    for frame in (result.target_users, result.reconciliation):
+        if frame is not None:
+            p.learn_frame(frame, GUEST_COLUMNS)
     findings = result.findings
     guest_rows = findings["level"] != "app" if "level" in findings else None
     redacted = p.frame(findings, GUEST_COLUMNS)
@@ -185,7 +197,27 @@ def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = Non
         domains=p.frame(result.domains, ("domain", "mx")),
         sources=[_status(s, p) for s in result.sources],
         diff=_diff(result.diff, p),
+        target_users=_maybe_frame(result.target_users, p),
+        reconciliation=_maybe_frame(result.reconciliation, p),
+        target_domains=_target_domains(result.target_domains, p),
     )
+
+
+def _maybe_frame(frame: pd.DataFrame | None, p: Pseudonymiser) -> pd.DataFrame | None:
+    return None if frame is None else p.frame(frame, GUEST_COLUMNS)
+
+
+def _target_domains(value: Any, p: Pseudonymiser) -> Any:
+    """The organization's domains against the configured ones: every domain name redacted
+    (the tenant's own are kept by the pseudonymiser)."""
+    if isinstance(value, str):
+        return p.text(value)
+    if isinstance(value, Mapping):
+        keep = ("status", "claim_type")
+        return {k: v if k in keep else _target_domains(v, p) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_target_domains(v, p) for v in value]
+    return value
 
 
 def redact_snapshot(snapshot: Snapshot, pseudonymiser: Pseudonymiser | None = None) -> Snapshot:

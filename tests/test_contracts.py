@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 import audit
-from audit.analysis.columns import FRAME_COLUMNS, columns_markdown
+from audit.analysis.columns import FRAME_COLUMNS, TARGET_USER_COLUMNS, columns_markdown
 from audit.collectors.pipeline import CollectOptions, collect_sync
 from tests.api_reference import API_BLOCK, api_markdown
 from tests.test_docs import README
-from tests.update_readme import COLUMNS_BLOCK, COLUMNS_MD
+from tests.update_readme import COLUMNS_BLOCK, COLUMNS_MD, TARGET_BLOCK
 
 ROOT = Path(__file__).parents[1]
 HANDMADE = ROOT / "tests" / "data" / "handmade"
@@ -47,6 +47,14 @@ def test_columns_md_table_is_generated_from_the_code() -> None:
     found = COLUMNS_BLOCK.search(COLUMNS_MD.read_text(encoding="utf-8"))
     assert found, "audit/COLUMNS.md lacks the columns:start/columns:end block"
     assert found.group(1).strip() == columns_markdown().strip(), (
+        "audit/COLUMNS.md is stale: run `python -m tests.update_readme`"
+    )
+
+
+def test_columns_md_target_users_table_is_generated_from_the_code() -> None:
+    found = TARGET_BLOCK.search(COLUMNS_MD.read_text(encoding="utf-8"))
+    assert found, "audit/COLUMNS.md lacks the target-columns:start/target-columns:end block"
+    assert found.group(1).strip() == columns_markdown(TARGET_USER_COLUMNS).strip(), (
         "audit/COLUMNS.md is stale: run `python -m tests.update_readme`"
     )
 

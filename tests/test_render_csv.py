@@ -42,6 +42,7 @@ GUEST_COLUMNS = [
     "external_user_state",
     "flagged_rules",
     "muted_rules",
+    "target_account",
 ]
 
 

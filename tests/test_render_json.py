@@ -54,7 +54,14 @@ FINDING_KEYS = [
     "level",
     "muted_by",
 ]
-OUTCOME_KEYS = ["object_id", "outcome", "reasons", "whatif_outcome", "whatif_reasons"]
+OUTCOME_KEYS = [
+    "object_id",
+    "outcome",
+    "reasons",
+    "whatif_outcome",
+    "whatif_reasons",
+    "target_account",
+]
 
 
 @pytest.fixture(scope="module")

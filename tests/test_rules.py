@@ -45,4 +45,5 @@ def test_catalogue_ids_are_the_public_contract():
         "primary-smtp-mismatch", "exo-not-mail-enabled", "exo-forwarding-broken",
         "domain-claimed-elsewhere", "prior-provisioning-failure", "upn-invalid", "guest-licensed",
         "external-member", "stale-guest", "target-key-invalid", "matching-attribute-unsupported",
+        "target-email-conflict", "target-unlinked-account",
     }  # fmt: skip

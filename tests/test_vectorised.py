@@ -338,6 +338,7 @@ def test_outcome_reasons_equal_the_per_guest_statement(guests: list[dict[str, An
                 "original_upn": pd.Series(["u"] * len(guests), dtype="str"),
                 "original_upn_ok": [g["upn_ok"] for g in guests],
                 "proxy_addresses": [[] for _ in guests],
+                "target_account": pd.Series([None] * len(guests), dtype="str"),
             }
         )
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from audit.analysis.columns import columns_markdown
+from audit.analysis.columns import TARGET_USER_COLUMNS, columns_markdown
 from audit.cli_output import rules_markdown
 from audit.cli_targets import targets_markdown
 from tests.api_reference import API_BLOCK, api_markdown
@@ -14,6 +14,7 @@ from tests.test_docs import BLOCK, README, TARGETS_BLOCK
 
 COLUMNS_MD = Path(__file__).parents[1] / "audit" / "COLUMNS.md"
 COLUMNS_BLOCK = re.compile(r"<!-- columns:start -->\n(.*?)<!-- columns:end -->", re.S)
+TARGET_BLOCK = re.compile(r"<!-- target-columns:start -->\n(.*?)<!-- target-columns:end -->", re.S)
 
 
 def main() -> None:
@@ -30,7 +31,10 @@ def main() -> None:
     columns = COLUMNS_MD.read_text(encoding="utf-8")
     table = columns_markdown().strip()
     block = f"<!-- columns:start -->\n{table}\n<!-- columns:end -->"
-    COLUMNS_MD.write_text(COLUMNS_BLOCK.sub(lambda _: block, columns), encoding="utf-8")
+    columns = COLUMNS_BLOCK.sub(lambda _: block, columns)
+    table = columns_markdown(TARGET_USER_COLUMNS).strip()
+    block = f"<!-- target-columns:start -->\n{table}\n<!-- target-columns:end -->"
+    COLUMNS_MD.write_text(TARGET_BLOCK.sub(lambda _: block, columns), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def reconcile(
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
     actual_email = _text(row["tu_email"])
-    active = None if row["tu_active"] is pd.NA else bool(row["tu_active"])
+    active = None if pd.isna(row["tu_active"]) else bool(row["tu_active"])
     state = str(row["tu_account_state"])
     outcome = _text(row["predicted"]) or Outcome.UNKNOWN.value
     sent = _text(row["target_email"])

@@ -177,7 +177,7 @@ class _Index:
         for account, email, managed in rows:
             if not email or not isinstance(account, str):
                 continue
-            known = None if managed is pd.NA else bool(managed)
+            known = None if pd.isna(managed) else bool(managed)
             if email not in self.accounts or known is True:  # a managed one wins
                 self.accounts[email] = (account, known)
 
@@ -265,7 +265,7 @@ def _account_state(account_ids: pd.Series, side: TargetSide) -> pd.Series:
     if side.accounts is not None:
         for account, flag in zip(side.accounts["account_id"], side.accounts["managed"], strict=True):  # fmt: skip
             if isinstance(account, str) and (account not in managed or flag is True):
-                managed[account] = None if flag is pd.NA else bool(flag)
+                managed[account] = None if pd.isna(flag) else bool(flag)
     states = []
     for account in account_ids:
         if not isinstance(account, str) or not account:

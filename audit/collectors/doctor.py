@@ -1,5 +1,9 @@
 """``b2b-preflight doctor``: sign in, call each Graph endpoint once, name what is missing.
 
+With Atlassian options it also reads the first page of each Atlassian source (the organization's
+domains, managed and unmanaged accounts, the SCIM directory's users) and names the missing key
+scope of a failing one.
+
 Each probe asks for at most a page of one object, so the check is quick on any tenant size. A failed
 probe reports the application permission that grants the source and the rules it disables.
 """
@@ -16,6 +20,8 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
+from audit.collectors.atlassian import PERMISSIONS as TARGET_PERMISSIONS
+from audit.collectors.atlassian import probe_atlassian
 from audit.collectors.graph import PERMISSIONS
 from audit.collectors.pipeline import CollectOptions, graph_client
 from audit.collectors.signin import SignInProblem, sign_in
@@ -35,8 +41,8 @@ class Probe:
 
     @property
     def permission(self) -> str:
-        """The least-privilege application permission that grants this source."""
-        return PERMISSIONS[self.source]
+        """The least-privilege application permission (or key scope) that grants this source."""
+        return PERMISSIONS.get(self.source) or TARGET_PERMISSIONS[self.source]
 
     def first_id(self) -> str | None:
         """The id of the first object returned, if any."""
@@ -50,13 +56,21 @@ def check_sign_in(options: CollectOptions) -> SignInProblem | None:
 
 
 def probe_sources(options: CollectOptions) -> list[Probe]:
-    """Sign in as ``options`` says and probe every source once (``b2b-preflight doctor``)."""
+    """Sign in as ``options`` says and probe every source once (``b2b-preflight doctor``);
+    with ``--atlassian-org``/``--atlassian-directory``, the first page of each Atlassian source."""
+    target = options.atlassian()
+    if target.requested:
+        target.check()
     return asyncio.run(_probe_all(options))
 
 
 async def _probe_all(options: CollectOptions) -> list[Probe]:
     async with graph_client(options) as client:
-        return await run_probes(client, app=options.app)
+        probes = await run_probes(client, app=options.app)
+    target = options.atlassian()
+    if target.requested:
+        probes += [Probe(s, ok, detail) for s, ok, detail in await probe_atlassian(target)]
+    return probes
 
 
 async def run_probes(client: GraphServiceClient, *, app: str | None) -> list[Probe]:

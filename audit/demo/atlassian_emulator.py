@@ -39,12 +39,16 @@ _ROUTES = (
 class AtlassianFaults:
     """Failures to inject: 403 for ``forbidden`` sources; the first ``throttle[source]`` requests
     of a source answered 429 with ``Retry-After: retry_after`` (``header="retry-after"``), an
-    ``X-RateLimit-Reset`` that far ahead (``"reset"``), or neither (``"none"``)."""
+    ``X-RateLimit-Reset`` that far ahead (``"reset"``), or neither (``"none"``); with ``echo``,
+    error answers quote the request's ``Authorization`` header, as a careless gateway might."""
 
     forbidden: set[str] = field(default_factory=set)
     throttle: dict[str, int] = field(default_factory=dict)
     header: str = "retry-after"
     retry_after: float = 1.0
+    echo: bool = (
+        False  # error bodies repeat the request's Authorization header (a careless gateway)
+    )
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,9 @@ class AtlassianEmulator:
         source, match = _route(path)
         authorized = self._authorized(source, headers)
         reply = self._answer(method, source, match, params, authorized)
+        if self.faults.echo and reply.status >= 400:
+            said = f"{reply.body['errors'][0]['title']} (got {headers.get('authorization')})"
+            reply.body["errors"][0]["title"] = said
         with self._lock:
             self._requests.append(Served(method, path, parts.query, reply.status, source, authorized))  # fmt: skip
         return reply

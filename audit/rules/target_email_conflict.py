@@ -14,6 +14,12 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     return account.eq("conflict").astype("boolean").mask(~decided.fillna(False), pd.NA)
 
 
+def _blocks(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    """Only a conflict seen in the target blocks; a target side that was not read (or could not
+    tell) leaves the outcome to the other rules, as it was without target-side evidence."""
+    return frame["target_account"].astype("str").eq("conflict").fillna(False).astype("boolean")
+
+
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     holder = frame["target_conflict"].fillna("another user")
     return "target e-mail " + frame["target_email"].fillna("") + " already belongs to " + holder
@@ -42,6 +48,7 @@ RULE = Rule(
     check=_check,
     detail=_detail,
     outcome=Outcome.BLOCKED,
+    outcome_when=_blocks,
     applies=lambda target: target.evidence.provisioned is not None,
     plan_note=(
         "Fixed in the target's directory (unlink or delete the stale user), not in Entra; "
