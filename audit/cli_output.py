@@ -120,7 +120,7 @@ def collect_lines(sources: Iterable[SourceStatus], path: Path) -> list[str]:
 def _target_lines(result: AuditResult) -> list[str]:
     """Target accounts, reconciliation and configured-but-unverified domains (target side)."""
     lines = []
-    accounts = result.guests["target_account"] if "target_account" in result.guests else None
+    accounts = result.guests.get("target_account", None)
     if accounts is not None and accounts.notna().any():
         counts = accounts.value_counts()
         lines.append("target accounts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -87,7 +87,8 @@ def test_a_run_writes_the_keys_nowhere(
     states = {
         s["name"]: s["state"] for s in document["sources"] if s["name"].startswith("atlassian")
     }
-    assert set(states.values()) == {"ok"} and len(states) == 4
+    assert set(states.values()) == {"ok"}
+    assert len(states) == 4
     assert sorted(p.name for p in (raw / "atlassian").iterdir())[0].startswith("directoryUsers")
     blobs = {"stdout": done.stdout, "stderr": done.stderr, **_tree(out, raw)}
     assert len(blobs) > 12
@@ -129,7 +130,8 @@ def test_a_flag_without_its_key_is_a_configuration_error(
     runner = CliRunner(env={"ATLASSIAN_API_KEY": ORG_KEY, "ATLASSIAN_SCIM_KEY": ""})
     result = runner.invoke(cli, args)
     assert result.exit_code == 2, result.output
-    assert "ATLASSIAN_SCIM_KEY" in result.output and "Traceback" not in result.output
+    assert "ATLASSIAN_SCIM_KEY" in result.output
+    assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
 
 
@@ -149,7 +151,8 @@ def test_doctor_checks_the_organization_and_names_a_missing_scope(
     assert "needs org API key scope read:domains:admin" in lines["atlassian_domains"]
     assert "FAILED" in lines["atlassian_scim_users"]
     assert "disabled: target-email-conflict (needs atlassian_scim_users)" in result.output
-    assert ORG_KEY not in result.output and SCIM_KEY not in result.output
+    assert ORG_KEY not in result.output
+    assert SCIM_KEY not in result.output
 
 
 # ---- hostile answers from the target ------------------------------------------------------------

@@ -139,9 +139,12 @@ def test_reconciliation_compares_prediction_and_target(result: AuditResult) -> N
     assert table is not None
     rows = table.set_index("object_id")
     assert set(rows.index) == {gid(1), gid(5), gid(9), gid(10)}
-    assert rows.at[gid(1), "predicted"] == "blocked" and pd.isna(rows.at[gid(1), "agrees"])
-    assert rows.at[gid(5), "predicted"] == "ready" and rows.at[gid(5), "agrees"]
-    assert rows.at[gid(9), "predicted"] == "out_of_scope" and rows.at[gid(9), "agrees"]
+    assert rows.at[gid(1), "predicted"] == "blocked"
+    assert pd.isna(rows.at[gid(1), "agrees"])
+    assert rows.at[gid(5), "predicted"] == "ready"
+    assert rows.at[gid(5), "agrees"]
+    assert rows.at[gid(9), "predicted"] == "out_of_scope"
+    assert rows.at[gid(9), "agrees"]
     assert rows.at[gid(10), "agrees"] == False  # noqa: E712
     assert rows.at[gid(10), "mismatch"] == "active although out of scope"
     counts = result.reconciliation_counts()
@@ -176,19 +179,19 @@ def _reconciled(rows: list[dict[str, object]]) -> pd.DataFrame:
             {"predicted": "ready", "state": "unmanaged"},
             False,
             "predicted managed, the account is unmanaged",
-        ),  # fmt: skip
+        ),
         (
             {"predicted": "ready", "state": "managed", "held": "B@p.example"},
             False,
             "the target holds B@p.example",
-        ),  # fmt: skip
+        ),
         ({"predicted": "ready", "state": "managed", "active": False}, False, "not active"),
         ({"predicted": "unmanaged", "state": "unlinked"}, True, ""),
         (
             {"predicted": "unmanaged", "state": "managed"},
             False,
             "predicted unmanaged, the account is managed",
-        ),  # fmt: skip
+        ),
         ({"predicted": "out_of_scope", "state": "managed", "active": False}, True, ""),
         ({"predicted": "out_of_scope", "state": "managed"}, False, "active although out of scope"),
         ({"predicted": "blocked", "state": "managed"}, None, ""),
@@ -237,7 +240,8 @@ def test_without_the_directory_only_accounts_are_told(tmp_path: Path) -> None:
     del pages["atlassian_scim_users"]
     result = analyze(_snapshot(tmp_path / "export", pages), CONFIG)
     accounts = _by_guest(result, "target_account")
-    assert accounts[3] == "links_managed" and accounts[2] == "links_unmanaged"
+    assert accounts[3] == "links_managed"
+    assert accounts[2] == "links_unmanaged"
     assert accounts[6] == "unknown"  # "new" needs the directory too (a user may hold the e-mail)
     assert result.reconciliation is None
     rules = result.rules.set_index("rule_id")
@@ -259,10 +263,12 @@ def test_a_forbidden_domain_listing_falls_back_to_the_configured_domains(tmp_pat
 def test_without_target_evidence_everything_is_as_before(tmp_path: Path) -> None:
     result = analyze(_snapshot(tmp_path / "export", None), CONFIG)
     assert result.guests["target_account"].isna().all()
-    assert result.reconciliation is None and result.target_users is None
+    assert result.reconciliation is None
+    assert result.target_users is None
     assert not any(s.name.startswith("atlassian") for s in result.sources)
     document = build_document(result)
-    assert "reconciliation" not in document and "target_domains" not in document
+    assert "reconciliation" not in document
+    assert "target_domains" not in document
     assert {o["target_account"] for o in document["outcomes"]} == {None}
     rules = result.rules.set_index("rule_id")
     assert set(rules.loc[["target-email-conflict", "target-unlinked-account"], "state"]) == {"skipped"}  # fmt: skip

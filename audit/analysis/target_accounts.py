@@ -14,11 +14,11 @@ A guest's **target account** (``target_account``) says what provisioning it woul
   account linked to another directory user. Creating a user whose e-mail exists fails: "Resource
   [USER]: with email[...] already exists" (HTTP 409,
   https://confluence.atlassian.com/cloudkb/409-error-when-attempting-to-update-email-address-via-user-provisioning-1035734019.html);
-  "an email address can only be tied to a single Atlassian account" (same page).
-- ``links_managed``: a managed account has that e-mail: "If there's already a managed Atlassian
-  account associated with the specified email address ..., the user in your identity provider will
-  be connected or linked to the user in your Atlassian organization"
-  (https://developer.atlassian.com/cloud/admin/user-provisioning/rest/api-group-users/).
+  an e-mail address belongs to a single account there (same page).
+- ``links_managed``: a managed account has that e-mail: the target documents that provisioning
+  then connects (links) the identity provider's user to that managed account instead of creating
+  one (https://developer.atlassian.com/cloud/admin/user-provisioning/rest/api-group-users/, "Create
+  a user").
 - ``links_unmanaged``: an account the organization does not manage has it. What provisioning does
   then (link or create) is not documented; the reconciliation shows what it did for guests
   already provisioned.
