@@ -237,3 +237,50 @@ def test_hostile_target_answers_are_inert_in_the_script(hostile_out: Path) -> No
         code = _code_outside_literals(line)
         assert MARKER not in code, line[:200]
         assert '"' not in code
+
+
+def test_redaction_covers_the_target_side(
+    served: tuple[GraphEmulator, AtlassianEmulator, AtlassianOrg], tmp_path: Path
+) -> None:
+    graph, target, org = served
+    out, raw = tmp_path / "out", tmp_path / "raw"
+    runner = CliRunner(env={"ATLASSIAN_API_KEY": ORG_KEY, "ATLASSIAN_SCIM_KEY": SCIM_KEY})
+    result = runner.invoke(cli, ["run", "--graph-url", graph.base_url, "--auth", "none", "--no-dns",
+                                 *_target_flags(target, org), "--redact", "--save-raw", str(raw),
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    leaver = next(u for u in org.scim_users if u["userName"].startswith("left.guest"))
+    names = [leaver["userName"].split("@")[0], *(a["email"].split("@")[0] for a in org.managed)]
+    blobs = _tree(out, raw)
+    assert (raw / "atlassian" / "scimUsers.json").is_file()
+    assert [f"{n}: {name}" for n, b in blobs.items() for name in names if name.encode() in b] == []
+    tables = snap.load(out / "snapshot").tables  # Parquet may compress: read the values
+    kept = [str(v) for t in tables.values() for c in t.columns for v in t[c].astype(str)]
+    assert not [v for v in kept for name in names if name in v]
+    document = orjson.loads((out / "findings.json").read_bytes())
+    assert document["reconciliation"]["summary"]["held"] > 0  # the analysis is the original's
+
+
+def test_a_forbidden_directory_skips_the_rules_that_need_it(
+    served: tuple[GraphEmulator, AtlassianEmulator, AtlassianOrg], tmp_path: Path
+) -> None:
+    graph, _, org = served
+    with AtlassianEmulator(
+        org, faults=AtlassianFaults(forbidden={"atlassian_scim_users"})
+    ) as target:
+        runner = CliRunner(env={"ATLASSIAN_API_KEY": ORG_KEY, "ATLASSIAN_SCIM_KEY": SCIM_KEY})
+        result = runner.invoke(cli, ["run", "--graph-url", graph.base_url, "--auth", "none",
+                                     "--no-dns", *_target_flags(target, org),
+                                     "--out", str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "SOURCE FAILED: atlassian_scim_users" in result.output
+    document = orjson.loads((tmp_path / "out" / "findings.json").read_bytes())
+    rules = {r["rule_id"]: r for r in document["rules"]}
+    for rule_id in ("target-email-conflict", "target-unlinked-account"):
+        assert rules[rule_id]["state"] == "skipped"
+        assert "atlassian_scim_users failed" in rules[rule_id]["reason"]
+    assert "reconciliation" not in document
+    accounts = {o["target_account"] for o in document["outcomes"]}
+    assert "conflict" not in accounts
+    assert "already_provisioned" not in accounts
+    assert "links_managed" in accounts  # the organization's listings still count

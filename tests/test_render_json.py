@@ -54,14 +54,7 @@ FINDING_KEYS = [
     "level",
     "muted_by",
 ]
-OUTCOME_KEYS = [
-    "object_id",
-    "outcome",
-    "reasons",
-    "whatif_outcome",
-    "whatif_reasons",
-    "target_account",
-]
+OUTCOME_KEYS = ["object_id", "outcome", "reasons", "whatif_outcome", "whatif_reasons"]
 
 
 @pytest.fixture(scope="module")

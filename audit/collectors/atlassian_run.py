@@ -24,9 +24,10 @@ from audit.collectors.atlassian_export import (
     write_atlassian_export,
 )
 from audit.collectors.atlassian_tables import atlassian_tables
+from audit.errors import ConfigError
 from audit.models import SourceStatus
 
-__all__ = ["TargetRead", "beside", "read_live", "read_offline"]
+__all__ = ["TargetRead", "beside", "check_options", "read_live", "read_offline"]
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -50,6 +51,18 @@ class TargetRead:
         if text is not None:
             redact = lambda _source, doc: redact_pages(doc, text)  # noqa: E731
         write_atlassian_export(self.pages, folder, redact=redact)
+
+
+def check_options(options: AtlassianOptions, *, from_export: bool) -> None:
+    """ConfigError for target-side options that cannot work (before anything is collected)."""
+    if not options.requested:
+        return
+    if from_export:
+        raise ConfigError(
+            "--from-export reads the target side from the export's atlassian/ folder; "
+            "drop --atlassian-org / --atlassian-directory"
+        )
+    options.check()
 
 
 async def read_live(options: AtlassianOptions) -> TargetRead:

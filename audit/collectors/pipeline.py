@@ -122,7 +122,9 @@ async def _collect(
     now = now or now_utc()
     if options.save_raw and options.delta_from is not None:
         raise ConfigError("save_raw needs a full collection; it cannot be combined with delta_from")
-    _check_target_options(options)
+    from audit.collectors.atlassian_run import check_options
+
+    check_options(options.atlassian(), from_export=bool(options.from_export))
     extra_tables: dict[str, pd.DataFrame] = {}
     feed = None if options.from_export or not options.dns else _domain_feed(options)
     try:
@@ -167,19 +169,6 @@ async def _collect_fed(
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
     )
-
-
-def _check_target_options(options: CollectOptions) -> None:
-    """ConfigError for target-side options that cannot work (before anything is collected)."""
-    target = options.atlassian()
-    if not target.requested:
-        return
-    if options.from_export:
-        raise ConfigError(
-            "--from-export reads the target side from the export's atlassian/ folder; "
-            "drop --atlassian-org / --atlassian-directory"
-        )
-    target.check()
 
 
 def collect_sync(

@@ -49,6 +49,7 @@ __all__ = [
     "RULE_FIELDS",
     "build_document",
     "dumps",
+    "outcome_fields",
     "records",
     "write_diff_json",
     "write_findings_json",
@@ -76,8 +77,8 @@ OUTCOME_FIELDS = (
     "whatif_reasons",
     "target_account",
 )
-"""Fields of each entry of ``outcomes`` (public contract; ``target_account`` is null without
-target-side evidence)."""
+"""Fields of each entry of ``outcomes`` (public contract; ``target_account`` only with target-side
+evidence, see :func:`outcome_fields`)."""
 
 RECONCILIATION_FIELDS = (
     "object_id",
@@ -148,7 +149,7 @@ def _document(
         "sources": [s.to_dict() for s in result.sources],
         "rules": records(result.rules, RULE_FIELDS),
         "findings": big_records(result.findings, FINDING_COLUMNS),
-        "outcomes": big_records(result.outcomes, OUTCOME_FIELDS),
+        "outcomes": big_records(result.outcomes, outcome_fields(result)),
         "summary": {
             "guests": len(result.guests),
             "outcomes": result.outcome_counts(),
@@ -166,6 +167,13 @@ def _document(
     if result.diff is not None:
         document["diff"] = result.diff.to_dict()
     return document
+
+
+def outcome_fields(result: AuditResult) -> tuple[str, ...]:
+    """:data:`OUTCOME_FIELDS`, without ``target_account`` when no target-side evidence was read
+    (a run without it writes what it wrote before)."""
+    accounts = column(result.outcomes, "target_account")
+    return OUTCOME_FIELDS if bool(accounts.notna().any()) else OUTCOME_FIELDS[:-1]
 
 
 def _records_json(frame: pd.DataFrame, fields: Sequence[str]) -> Iterator[bytes | pa.Buffer]:
