@@ -180,9 +180,9 @@ def redact_result(result: AuditResult, pseudonymiser: Pseudonymiser | None = Non
     p.learn_frame(result.guests, GUEST_COLUMNS)
     for frame in _diff_frames(result.diff).values():  # removed guests are only named there
         p.learn_frame(frame, GUEST_COLUMNS)
-    for frame in (result.target_users, result.reconciliation):
-        if frame is not None:
-            p.learn_frame(frame, GUEST_COLUMNS)
+    for target_side in (result.target_users, result.reconciliation):
+        if target_side is not None:
+            p.learn_frame(target_side, GUEST_COLUMNS)
     findings = result.findings
     guest_rows = findings["level"] != "app" if "level" in findings else None
     redacted = p.frame(findings, GUEST_COLUMNS)
