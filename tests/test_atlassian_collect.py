@@ -255,3 +255,14 @@ def test_odd_values_from_the_target_are_dropped_not_trusted() -> None:
     assert scim["active"].tolist() == [False, True]  # "default to true if not provided"
     assert scim["email"].tolist()[1] == "c@d"
     assert scim["emails"].tolist()[0] == []
+
+
+def test_an_export_target_holding_other_files_in_atlassian_is_refused(tmp_path: Path) -> None:
+    from audit.collectors.export import check_export_target
+
+    (tmp_path / "atlassian").mkdir()
+    (tmp_path / "atlassian" / "domains.json").write_bytes(b'{"data": []}')
+    assert check_export_target(tmp_path) == tmp_path  # an earlier export: replaceable
+    (tmp_path / "atlassian" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"atlassian/notes\.txt"):
+        check_export_target(tmp_path)

@@ -229,9 +229,12 @@ def check_export_target(folder: str | Path) -> Path:
     if not root.is_dir():
         raise ConfigError(f"{root} exists and is not a folder")
     foreign = [p.name for p in root.iterdir() if not _EXPORT_FILE.fullmatch(p.name)]
-    groups = root / "groupMembers"
-    if groups.is_dir():
-        foreign += [f"groupMembers/{p.name}" for p in groups.iterdir() if p.suffix != ".json"]
+    for sub in ("groupMembers", "atlassian"):
+        folder = root / sub
+        if folder.is_dir():
+            foreign += [f"{sub}/{p.name}" for p in folder.iterdir() if p.suffix != ".json"]
+        elif folder.exists():
+            foreign.append(sub)
     if foreign:
         raise ConfigError(
             f"{root} holds files that are not part of an export ({', '.join(sorted(foreign)[:3])}); "
