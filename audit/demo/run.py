@@ -103,7 +103,7 @@ def run_demo(
     )
     with (
         serve(tenant) as (graph_url, nameserver),
-        serve_target(tenant) as target,
+        serve_target(tenant) as side,
         progress.stage("collecting") as stage,
     ):
         options = CollectOptions(
@@ -114,11 +114,11 @@ def run_demo(
             nameservers=(nameserver,),
             dns_timeout=1.0,
             mailusers=str(mailusers),
-            atlassian_url=target.get("ATLASSIAN_URL"),
-            atlassian_org=target.get("ATLASSIAN_ORG"),
-            atlassian_directory=target.get("ATLASSIAN_DIRECTORY"),
-            atlassian_api_key=target.get("ATLASSIAN_API_KEY"),
-            atlassian_scim_key=target.get("ATLASSIAN_SCIM_KEY"),
+            atlassian_url=side.get("ATLASSIAN_URL"),
+            atlassian_org=side.get("ATLASSIAN_ORG"),
+            atlassian_directory=side.get("ATLASSIAN_DIRECTORY"),
+            atlassian_api_key=side.get("ATLASSIAN_API_KEY"),
+            atlassian_scim_key=side.get("ATLASSIAN_SCIM_KEY"),
         )
         snapshot = collect_sync(options, config=config)
         stage["note"] = f"{guests:,} guests from the Graph emulator, DNS from the loopback server"
@@ -168,13 +168,13 @@ def _serve_forever(kw: dict[str, Any]) -> None:
     tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"], target=target)
     with tempfile.TemporaryDirectory(prefix="b2b-preflight-demo-") as tmp:
         mailusers = write_mailusers_csv(tenant, Path(tmp) / "mailusers.csv")
-        with serve(tenant) as (graph_url, nameserver), serve_target(tenant) as target:
+        with serve(tenant) as (graph_url, nameserver), serve_target(tenant) as side:
             click.echo(f"GRAPH_URL={graph_url}")
             click.echo(f"NAMESERVER={nameserver}")
             click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
             click.echo("VERIFICATION_TOKENS=" + ",".join(demo_tokens(tenant, target)))
             click.echo(f"MAILUSERS={mailusers}", nl=True)
-            for name, value in target.items():  # the keys are the demo's dummies
+            for name, value in side.items():  # the keys are the demo's dummies
                 click.echo(f"{name}={value}")
             click.echo("Serving until Ctrl-C.", err=True)
             _wait_for_interrupt()
