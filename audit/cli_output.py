@@ -15,12 +15,11 @@ from audit._terminal import json_text, terminal
 from audit.analysis.diff import Diff
 from audit.analysis.result import AuditResult
 from audit.collectors.doctor import Probe
-from audit.config import AuditConfig
 from audit.history import RunInfo
 from audit.models import SourceStatus
 from audit.render._common import DIFF_COUNT_LABELS, diff_since
 from audit.rules import all_rules
-from audit.targets import get_target
+from audit.targets import DEFAULT_TARGET, get_target
 
 __all__ = [
     "collect_lines",
@@ -217,7 +216,7 @@ def doctor_lines(probes: list[Probe]) -> list[str]:
     if failed & {"organization", "domains", "users"}:
         lines.append("The audit cannot run without organization, domains and users.")
     # rules name target-side sources by role (target_provisioned...): the default target's names
-    roles = get_target(AuditConfig().target).evidence.aliases()
+    roles = get_target(DEFAULT_TARGET).evidence.aliases()
     for rule in all_rules():
         needs = {roles.get(source, source) for source in rule.sources}
         if blocked := failed & needs:
