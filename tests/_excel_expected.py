@@ -81,6 +81,7 @@ SHEETS: dict[str, list[tuple[str, str, str]]] = {
         ("external_user_state", "external_user_state", _T),
         ("created", "created", _D),
         ("last_sign_in", "last_sign_in", _D),
+        ("target account", "target_account", _T),
         ("object_id", "object_id", _T),
     ],
     "Domains": [
