@@ -21,13 +21,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import orjson
 
+from audit.collectors.retry_after import retry_after
 from audit.models import SourceStatus
 
 __all__ = ["AtlassianClient", "AtlassianData", "RequestFailed"]
@@ -157,7 +157,7 @@ class AtlassianClient:
 
     def _wait(self, response: httpx.Response, attempt: int) -> float:
         """Seconds to wait before the retry: Retry-After, X-RateLimit-Reset, else a doubling delay."""
-        asked = _retry_after(response.headers.get("Retry-After"), self._clock())
+        asked = retry_after(response.headers.get("Retry-After"), self._clock())
         if asked is None:
             asked = _reset_at(response.headers.get("X-RateLimit-Reset"), self._clock())
         if asked is None:
@@ -216,22 +216,6 @@ def _said(doc: Any) -> str:
         if isinstance(value, str) and value.strip():
             return f": {value.strip()[:300]}"
     return ""
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After``: seconds, or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return (when - now).total_seconds()
 
 
 def _reset_at(value: str | None, now: datetime) -> float | None:

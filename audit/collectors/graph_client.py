@@ -14,7 +14,6 @@ import importlib
 import time
 import warnings
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -34,6 +33,7 @@ from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
 from audit.collectors._heap import release_on_close
 from audit.collectors.auth import Credential, cloud_endpoints, is_loopback
+from audit.collectors.retry_after import retry_after
 from audit.errors import ConfigError
 
 __all__ = ["MAX_RETRY_WAIT", "close_graph_client", "make_graph_client"]
@@ -196,19 +196,8 @@ class _Counter(RequestOption):
 
 def _retry_after(value: str | None) -> float | None:
     """``Retry-After`` in seconds: a number (the form Graph uses) or an HTTP date."""
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    seconds = retry_after(value, datetime.now(UTC))
+    return None if seconds is None else max(0.0, seconds)
 
 
 class _CountingHandler(BaseMiddleware):

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from audit._values import column, iso_utc, records
 from audit.analysis.diff import Diff
 from audit.analysis.findings import FINDING_COLUMNS
+from audit.analysis.reconcile import RECONCILIATION_COLUMNS
 from audit.analysis.result import AuditResult
 from audit.render._columns_fast import (
     TEXT,
@@ -80,18 +81,7 @@ OUTCOME_FIELDS = (
 """Fields of each entry of ``outcomes`` (public contract; ``target_account`` only with target-side
 evidence, see :func:`outcome_fields`)."""
 
-RECONCILIATION_FIELDS = (
-    "object_id",
-    "user_principal_name",
-    "target_user_id",
-    "predicted",
-    "actual_account",
-    "actual_active",
-    "target_email",
-    "actual_email",
-    "agrees",
-    "mismatch",
-)
+RECONCILIATION_FIELDS = tuple(c for c in RECONCILIATION_COLUMNS if c != "display_name")
 """Fields of each entry of ``reconciliation.guests``."""
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
