@@ -99,10 +99,17 @@ def collect_options_from(flags: Flags, config: AuditConfig) -> CollectOptions:
 
 
 def _atlassian_from(flags: Flags, config: AuditConfig) -> dict[str, Any]:
-    """The Atlassian options: ids from the flags or the config file, keys only from the environment."""
+    """The Atlassian options: ids from the flags or the config file, keys only from the environment.
+
+    With ``--from-export`` the config file's ids are left out (the export's ``atlassian/`` folder
+    is the target side then, so a config file shared by live and offline runs works for both);
+    the flags are kept, and refused by the collection as a contradiction.
+    """
+    offline = bool(flags.get("from_export"))
     return {
-        "atlassian_org": flags.get("atlassian_org") or config.atlassian_org,
-        "atlassian_directory": flags.get("atlassian_directory") or config.atlassian_directory,
+        "atlassian_org": flags.get("atlassian_org") or (None if offline else config.atlassian_org),
+        "atlassian_directory": flags.get("atlassian_directory")
+        or (None if offline else config.atlassian_directory),
         "atlassian_url": flags.get("atlassian_url"),
         "atlassian_api_key": os.environ.get("ATLASSIAN_API_KEY") or None,
         "atlassian_scim_key": os.environ.get("ATLASSIAN_SCIM_KEY") or None,

@@ -29,9 +29,11 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from audit.analysis.analyzer import analyze
 from audit.analysis.result import AuditResult
+from audit.cli import cli
 from audit.collectors.atlassian_export import write_atlassian_export
 from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.config import AuditConfig
@@ -290,6 +292,22 @@ def test_from_export_with_live_atlassian_flags_is_a_config_error(tmp_path: Path)
                              atlassian_api_key="k")  # fmt: skip
     with pytest.raises(ConfigError, match="atlassian/ folder"):
         collect_sync(options)
+
+
+def test_a_config_file_naming_the_organization_still_reads_an_export(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    shutil.copytree(HANDMADE, export)
+    write_atlassian_export(export_pages(_organization()), export)  # type: ignore[arg-type]
+    config = tmp_path / "audit.toml"
+    config.write_text('atlassian_org = "org-1"\natlassian_directory = "dir-1"\n', encoding="utf-8")
+    runner = CliRunner(env={"ATLASSIAN_API_KEY": None, "ATLASSIAN_SCIM_KEY": None})
+    base = ["run", "--config", str(config), "--from-export", str(export), "--no-dns"]
+    done = runner.invoke(cli, [*base, "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    document = orjson.loads((tmp_path / "out" / "findings.json").read_bytes())
+    assert {o.get("target_account") for o in document["outcomes"]} >= {"conflict", "new"}
+    flagged = runner.invoke(cli, [*base, "--atlassian-org", "org-1", "--out", str(tmp_path / "o2")])
+    assert flagged.exit_code == 2, flagged.output
 
 
 def test_target_users_frame_has_its_contract_columns(result: AuditResult) -> None:
