@@ -115,13 +115,20 @@ def collect_options(func: F) -> F:
                      help="Resume an interrupted collection from its checkpoint."),
         click.option("--max-retry-wait", type=click.FloatRange(0, 3600), default=120.0, show_default=True,
                      help="Longest wait (s) honoured for a throttling Retry-After; capped waits are reported."),
+    ]  # fmt: skip
+    return signin_options(_apply(target_side_options(func), opts))
+
+
+def target_side_options(func: F) -> F:
+    """Flags that read the target itself (run, collect and doctor); keys only from the environment."""
+    opts = [
         click.option("--atlassian-org", metavar="ORG_ID",
                      help="Atlassian organization id: read its domains and accounts (key: ATLASSIAN_API_KEY)."),
         click.option("--atlassian-directory", metavar="DIR_ID",
                      help="Atlassian SCIM directory id: read its users (key: ATLASSIAN_SCIM_KEY)."),
         click.option("--atlassian-url", help="Atlassian API base URL (default https://api.atlassian.com)."),
     ]  # fmt: skip
-    return signin_options(_apply(func, opts))
+    return _apply(func, opts)
 
 
 def _apply(func: F, opts: list[Callable[[Any], Any]]) -> F:
@@ -301,6 +308,7 @@ def demo(**kw: Any) -> None:
 
 @cli.command()
 @signin_options
+@target_side_options
 @_errors
 def doctor(**kw: Any) -> None:
     """Check sign-in, connectivity and permissions: sign in, then call each Graph source once.
@@ -308,7 +316,8 @@ def doctor(**kw: Any) -> None:
     A sign-in failure (tenant, client id, secret, certificate, network) is one line naming the
     credential and the fix (exit 2 for a setting, 3 when the service cannot be reached); then one
     line per source: ok, or the application permission it lacks (exit 3). Only the sign-in flags
-    apply: doctor never reads export folders, CSVs or DNS.
+    and the --atlassian-* flags apply (with them, the first page of each Atlassian source and the
+    key scope a failing one lacks): doctor never reads export folders, CSVs or DNS.
 
     \b
     Example:

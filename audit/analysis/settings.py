@@ -7,9 +7,9 @@ are :class:`~audit.errors.ConfigError` (exit 2) with one line saying what to typ
 Softer doubts (no verification token, an exception that matches nothing) become warnings shown
 in the terminal and in the report's header (:func:`setting_warnings`).
 
-Verified domains can also come from the target itself: a snapshot whose source
-``<target name>_domains`` (e.g. ``atlassian_domains``) was collected knows the organization's
-verified domains, so the flag is not needed then.
+Verified domains can also come from the target itself: a snapshot whose source of the target's
+domains (``Target.evidence.domains``) was collected knows the organization's verified domains, so
+the flag is not needed then.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ __all__ = [
 
 
 def domains_source(target: Target) -> str:
-    """The snapshot source holding the domains the target's organization has verified."""
-    return f"{target.name}_domains"
+    """The snapshot source holding the domains the target's organization has verified: the
+    profile's ``evidence.domains`` (else ``<target name>_domains``)."""
+    return target.evidence.domains or f"{target.name}_domains"
 
 
 def check_settings(config: AuditConfig, app: str | None = None) -> Target:

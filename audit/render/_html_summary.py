@@ -236,10 +236,11 @@ def _app_label(result: AuditResult) -> str:
 def guests_by_severity(result: AuditResult, status: str = "flagged") -> dict[str, int]:
     """Guests with at least one finding of each severity (of one status), most severe first.
 
-    Headline figures count guests, like the outcome cards; an app-level finding is shown apart.
+    Headline figures count guests, like the outcome cards; an app-level finding is shown apart,
+    and target-level ones (users of the target's directory) in the target section.
     """
     findings = result.findings
-    mask = (column(findings, "status") == status) & (column(findings, "level") != "app")
+    mask = (column(findings, "status") == status) & (column(findings, "level") == "guest")
     rows = findings.loc[mask.fillna(False).astype(bool), ["object_id", "severity"]]
     counts = rows.drop_duplicates().groupby("severity")["object_id"].size()
     return {s: int(counts.get(s, 0)) for s in SEVERITIES}
