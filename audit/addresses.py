@@ -183,11 +183,20 @@ def _before_ext(text: Any) -> Any:
     return pc.replace_with_mask(prefix, redo, pc.struct_field(again, "prefix"))
 
 
-def is_ext_upn(upns: pd.Series, initial_domain: str | None) -> pd.Series:
-    """True where the UPN has the guest form ``alias_domain#EXT#@<initial domain>``."""
-    if not initial_domain:
+def is_ext_upn(upns: pd.Series, domains: str | Iterable[str] | None) -> pd.Series:
+    """True where the UPN has the guest form ``alias_domain#EXT#@<one of domains>``.
+
+    ``domains`` are the tenant's domains a guest UPN may sit on (its initial domain, or verified
+    custom domains). The alias may itself end in ``_`` (``lee__partner.com#EXT#@...`` is
+    ``lee_@partner.com``): the last ``_`` before ``#EXT#`` separates alias and domain, and domain
+    names hold no ``_``.
+    """
+    names = [domains] if isinstance(domains, str) else list(domains or ())
+    names = [d for d in names if d]
+    if not names:
         return pd.Series(False, index=upns.index)
-    pattern = rf"^[^@#]*[^@#_]_[^@#_]+#EXT#@{re.escape(initial_domain)}\Z"
+    suffix = "|".join(re.escape(d) for d in sorted(set(names), key=len, reverse=True))
+    pattern = rf"^[^@#]+_[^@#_]+#EXT#@(?:{suffix})\Z"
     matched = upns.astype("str").str.match(pattern, case=False)
     return matched.fillna(False).astype(bool)
 

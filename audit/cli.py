@@ -72,6 +72,9 @@ def analysis_options(func: F) -> F:
         click.option("--stale-days", type=click.IntRange(1, None), default=None, help="Days without sign-in (default 90)."),
         click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
                      help="Exit 1 when an open finding is at or above this severity."),
+        click.option("--provisioning-scope", type=click.Choice(["assigned", "all"]), default=None,
+                     help="The job's scope: Sync only assigned users and groups (default) or Sync all "
+                     "users and groups (Graph does not return it)."),
     ]  # fmt: skip
     return _apply(func, opts)
 

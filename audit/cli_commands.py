@@ -66,6 +66,7 @@ def config_from(flags: Flags, recorded: Mapping[str, Any] | None = None) -> Audi
         ),
         stale_days=flags.get("stale_days"),
         fail_on=Severity(flags["fail_on"]) if flags.get("fail_on") else None,
+        provisioning_scope=flags.get("provisioning_scope"),
     )
 
 

@@ -9,6 +9,7 @@ Read from a TOML file (``--config``) and overridden by CLI flags. Example::
     fail_on = "high"
     atlassian_org = "<organization id>"        # read the target side (key: ATLASSIAN_API_KEY)
     atlassian_directory = "<SCIM directory id>" # and its SCIM directory (key: ATLASSIAN_SCIM_KEY)
+    provisioning_scope = "assigned"   # or "all": the job's "Sync all users and groups"
 
     [[exceptions]]
     match = "partner.com"          # a guest object id, a UPN, or a mail domain
@@ -39,6 +40,11 @@ from audit.analysis.waivers import Waiver
 from audit.errors import ConfigError
 from audit.models import Severity
 
+PROVISIONING_SCOPES = ("assigned", "all")
+"""The provisioning job's scope: "Sync only assigned users and groups" (the gallery default) or
+"Sync all users and groups". Graph does not return it, so the audit is told (``--provisioning-scope``).
+"""
+
 AuditException = Waiver
 """The former name of :class:`~audit.analysis.waivers.Waiver` (kept for existing scripts)."""
 
@@ -63,6 +69,10 @@ class AuditConfig:
     no_verified_domains: bool = False
     atlassian_org: str | None = None
     atlassian_directory: str | None = None
+    provisioning_scope: str = "assigned"
+
+    def __post_init__(self) -> None:
+        _scope(self.provisioning_scope)
 
     def with_overrides(self, **values: Any) -> AuditConfig:
         """A copy with the given non-empty values replaced (CLI flags win over the file).
@@ -172,6 +182,7 @@ _KEYS = frozenset(
         "mapping",
         "atlassian_org",
         "atlassian_directory",
+        "provisioning_scope",
     }
 )
 
@@ -206,6 +217,8 @@ def _from_toml(data: dict[str, Any], file: Path) -> dict[str, Any]:
         for key in ("atlassian_org", "atlassian_directory"):
             if _optional_text(data.get(key)) is not None:
                 out[key] = _optional_text(data[key])
+        if "provisioning_scope" in data:
+            out["provisioning_scope"] = _scope(data["provisioning_scope"])
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from None
     except (TypeError, ValueError, KeyError) as exc:
@@ -223,6 +236,15 @@ def _listed(data: dict[str, Any], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f'{key} must be a list of strings, e.g. {key} = ["..."]')
     return value
+
+
+def _scope(value: Any) -> str:
+    """A provisioning scope, checked: ``assigned`` or ``all``."""
+    if value not in PROVISIONING_SCOPES:
+        raise ConfigError(
+            f"provisioning_scope must be one of {', '.join(PROVISIONING_SCOPES)}, not {value!r}"
+        )
+    return str(value)
 
 
 def _flag(value: Any, key: str) -> bool:

@@ -27,6 +27,7 @@ __all__ = [
     "Suggest",
     "guard",
     "is_scripted",
+    "mail_user_identity",
     "quoted_or",
     "reads_guest",
     "scripted",
@@ -137,6 +138,22 @@ def _ext_upn(guest: Guest, ctx: Ctx) -> str | None:
     if is_address(guest.mail) and ctx.initial_domain:
         return guest.mail.replace("@", "_") + "#EXT#@" + ctx.initial_domain
     return None
+
+
+def mail_user_identity(guest: Guest) -> str | None:
+    """How ``Set-MailUser -Identity`` names the guest's mail user: its ``#EXT#`` UPN, quoted.
+
+    -Identity takes a name, alias, distinguished name, canonical DN, e-mail address or GUID
+    (https://learn.microsoft.com/powershell/module/exchange/set-mailuser), not the Entra object
+    id; Microsoft's own example names a guest by its #EXT# UPN: ``Set-MailUser
+    guestuser1_contoso.com#EXT#@fabrikam.onmicrosoft.com -HiddenFromAddressListsEnabled:$false``
+    (https://learn.microsoft.com/entra/identity/app-provisioning/known-issues?pivots=cross-tenant-synchronization).
+    None when the guest has no usable UPN.
+    """
+    upn = guest.original_upn
+    if not upn or "@" not in upn or any(c.isspace() or ord(c) < 32 for c in upn):
+        return None
+    return ps_quote(upn)
 
 
 def quoted_or(address: str | None, placeholder: str) -> str:

@@ -58,18 +58,23 @@ GUEST_COLUMNS = (
     "primary_smtp", "mu_primary_smtp", "mu_external_email", "mu_email_addresses", "target_key",
     "target_key_normalised", "target_email", "target_email_domain", "whatif_target_key",
     "whatif_target_key_normalised", "whatif_target_email", "whatif_target_email_domain", "domain",
-    "mx",
+    "mx", "match_value", "whatif_match_value",
     # target side: the target users frame and the reconciliation
     "tu_user_name", "tu_display_name", "tu_email", "tu_email_domain", "tu_guest_email",
     "actual_email",
 )  # fmt: skip
 #: Free-text columns: only the names and addresses learned are replaced in them.
-TEXT_COLUMNS = ("detail", "muted_by", "last_prov_error", "reason", "errorCode")
+TEXT_COLUMNS = (
+    "detail", "muted_by", "last_prov_error", "reason", "errorCode", "step_scope", "step_match",
+    "step_attributes", "step_result", "engine_unknown",
+)  # fmt: skip
 
 #: Snapshot tables and their columns holding guest names or addresses.
 SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("displayName", "givenName", "surname", "userPrincipalName", "mail",
               "mailNickname", "otherMails", "proxyAddresses"),
+    "member_users": ("displayName", "givenName", "surname", "userPrincipalName", "mail",
+                     "mailNickname", "otherMails", "proxyAddresses"),
     "mailusers": ("DisplayName", "UserPrincipalName", "PrimarySmtpAddress",
                   "ExternalEmailAddress", "EmailAddresses"),
     "group_members": ("displayName", "userPrincipalName", "mail"),

@@ -37,6 +37,7 @@ from audit.demo.tenant_words import HOSTILE_NAMES, PUBLIC_DOMAINS
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 INITIAL = "contosodemo.onmicrosoft.com"
+DEFAULT = "contoso-demo.com"
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 JSON = dict[str, Any]
 
@@ -272,7 +273,9 @@ class _View:
             a["principalId"] for a in t.app_role_assignments[sp] if a["principalType"] == "User"
         }
         groups = {
-            a["principalId"] for a in t.app_role_assignments[sp] if a["principalType"] == "Group"
+            a["principalId"]
+            for a in t.app_role_assignments[sp]
+            if a["principalType"] == "Group" and t.groups[a["principalId"]]["securityEnabled"]
         }
         in_groups = {
             m["id"]
@@ -295,9 +298,7 @@ class _View:
             if uid not in latest or entry["activityDateTime"] > latest[uid]["activityDateTime"]:
                 latest[uid] = entry
         self.latest = latest
-        mails = Counter(
-            u["mail"].lower() for u in _guests(t) if u["mail"] and u["id"] in self.in_scope
-        )
+        mails = Counter(u["mail"].lower() for u in t.users if u["mail"] and self.provisioned(u))
         self.duplicated = {m for m, n in mails.items() if n > 1}
         self.public = {d for d, _, _ in PUBLIC_DOMAINS}
         self.held_by_other = _held_by_others(t)
@@ -320,6 +321,15 @@ def _held_by_others(t: DemoTenant) -> set[str]:
                 if uid != holds and (guest["mail"] or "").lower() == email["value"].lower():
                     taken.add(uid)
     return taken
+
+    def provisioned(self, user: JSON) -> bool:
+        """In scope for the engine: assigned, enabled, and let in by the scoping filter."""
+        return user["id"] in self.in_scope and user["accountEnabled"] and not _filtered(user)
+
+
+def _filtered(user: JSON) -> bool:
+    """The demo job's scoping filter: ``displayName NOT REGEX MATCH ^TEST-.*$``."""
+    return re.fullmatch(r"TEST-.*", user["displayName"] or "") is not None
 
 
 def _domain(user: JSON) -> str:
@@ -395,7 +405,11 @@ CHECKS: dict[str, Check] = {
     ),
     "public-mail-domain": lambda v, u: bool(u["mail"]) and _domain(u) in v.public,
     "original-upn-missing": lambda v, u: (
-        not re.fullmatch(rf"[^@]+_[^@_]+#EXT#@{re.escape(INITIAL)}", u["userPrincipalName"])
+        not re.fullmatch(
+            rf"[^@#]+_[^@#_]+#EXT#@({re.escape(INITIAL)}|{re.escape(DEFAULT)})",
+            u["userPrincipalName"],
+            re.IGNORECASE,
+        )
     ),
     "mail-missing": lambda v, u: not u["mail"],
     "address-invalid": lambda v, u: any(_invalid(a) for a in _addresses(u)),
@@ -408,8 +422,9 @@ CHECKS: dict[str, Check] = {
         bool(u["mail"]) and _demangled(u["userPrincipalName"]).lower() != u["mail"].lower()
     ),
     "duplicate-target-key": lambda v, u: (
-        u["id"] in v.in_scope and bool(u["mail"]) and u["mail"].lower() in v.duplicated
+        v.provisioned(u) and bool(u["mail"]) and u["mail"].lower() in v.duplicated
     ),
+    "scoping-filter": lambda v, u: _filtered(u),
     "nested-group-only": lambda v, u: u["id"] in v.nested_only,
     "not-in-scope": lambda v, u: u["id"] not in v.in_scope and u["id"] not in v.nested_only,
     "primary-smtp-mismatch": lambda v, u: (
@@ -462,7 +477,7 @@ def test_service_principal_and_assignments(demo: DemoTenant) -> None:
     assert {a["principalType"] for a in assigned} == {"User", "Group"}
     assert all(a["appRoleId"] == user_role["id"] and a["resourceId"] == sp["id"] for a in assigned)
     groups = [a["principalId"] for a in assigned if a["principalType"] == "Group"]
-    assert len(groups) == 2
+    assert len(groups) == 3
     assert set(groups) < demo.groups.keys()
     assert demo.group_members.keys() == demo.groups.keys()
     nested = [
@@ -474,7 +489,11 @@ def test_service_principal_and_assignments(demo: DemoTenant) -> None:
     assert len(nested) == 1
     assert nested[0]["id"] not in groups
     assert demo.group_members[nested[0]["id"]]
-    assert all(g["securityEnabled"] and not g["mailEnabled"] for g in demo.groups.values())
+    security = [g for g in demo.groups.values() if g["securityEnabled"]]
+    assert all(not g["mailEnabled"] for g in security)
+    (m365,) = [g for g in demo.groups.values() if not g["securityEnabled"]]
+    assert m365["groupTypes"] == ["Unified"]
+    assert m365["mailEnabled"]
 
 
 def test_job_and_default_mapping(demo: DemoTenant) -> None:

@@ -557,6 +557,11 @@ EXPECTED_CLI_CHANGES = [
     ("new", "account-disabled", "1b5d2a4e-0001-4c3a-9f00-000000000001"),
     ("new", "not-in-scope", "1b5d2a4e-0011-4c3a-9f00-000000000011"),
     ("outcome_changed", None, "1b5d2a4e-0004-4c3a-9f00-000000000004"),
+    # John was disabled: he is no longer provisioned, so neither he nor John2 collides
+    ("outcome_changed", None, "1b5d2a4e-0001-4c3a-9f00-000000000001"),
+    ("outcome_changed", None, "1b5d2a4e-0007-4c3a-9f00-000000000007"),
+    ("fixed", "duplicate-target-key", "1b5d2a4e-0007-4c3a-9f00-000000000007"),
+    ("fixed", "duplicate-target-key", "1b5d2a4e-0001-4c3a-9f00-000000000001"),
     ("fixed", "mail-missing", "1b5d2a4e-0004-4c3a-9f00-000000000004"),
     ("fixed", "primary-smtp-mismatch", "1b5d2a4e-0004-4c3a-9f00-000000000004"),
     ("guest_added", None, "1b5d2a4e-0011-4c3a-9f00-000000000011"),
@@ -578,9 +583,9 @@ def test_diff_command_on_two_snapshots(
     summary = orjson.loads(output)
     assert summary["counts"] == {
         "new": 6,
-        "fixed": 2,
-        "still_open": 25,
-        "outcome_changes": 1,
+        "fixed": 4,
+        "still_open": 23,
+        "outcome_changes": 3,
         "guests_added": 1,
         "guests_removed": 1,
         "exceptions_expired": 1,

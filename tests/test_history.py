@@ -226,7 +226,7 @@ def test_history_command_text(history: Path) -> None:
     assert rows[1].split()[:10] == [
         "2026-11-20", "06:00", "ok", "Fabrikam", "10", "0", "4", "4", "32", "17",
     ]  # fmt: skip
-    assert "+6/-2" in rows[2]
+    assert "+6/-4" in rows[2]  # John disabled: his and John2's collision are fixed
     assert "    ! no snapshot manifest" in lines
 
 
@@ -237,7 +237,7 @@ def test_history_command_json_and_filter(history: Path) -> None:
     assert [r["state"] for r in runs] == ["broken", "ok", "ok", "broken"]
     assert runs[1]["timestamp"] == "2026-11-20T06:00:00Z"
     assert runs[1]["open_findings"] == 32
-    assert runs[2]["diff"]["fixed"] == 2
+    assert runs[2]["diff"]["fixed"] == 4
     code, output = _cli("history", str(history), "--tenant", "nobody")
     assert (code, output.strip()) == (0, f"no runs in {history}")
 

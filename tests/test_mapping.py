@@ -654,7 +654,9 @@ def test_default_attribute_columns_exist_in_the_column_contract() -> None:
     ("expr", "words"),
     [
         ("Now()", "not supported by the evaluator: Now"),
-        ('DateAdd("d", 7, CDate([x]))', "CDate, DateAdd"),
+        ('DateAdd("d", 7, CDate([x]))', "attribute [x] has no column"),
+        ("Guid()", "not supported by the evaluator: Guid"),
+        ('CDate("2021-06-30")', "without a UTC offset"),
         ("SingleAppRoleAssignment([appRoleAssignments])", "SingleAppRoleAssignment"),
         ("Frobnicate([mail])", "unknown function(s): Frobnicate"),
         ("Append([mail])", "Append(source, suffix) cannot take 1 argument"),

@@ -43,6 +43,14 @@ GUEST_COLUMNS = [
     "flagged_rules",
     "muted_rules",
     "target_account",
+    "in_scope",
+    "match_attribute",
+    "match_value",
+    "step_scope",
+    "step_match",
+    "step_action",
+    "step_attributes",
+    "step_result",
 ]
 
 

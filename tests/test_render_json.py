@@ -28,6 +28,9 @@ TOP = [
     "outcomes",
     "summary",
     "whatif",
+    "provisioning_scope",
+    "quarantine_forecast",
+    "engine",
 ]
 RULE_KEYS = [
     "rule_id",

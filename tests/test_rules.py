@@ -46,4 +46,5 @@ def test_catalogue_ids_are_the_public_contract():
         "domain-claimed-elsewhere", "prior-provisioning-failure", "upn-invalid", "guest-licensed",
         "external-member", "stale-guest", "target-key-invalid", "matching-attribute-unsupported",
         "target-email-conflict", "target-unlinked-account",
+        "scoping-filter", "mapping-not-evaluable", "mapping-creates-nobody",
     }  # fmt: skip

@@ -342,7 +342,18 @@ def test_outcome_reasons_equal_the_per_guest_statement(guests: list[dict[str, An
             }
         )
     )
-    scope = in_scope(frame["scope"])
+    # The engine's columns for guests that are enabled, let in by the filter and fully evaluated.
+    assigned = frame["scope"].isna() | frame["scope"].isin(["direct", "group"])
+    frame["in_scope"] = assigned.astype("boolean")
+    frame["filter_in_scope"] = pd.Series(True, index=frame.index, dtype="boolean")
+    frame["account_enabled"] = pd.Series(True, index=frame.index, dtype="boolean")
+    frame["target_email_known"] = True
+    frame["target_key_known"] = True
+    frame["match_value"] = frame["target_key"]
+    frame["engine_unknown"] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    frame["step_action"] = pd.Series("create", index=frame.index, dtype="str")
+    frame["step_scope"] = pd.Series("", index=frame.index, dtype="str")
+    scope = in_scope(frame["in_scope"])[0]
     dup = duplicated(frame["target_key"], scope) | duplicated(frame["target_email"], scope)
     got = predict_outcomes(frame)["reasons"].tolist()
     assert got == [_reasons_reference(g, d) for g, d in zip(guests, dup, strict=True)]

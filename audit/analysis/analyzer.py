@@ -12,9 +12,11 @@ from audit._version import __version__
 from audit.analysis import engine
 from audit.analysis.engine import APP, TARGET, Context, Rule, RuleRun, worded
 from audit.analysis.findings import findings_table, rules_table, status_table
-from audit.analysis.frame import guests_frame
+from audit.analysis.frame import build_frame
+from audit.analysis.frame_engine import EngineFacts
 from audit.analysis.frame_target import EffectiveMapping, effective_mapping
 from audit.analysis.outcomes import predict_outcomes
+from audit.analysis.quarantine import forecast
 from audit.analysis.reconcile import domain_comparison, reconcile
 from audit.analysis.result import AuditResult
 from audit.analysis.settings import setting_warnings, settings_view
@@ -46,18 +48,23 @@ def analyze(
     choice = target_for(snapshot, config)
     target = choice.target
     now = now or now_utc()
-    frame = guests_frame(snapshot, config=config, target=target)
+    frame, engine = build_frame(snapshot, config=config, target=target)
     mapping = effective_mapping(snapshot, config, target, None)
-    context = _context(snapshot, config, target, mapping, now)
+    context = _context(snapshot, config, target, mapping, now, engine)
     side = target_side(snapshot, target)
     users = target_users_frame(side, frame, _own_domains(snapshot))
     runs = _run(rules or all_rules(), frame, context, snapshot, users)
     flagged = _flagged(runs, frame)
     ran = [run.rule for run in runs if run.state is RuleState.RAN]
     outcomes = _outcomes(frame, ran, context)
+    frame["step_result"] = _result_steps(outcomes, runs)
     findings = findings_table(runs, frame, snapshot, users)
     findings = apply_waivers(findings, frame, config.exceptions, now.date())
     mapping_info = mapping.to_dict() | {"error": frame.attrs.get("mapping_error")}
+    mapping_info |= {"engine": engine.to_dict()}
+    others = (
+        engine.others["in_scope"].astype("boolean").fillna(True) if len(engine.others) else None
+    )
     return AuditResult(
         tool_version=__version__,
         tenant=dict(snapshot.tenant),
@@ -72,7 +79,7 @@ def analyze(
         rules=_with_in_scope(rules_table(runs, findings), runs, findings, outcomes),
         outcomes=outcomes,
         domains=domains_table(frame, snapshot.table("dns"), findings),
-        whatif=_whatif(outcomes, target, snapshot, config, flagged),
+        whatif=_whatif(outcomes, target, snapshot, config, flagged, engine.upn_domains),
         mapping=mapping_info,
         target_selection=choice.to_dict() | {"note": choice.note},
         settings=settings_view(config, target, snapshot),
@@ -80,6 +87,11 @@ def analyze(
         target_users=users,
         reconciliation=reconcile(frame, outcomes, users),
         target_domains=domain_comparison(side, config),
+        provisioning_scope=config.provisioning_scope,
+        quarantine_forecast=forecast(
+            outcomes["outcome"], int(others.sum()) if others is not None else 0
+        ),
+        engine_notes=list(engine.notes),
     )
 
 
@@ -89,11 +101,14 @@ def _whatif(
     snapshot: Snapshot,
     config: AuditConfig,
     flagged: pd.DataFrame,
+    upn_domains: tuple[str, ...] = (),
 ) -> WhatIf | None:
     """The what-if of the target's recommended guest mapping; None when it documents none."""
     if not target.recommended_mapping:
         return None
-    return whatif_summary(outcomes, target, snapshot.tenant, config, _mail_broken(flagged))
+    return whatif_summary(
+        outcomes, target, snapshot.tenant, config, _mail_broken(flagged), upn_domains
+    )
 
 
 def _run(
@@ -127,9 +142,13 @@ def _context(
     target: Target,
     mapping: EffectiveMapping,
     now: datetime,
+    engine: EngineFacts,
 ) -> Context:
     app = _app(snapshot, "")
     return Context(
+        provisioning_scope=engine.provisioning_scope,
+        user_mapping=engine.plan.state,
+        other_users=engine.others,
         now=now,
         initial_domain=snapshot.tenant.get("initial_domain"),
         stale_days=config.stale_days,
@@ -176,6 +195,22 @@ def _outcomes(frame: pd.DataFrame, ran: Sequence[Rule], context: Context) -> pd.
             "target_account": frame["target_account"],
         }
     )
+
+
+def _result_steps(outcomes: pd.DataFrame, runs: Sequence[RuleRun]) -> pd.Series:
+    """Step 5's result per guest: the predicted outcome and the rules that decided it (written
+    once per distinct combination)."""
+    titles = {run.rule.id: run.rule.title for run in runs}
+    keys = outcomes["outcome"].astype(str) + "|" + outcomes["reasons"].map(",".join)
+    codes, uniques = pd.factorize(keys)
+
+    def text(key: str) -> str:
+        outcome, _, reasons = key.partition("|")
+        why = [f"{r} ({titles.get(r, r)})" for r in reasons.split(",") if r]
+        return outcome.replace("_", " ") + (": " + "; ".join(why) if why else "")
+
+    table = pd.array([text(k) for k in uniques] or [""], dtype="str")
+    return pd.Series(table.take(codes), index=outcomes.index, dtype="str")
 
 
 def _app(snapshot: Snapshot, default_name: str) -> dict[str, str | None]:

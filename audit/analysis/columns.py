@@ -74,7 +74,9 @@ COLUMNS: tuple[Column, ...] = (
         "provisioning source attribute `originalUserPrincipalName` (= the stored UPN)",
     ),
     Column(
-        "original_upn_ok", BOOL, "`original_upn` has the form `alias_domain#EXT#@<initial domain>`"
+        "original_upn_ok",
+        BOOL,
+        "`original_upn` has the form `alias_domain#EXT#@<tenant domain>` (the initial domain or a verified one)",
     ),
     Column(
         "provisioning_upn",
@@ -107,7 +109,23 @@ COLUMNS: tuple[Column, ...] = (
         TEXT,
         "`target_key` as the target stores it, after its documented normalisation (NA: unknown)",
     ),
+    Column(
+        "target_key_known",
+        BOOL,
+        "false where the key could not be predicted (the mapping reaches a part the tool cannot evaluate: `engine_unknown`)",
+    ),
     Column("target_email", TEXT, "predicted target e-mail (the profile's e-mail attribute)"),
+    Column("target_email_known", BOOL, "false where the e-mail could not be predicted"),
+    Column(
+        "match_attribute",
+        TEXT,
+        "the target attribute of highest matching precedence (`matchingPriority`) in the mapping",
+    ),
+    Column(
+        "match_value",
+        TEXT,
+        "the value the guest is matched on with it (NA: empty or unknown)",
+    ),
     Column("target_email_domain", TEXT, "its domain, IDNA A-label"),
     Column("target_email_public", BOOL, "`target_email_domain` is a consumer mail provider"),
     Column(
@@ -124,6 +142,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("whatif_target_email", TEXT, ""),
     Column("whatif_target_email_domain", TEXT, ""),
     Column(
+        "whatif_target_key_known",
+        BOOL,
+        "`target_key_known`, `target_email_known` and `match_value` under the recommended mapping",
+    ),
+    Column("whatif_target_email_known", BOOL, ""),
+    Column("whatif_match_value", TEXT, ""),
+    Column(
         "whatif_target_email_public",
         BOOL,
         "`whatif_target_email_domain` is a consumer mail provider",
@@ -138,6 +163,35 @@ COLUMNS: tuple[Column, ...] = (
         TEXT,
         "`direct`, `group`, `nested_only`, `none`; NA when assignments were not collected",
     ),
+    Column(
+        "is_soft_deleted",
+        NULLABLE_BOOL,
+        "provisioning source attribute `IsSoftDeleted` (true when `accountEnabled` is false)",
+    ),
+    Column(
+        "filter_in_scope",
+        NULLABLE_BOOL,
+        "the User mapping's scoping filter lets the guest in (true without a filter; NA: unknown)",
+    ),
+    Column(
+        "in_scope",
+        NULLABLE_BOOL,
+        "the provisioning service processes the guest: job scope (assigned or all), scoping filter, enabled account (NA: unknown)",
+    ),
+    Column(
+        "engine_unknown",
+        TEXT,
+        "what of the mapping or scoping filter the tool could not evaluate for this guest (NA: nothing)",
+    ),
+    Column(
+        "step_scope",
+        TEXT,
+        "provision-on-demand's steps for the guest: in scope (assignment, filter, account), match (attribute and value), action (create, update, disable, skip), attributes sent (each mapped target attribute and its value), result (the predicted outcome and why)",
+    ),
+    Column("step_match", TEXT, ""),
+    Column("step_action", TEXT, ""),
+    Column("step_attributes", TEXT, ""),
+    Column("step_result", TEXT, ""),
     Column("mu_present", NULLABLE_BOOL, "a GuestMailUser row exists (NA: no MailUser export)"),
     Column("mu_primary_smtp", TEXT, "`PrimarySmtpAddress`, `ExternalEmailAddress`"),
     Column("mu_external_email", TEXT, ""),

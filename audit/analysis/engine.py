@@ -35,7 +35,13 @@ frame (``TARGET_USER_COLUMNS``), and their findings' ``object_id`` is the direct
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may know besides its columns: configuration and the clock, never I/O."""
+    """What a rule may know besides its columns: configuration and the clock, never I/O.
+
+    ``provisioning_scope`` is the job's scope (``assigned`` or ``all``); ``user_mapping`` the state
+    of the User object mapping (``enabled``, ``disabled``, ``no-add``); ``other_users`` the users
+    who are not guests, with their predicted target values (``in_scope``, ``target_key``,
+    ``target_email``, ``match_value`` and the ``whatif_*`` ones): they take part in collisions.
+    """
 
     now: datetime
     initial_domain: str | None = None
@@ -47,6 +53,9 @@ class Context:
     app_name: str | None = None
     matching_attributes: tuple[str, ...] | None = None
     email_mapped: bool | None = None  # False: no mapping feeds the target's e-mail attribute
+    provisioning_scope: str = "assigned"
+    user_mapping: str = "enabled"
+    other_users: pd.DataFrame | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,8 @@ def _app_finding(run: RuleRun, frame: pd.DataFrame, snapshot: Snapshot) -> pd.Da
     sp = snapshot.table("service_principal")
     app_id = str(sp["id"].iloc[0]) if sp is not None and len(sp) else "app"
     app_name = str(sp["displayName"].iloc[0]) if sp is not None and len(sp) else ""
-    sample = run.details.iloc[0] if run.details is not None and len(run.details) else ""
-    detail = f"{len(idx)} of {len(frame)} guests affected; e.g. {sample}"
+    samples = list(pd.unique(run.details))[:3] if run.details is not None else []
+    detail = f"{len(idx)} of {len(frame)} guests affected; e.g. " + " | ".join(map(str, samples))
     row = dict.fromkeys(FINDING_COLUMNS, "")
     row |= {"rule_id": run.rule.id, "severity": run.rule.severity.value, "status": "flagged"}
     row |= {"object_id": app_id, "display_name": app_name, "detail": detail, "level": APP}

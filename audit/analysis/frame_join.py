@@ -6,6 +6,7 @@ Each join leaves its columns NA when its source was not collected: unknown is no
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -56,27 +57,70 @@ def domain_facts(dns: pd.DataFrame, config: AuditConfig, target: Target) -> pd.D
     )
 
 
-def add_scope(
-    frame: pd.DataFrame, assignments: pd.DataFrame | None, members: pd.DataFrame | None
-) -> pd.DataFrame:
-    """``scope``: direct, group (direct member of an assigned group), nested_only, none; NA unknown."""
+@dataclass(frozen=True)
+class ScopeSets:
+    """Who is assigned: directly, as a direct member of an assigned security-enabled group, or
+    only below one (nested). Computed once per analysis, applied to guests and other users."""
+
+    direct: pd.Series
+    group: pd.Series
+    nested: pd.Series
+
+
+def scope_sets(
+    assignments: pd.DataFrame | None,
+    members: pd.DataFrame | None,
+    groups_table: pd.DataFrame | None = None,
+) -> ScopeSets | None:
+    """The assignment sets; None when assignments or group members were not collected.
+
+    "Ensure that groups assigned to your application have the property SecurityEnabled set to
+    True" (https://learn.microsoft.com/entra/identity/app-provisioning/how-provisioning-works):
+    an assigned group ``groups_table`` lists with ``securityEnabled`` false grants no scope; when
+    the table was not collected every assigned group is taken to grant it.
+    """
     if assignments is None or members is None:
-        frame["scope"] = pd.Series(pd.NA, index=frame.index, dtype="str")
-        return frame
+        return None
     kind = assignments["principalType"].str.lower()
     users = assignments.loc[kind.eq("user").fillna(False), "principalId"].dropna()
     groups = set(assignments.loc[kind.eq("group").fillna(False), "principalId"].dropna())
     is_group = members["odataType"].str.lower().str.endswith("group").fillna(False)
-    in_groups = text_isin(members["groupId"], groups)
+    in_groups = text_isin(members["groupId"], groups - _not_security_enabled(groups_table))
     group_users = members.loc[in_groups & ~is_group, "id"].dropna()
     nested = _nested_groups(members, groups, is_group)
     nested_users = members.loc[text_isin(members["groupId"], nested) & ~is_group, "id"].dropna()
+    return ScopeSets(users, group_users, nested_users)
+
+
+def add_scope(
+    frame: pd.DataFrame,
+    assignments: pd.DataFrame | None,
+    members: pd.DataFrame | None,
+    groups_table: pd.DataFrame | None = None,
+    *,
+    sets: ScopeSets | None = None,
+) -> pd.DataFrame:
+    """``scope``: direct, group (direct member of an assigned security-enabled group),
+    nested_only, none; NA unknown (see :func:`scope_sets`; ``sets`` when already computed)."""
+    if sets is None:
+        sets = scope_sets(assignments, members, groups_table)
+    if sets is None:
+        frame["scope"] = pd.Series(pd.NA, index=frame.index, dtype="str")
+        return frame
     ids = frame["object_id"]
     scope = pd.Series("none", index=frame.index, dtype="str")
-    scope = scope.mask(text_isin(ids, nested_users), "nested_only")
-    scope = scope.mask(text_isin(ids, group_users), "group")
-    frame["scope"] = scope.mask(text_isin(ids, users), "direct")
+    scope = scope.mask(text_isin(ids, sets.nested), "nested_only")
+    scope = scope.mask(text_isin(ids, sets.group), "group")
+    frame["scope"] = scope.mask(text_isin(ids, sets.direct), "direct")
     return frame
+
+
+def _not_security_enabled(groups: pd.DataFrame | None) -> set[str]:
+    """Ids of the groups whose ``securityEnabled`` is false (unknown counts as enabled)."""
+    if groups is None or "securityEnabled" not in groups:
+        return set()
+    flag = groups["securityEnabled"].astype("boolean")
+    return set(groups.loc[(flag == False).fillna(False).astype(bool), "id"].dropna())  # noqa: E712
 
 
 def _nested_groups(members: pd.DataFrame, roots: Iterable[str], is_group: pd.Series) -> set[str]:
@@ -139,10 +183,33 @@ def _take(column: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(pd.api.extensions.take(column.array, rows, allow_fill=True), index=index)
 
 
-def add_provisioning(frame: pd.DataFrame, logs: pd.DataFrame | None) -> pd.DataFrame:
-    """The latest provisioning-log entry per guest (by ``sourceIdentity.id``)."""
+def _this_app(logs: pd.DataFrame, service_principal: str | None, job: str | None) -> pd.Series:
+    """Log entries that do not name another job or service principal than ours."""
+    keep = pd.Series(True, index=logs.index)
+    for column, ours in (("jobId", job), ("servicePrincipalId", service_principal)):
+        if ours and column in logs:
+            named = logs[column].astype("str")
+            keep &= (named.isna() | named.str.lower().eq(ours.lower())).fillna(True).astype(bool)
+    return keep
+
+
+def add_provisioning(
+    frame: pd.DataFrame,
+    logs: pd.DataFrame | None,
+    *,
+    service_principal: str | None = None,
+    job: str | None = None,
+) -> pd.DataFrame:
+    """The latest provisioning-log entry per guest (by ``sourceIdentity.id``) of this app's job.
+
+    A log entry names its job (``jobId``, "The unique ID for the whole provisioning job") and the
+    app's ``servicePrincipal``; entries of another job or app (an export of the whole tenant's logs)
+    are left out. Entries that name neither are kept (the live collector asks for this app's only).
+    """
     cols = {"status": "last_prov_status", "provisioningAction": "last_prov_action"}
     cols |= {"errorCode": "last_prov_error", "activityDateTime": "last_prov_time"}
+    if logs is not None and not logs.empty:
+        logs = logs.loc[_this_app(logs, service_principal, job)]
     if logs is None or logs.empty:  # pandas cannot map through an empty datetime Series
         for col in cols.values():
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")

@@ -1,10 +1,11 @@
-"""Predicted target values: what the provisioning service will send as key and e-mail, per guest.
+"""The user mapping in force, and whether the predicted e-mail domains are verified in the target.
 
 The mapping comes from (in order) an explicit override, the collected job schema, or the target
-profile's default. The what-if columns use the profile's recommended guest mapping (without one,
-they repeat the current values). ``target_key_normalised`` is the key as the target stores it,
-after the target's documented normalisation (``KeyRules.normalise``; NA where the target does not
-document what it does with a value), so keys that collide in the target compare equal.
+profile's default; :mod:`audit.analysis.frame_engine` evaluates it. The what-if columns use the
+profile's recommended guest mapping (without one, they repeat the current values).
+``target_key_normalised`` is the key as the target stores it, after the target's documented
+normalisation (``KeyRules.normalise``; NA where the target does not document what it does with a
+value), so keys that collide in the target compare equal.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import pandas as pd
 
 from audit import addresses as addr
 from audit._text import map_text
+from audit.analysis.frame_engine import MappingPlan
 from audit.config import AuditConfig
-from audit.errors import ExpressionError
 from audit.mapping import AttributeMapping
+from audit.mapping.schema import UserMapping, user_mapping
 from audit.snapshot import Snapshot
 from audit.targets import Target
 
@@ -43,57 +45,85 @@ def effective_mapping(
     snapshot: Snapshot, config: AuditConfig, target: Target, override: dict[str, str] | None
 ) -> EffectiveMapping:
     """The key and e-mail expressions in force, with their origin."""
+    plan = mapping_plan(snapshot, config, target, override)
+    error = "; ".join(plan_errors(plan)) or None
+    matching = plan.matching if plan.source == "schema" else target.matching_attributes
+    return EffectiveMapping(
+        plan.key_expression, plan.email_expression, plan.source, error, matching
+    )
+
+
+def mapping_plan(
+    snapshot: Snapshot, config: AuditConfig, target: Target, override: dict[str, str] | None
+) -> MappingPlan:
+    """The user mapping to simulate: an explicit override (on top of the profile's default), else
+    the collected job schema's User object mapping, else the target profile's default mapping."""
     explicit = dict(config.mapping) | dict(override or {})
     if explicit:
-        merged = target.default_mapping | explicit
-        return _pick(merged, target, "override", target.matching_attributes)
-    schema = schema_mapping(snapshot)
-    if schema is not None:
-        return _pick(schema, target, "schema", schema_matching(snapshot))
-    return _pick(target.default_mapping, target, "profile", target.matching_attributes)
+        return _simple_plan(target.default_mapping | explicit, target, "override")
+    user = schema_user_mapping(snapshot)
+    if user is not None:
+        return _schema_plan(user, target)
+    return _simple_plan(target.default_mapping, target, "profile")
 
 
-def _pick(
-    mapping: dict[str, str], target: Target, source: str, matching: tuple[str, ...] | None
-) -> EffectiveMapping:
-    found = {_norm(k): v for k, v in mapping.items()}
-    key = found.get(_norm(target.key_attribute), "") if target.key_attribute else ""
-    email = found.get(_norm(target.email_attribute), "") if target.email_attribute else ""
-    return EffectiveMapping(key, email, source, matching=matching)
-
-
-def schema_mapping(snapshot: Snapshot) -> dict[str, str] | None:
-    """Target attribute → expression of the User object mapping in the collected job schema."""
+def schema_user_mapping(snapshot: Snapshot) -> UserMapping | None:
+    """The User object mapping of the collected job schema (None without a schema)."""
     table = snapshot.table("sync_schema")
     if table is None or table.empty:
         return None
-    from audit.mapping import mappings_from_schema
-
-    schema = orjson.loads(str(table["json"].iloc[0]))
-    return {_norm(m.target): _with_default(m) for m in mappings_from_schema(schema)}
+    return user_mapping(orjson.loads(str(table["json"].iloc[0])))
 
 
-def schema_matching(snapshot: Snapshot) -> tuple[str, ...] | None:
-    """The User mapping's matching attributes in the collected job schema, by precedence
-    (``matchingPriority``, lowest first); None without a schema."""
-    table = snapshot.table("sync_schema")
-    if table is None or table.empty:
-        return None
-    from audit.mapping import mappings_from_schema
+def _simple_plan(mapping: dict[str, str], target: Target, source: str) -> MappingPlan:
+    """A plan of just the key and e-mail; matching on the profile's documented matching
+    attribute, else the key (as in the gallery apps' default mappings: userName matches)."""
+    key, email = target.key_attribute or "", target.email_attribute or ""
+    matching = target.matching_attributes or ((key,) if key else ())
+    wanted = {_norm(key), _norm(email)} - {""}
+    found = {_norm(k): (k, v) for k, v in mapping.items()}
+    mappings = tuple(
+        AttributeMapping(
+            name, expression, "Expression", None, 1 if _norm(name) == _norm(matching[0]) else 0
+        )
+        if matching
+        else AttributeMapping(name, expression, "Expression", None, 0)
+        for name, expression in found.values()
+        if _norm(name) in wanted
+    )
+    return MappingPlan(
+        source=source,
+        state="enabled",
+        name=f"{source} mapping",
+        mappings=mappings,
+        key=key,
+        email=email,
+        matching=tuple(matching),
+    )
 
-    schema = orjson.loads(str(table["json"].iloc[0]))
-    found = [m for m in mappings_from_schema(schema) if m.matching_priority > 0]
-    return tuple(m.target for m in sorted(found, key=lambda m: m.matching_priority))
+
+def _schema_plan(user: UserMapping, target: Target) -> MappingPlan:
+    state = "disabled" if not user.enabled else "enabled" if user.creates else "no-add"
+    return MappingPlan(
+        source="schema",
+        state=state,
+        name=user.name,
+        mappings=user.mappings,
+        key=target.key_attribute or "",
+        email=target.email_attribute or "",
+        matching=tuple(m.target for m in user.matching()),
+        scope=user.scope,
+    )
 
 
-def _with_default(mapping: AttributeMapping) -> str:
-    """The mapping as one expression: a default value applies when the source yields null."""
-    from audit.mapping import Constant, to_text
-
-    if not mapping.default_value:
-        return mapping.expression
-    default = to_text(Constant(mapping.default_value))
-    return f"Coalesce({mapping.expression}, {default})" if mapping.expression else default
+def plan_errors(plan: MappingPlan) -> list[str]:
+    """Why the key or e-mail mapping is missing from the plan (nothing maps the attribute)."""
+    targets = {_norm(m.target) for m in plan.mappings}
+    return [
+        f"no mapping sends {name}"
+        for name in (plan.key, plan.email)
+        if name and _norm(name) not in targets
+    ]
 
 
 def _norm(attribute: str) -> str:
@@ -104,55 +134,36 @@ def _norm(attribute: str) -> str:
 def add_targets(
     frame: pd.DataFrame,
     facts: pd.DataFrame | None,
-    mapping: EffectiveMapping,
     config: AuditConfig,
     target: Target,
-    initial_domain: str | None,
+    upn_domains: set[str],
     *,
     organization: set[str] | None = None,
 ) -> pd.DataFrame:
-    """``target_*`` columns (current mapping) and ``whatif_*`` columns (recommended mapping).
+    """Domains of the predicted e-mails and whether they are verified in the target.
 
-    ``organization``: the domains the target organization has verified, when it was read; they
-    then decide ``target_domain_verified`` instead of the configured ones (:func:`verified`).
+    The what-if assumes its precondition: the tenant domains the guests' ``#EXT#`` UPNs sit on
+    (``upn_domains``) are verified in the target. ``organization``: the domains the target
+    organization has verified, when it was read; they then decide ``target_domain_verified``
+    instead of the configured ones (:func:`verified`).
     """
-    frame["target_key"], key_error = _evaluate(mapping.key, frame)
     frame["target_key_normalised"] = normalised_key(frame["target_key"], target)
-    frame["target_email"], email_error = _evaluate(mapping.email, frame)
     frame["target_email_domain"] = addr.domain_of(frame["target_email"])
     frame["target_domain_verified"] = verified(
         frame["target_email_domain"], facts, config, target, organization=organization
     )
-    _add_whatif(frame, facts, config, target, initial_domain, organization)
-    frame.attrs["mapping_error"] = key_error or email_error
-    return frame
-
-
-def _add_whatif(
-    frame: pd.DataFrame,
-    facts: pd.DataFrame | None,
-    config: AuditConfig,
-    target: Target,
-    initial_domain: str | None,
-    organization: set[str] | None,
-) -> None:
-    """The ``whatif_*`` columns: the recommended mapping's values, or without one the current."""
-    rec = target.recommended_mapping
-    if not rec:
-        for name in ("key", "key_normalised", "email", "email_domain"):
-            frame[f"whatif_target_{name}"] = frame[f"target_{name}"]
-        frame["whatif_domain_verified"] = frame["target_domain_verified"]
-        return
-    frame["whatif_target_key"], _ = _evaluate(rec.get(target.key_attribute, ""), frame)
     frame["whatif_target_key_normalised"] = normalised_key(frame["whatif_target_key"], target)
-    frame["whatif_target_email"], _ = _evaluate(rec.get(target.email_attribute, ""), frame)
+    if not target.recommended_mapping:  # no what-if: the current values
+        frame["whatif_target_email_domain"] = frame["target_email_domain"]
+        frame["whatif_domain_verified"] = frame["target_domain_verified"]
+        return frame
     frame["whatif_target_email_domain"] = addr.domain_of(frame["whatif_target_email"])
-    # The what-if assumes its precondition: the initial domain is verified in the target.
     whatif = verified(
         frame["whatif_target_email_domain"], facts, config, target, organization=organization
     )
-    on_initial = frame["whatif_target_email_domain"].eq(initial_domain or "").fillna(False)
-    frame["whatif_domain_verified"] = whatif.mask(on_initial.astype(bool), True)
+    on_upn = frame["whatif_target_email_domain"].isin(upn_domains).fillna(False)
+    frame["whatif_domain_verified"] = whatif.mask(on_upn.astype(bool), True)
+    return frame
 
 
 def normalised_key(keys: pd.Series, target: Target) -> pd.Series:
@@ -163,22 +174,6 @@ def normalised_key(keys: pd.Series, target: Target) -> pd.Series:
     if normalise is None:
         return text
     return normalise(text).astype("str").where(text.notna(), pd.NA)
-
-
-def _evaluate(expression: str, frame: pd.DataFrame) -> tuple[pd.Series, str | None]:
-    """Evaluate an expression; an unsupported one gives NA (unknown), with the error, never a guess."""
-    from audit.mapping import evaluate
-
-    if not expression.strip():
-        return pd.Series(pd.NA, index=frame.index, dtype="str"), None
-    try:
-        values = evaluate(expression, frame)
-    except ExpressionError as exc:
-        return pd.Series(pd.NA, index=frame.index, dtype="str"), str(exc)
-    if values.dtype == object:  # multi-valued: the first value flows (none for an empty list)
-        values = values.map(lambda v: v[0] if isinstance(v, list) and v else v)
-        values = values.map(lambda v: None if isinstance(v, list) else v)
-    return values.astype("str"), None
 
 
 def verified(

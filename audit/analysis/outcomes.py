@@ -4,7 +4,8 @@
 ``blocked`` (will fail: no or invalid e-mail, duplicate key), ``out_of_scope`` or ``unknown``; each with
 the rule ids that decided it. Nothing here knows a rule by name: every rule declares the outcome it
 decides (``Rule.outcome``) and for which guests (``Rule.outcome_when``, written over the ``target_*``
-columns). The what-if runs the same declarations over the ``whatif_*`` columns.
+columns). The what-if runs the same declarations over the ``whatif_*`` columns (of the guests and of
+the context's other users).
 
 Precedence: ``out_of_scope`` over ``blocked`` over ``unmanaged``; a guest no rule decides is
 ``unknown`` when a deciding rule could not evaluate it (its data is unknown), else ``ready``.
@@ -13,6 +14,7 @@ Precedence: ``out_of_scope`` over ``blocked`` over ``unmanaged``; a guest no rul
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -30,11 +32,14 @@ PRECEDENCE = (Outcome.OUT_OF_SCOPE, Outcome.BLOCKED, Outcome.UNMANAGED)
 WHATIF_COLUMNS = {
     "target_key": "whatif_target_key",
     "target_key_normalised": "whatif_target_key_normalised",
+    "target_key_known": "whatif_target_key_known",
     "target_email": "whatif_target_email",
+    "target_email_known": "whatif_target_email_known",
     "target_email_domain": "whatif_target_email_domain",
     "target_email_public": "whatif_target_email_public",
     "target_domain_verified": "whatif_domain_verified",
     "target_account": "whatif_target_account",
+    "match_value": "whatif_match_value",
 }
 """Current-mapping columns and their counterparts under the recommended mapping."""
 
@@ -66,7 +71,11 @@ def predict_outcomes(
     context = context or Context(now=datetime.now(UTC))
     if rules is None:
         rules = [rule for rule in all_rules() if rule.applies_to(context.target)]
-    view = whatif_view(frame) if prefix == "whatif" else frame
+    view = frame
+    if prefix == "whatif":
+        view = whatif_view(frame)
+        if context.other_users is not None:
+            context = replace(context, other_users=whatif_view(context.other_users))
     deciding = deciding_rules(rules)
     masks = np.zeros((len(deciding), len(frame)), dtype=np.int8)  # 1 decided, -1 unknown, 0 no
     for row, rule in enumerate(deciding):

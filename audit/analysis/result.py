@@ -17,6 +17,9 @@ Renderers only format what is here; they compute nothing. Column contracts:
               ``auto``), ``matched_on``, ``app``, ``warning`` (a default was used), ``note``.
 ``settings``  what the report's header says about the analysis settings (verified domains...).
 ``warnings``  doubts about the settings (no verification token, an exception matching nothing).
+``provisioning_scope`` the job scope the prediction assumed (``assigned`` or ``all``; Graph does not
+              return it); ``quarantine_forecast`` whether a first full cycle would cross the documented
+              escrow thresholds; ``engine_notes`` caveats of the simulation (what it could not see).
 ``domains``   one row per guest mail domain: ``domain``, ``guests``, ``affected`` (guests with a finding),
               ``verified_in_target`` (bool/NA), ``claimed_elsewhere`` (bool/NA), ``public_provider``,
               ``mail_state`` (``deliverable``/``null_mx``/``nxdomain``/``no_mail_host``/``unknown``),
@@ -46,6 +49,7 @@ from typing import Any
 import pandas as pd
 
 from audit.analysis.reconcile import reconciliation_summary
+from audit.analysis.quarantine import QuarantineForecast
 from audit.analysis.result_view import result_html
 from audit.analysis.summary import WhatIf
 from audit.models import Outcome, SourceStatus
@@ -77,6 +81,9 @@ class AuditResult:
     target_users: pd.DataFrame | None = None
     reconciliation: pd.DataFrame | None = None
     target_domains: dict[str, Any] | None = None
+    provisioning_scope: str = "assigned"
+    quarantine_forecast: QuarantineForecast | None = None
+    engine_notes: list[str] = field(default_factory=list)
 
     def outcome_counts(self) -> dict[str, int]:
         """Guests per predicted outcome, every outcome present (zero when none)."""

@@ -63,11 +63,19 @@ def whatif_summary(
     tenant: dict[str, Any],
     config: AuditConfig,
     mail_broken: pd.Series | None = None,
+    upn_domains: tuple[str, ...] = (),
 ) -> WhatIf:
-    """Counts before and after switching to the recommended mapping, with its precondition."""
-    initial = str(tenant.get("initial_domain") or "the initial domain")
+    """Counts before and after switching to the recommended mapping, with its precondition.
+
+    The precondition names the domains the guests' ``#EXT#`` UPNs really sit on (``upn_domains``,
+    most used first; the initial domain when none is known): those are the domains the
+    recommended e-mail is on ("alias_theirdomain#EXT#@yourdomain", how provisioning works).
+    """
+    domains = [d.lower() for d in upn_domains] or [str(tenant.get("initial_domain") or "")]
+    domains = [d for d in domains if d]
+    initial = " and ".join(domains) if domains else "the initial domain"
     listed = {d.lower().rstrip(".") for d in config.verified_domains}
-    met = initial.lower() in listed if target.verifies_domains else True
+    met = bool(domains) and set(domains) <= listed if target.verifies_domains else True
     before = _counts(outcomes["outcome"])
     after = _counts(outcomes["whatif_outcome"])
     ready = Outcome.READY.value

@@ -10,6 +10,7 @@ import pandas as pd
 
 from audit import addresses as addr
 from audit.collectors import tables
+from audit.collectors.attributes import attributes_table, wanted_attributes
 from audit.models import SourceState, SourceStatus
 from audit.snapshot import Snapshot
 
@@ -19,6 +20,8 @@ _TABLES = {
     "service_principal": tables.service_principal_table,
     "app_role_assignments": tables.assignments_table,
     "group_members": tables.group_members_table,
+    "groups": tables.groups_table,
+    "member_users": tables.users_table,
     "sync_jobs": tables.json_table,
     "sync_schema": tables.json_table,
     "provisioning_logs": tables.provisioning_logs_table,
@@ -55,8 +58,9 @@ def build_snapshot(
 def source_tables(
     records: dict[str, list[JSON]], statuses: dict[str, SourceStatus], *, take: bool
 ) -> dict[str, pd.DataFrame]:
-    """Typed tables of the app's usable sources (service principal, assignments, group members,
-    jobs, schema, logs).
+    """Typed tables of the app's usable sources (service principal, assignments, group members and
+    groups, jobs, schema, logs, the users who are not guests) and the extra source attributes the
+    schema names (``user_attributes``).
 
     With ``take``, each source's raw records are removed from ``records`` once converted, so
     a collection can turn them into (far smaller) tables early and let the raw objects go
@@ -64,6 +68,17 @@ def source_tables(
     tables through ``extra_tables``.
     """
     built = {}
+    extra = attributes_table(records, wanted_attributes(records))  # before records are taken
+    if extra is not None:
+        built["user_attributes"] = extra
+        status = statuses.get("user_attributes")
+        if status is None or not status.usable:  # an export's users.json carried them
+            detail = {"from": "the users' own records"}
+            statuses["user_attributes"] = SourceStatus(
+                "user_attributes", SourceState.OK, rows=len(extra), detail=detail
+            )
+    if take:
+        records.pop("user_attributes", None)
     for source, make in _TABLES.items():
         status = statuses.get(source)
         if status is not None and status.usable and source in records:

@@ -3,8 +3,13 @@
 Layout (DESIGN.md)::
 
     organization.json  domains.json  users.json (or users.0001.json, users.0002.json, ...)   required
-    servicePrincipal.json  appRoleAssignedTo.json  groupMembers/<groupId>.json
+    servicePrincipal.json  appRoleAssignedTo.json  groupMembers/<groupId>.json  groups.json
+    memberUsers.json  userAttributes.json  synchronizationJobs.json
     synchronizationSchema.json  provisioningLogs.json  mailusers.csv  dns.json                optional
+
+``groups.json`` holds the assigned groups (``securityEnabled``), ``memberUsers.json`` the users who
+are not guests (``/users?$filter=userType eq 'Member'``, a few properties), ``userAttributes.json``
+the extra properties the job schema's mapping or scoping filter names, per user.
 
 Each ``.json`` is what Graph returned: ``{"value": [...]}`` for lists, the object itself for the schema.
 A missing optional file means "not collected", never "empty".
@@ -47,6 +52,9 @@ LISTS = {
     "users": "users",
     "service_principal": "servicePrincipal",
     "app_role_assignments": "appRoleAssignedTo",
+    "groups": "groups",
+    "member_users": "memberUsers",
+    "user_attributes": "userAttributes",
     "sync_jobs": "synchronizationJobs",
     "provisioning_logs": "provisioningLogs",
 }
@@ -211,7 +219,8 @@ def _not_utf8(file: Path, raw: bytes) -> InputError:
 
 
 _EXPORT_FILE = re.compile(
-    r"(organization|domains|users|servicePrincipal|appRoleAssignedTo|synchronizationJobs"
+    r"(organization|domains|users|servicePrincipal|appRoleAssignedTo|groups|memberUsers"
+    r"|userAttributes|synchronizationJobs"
     r"|synchronizationSchema|provisioningLogs|dns)(\.\d+)?\.json|mailusers\.csv|groupMembers"
     r"|atlassian"
 )

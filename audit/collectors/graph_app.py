@@ -1,8 +1,12 @@
-"""The app's sources: its service principal, assignments, group members, provisioning job,
-attribute mappings (the job's schema) and provisioning logs.
+"""The app's sources: its service principal, assignments, group members and the assigned groups,
+provisioning job, attribute mappings (the job's schema), the users who are not guests, the extra
+attributes the schema names, and provisioning logs.
 
 Dependencies: when the service principal is not found (or is ambiguous), its dependants are
 ``not_requested`` with the reason; with no provisioning job, ``sync_schema`` is ``not_requested``.
+``member_users`` (every user with ``userType`` Member, a few properties: they are provisioned too
+and can collide with guests) and ``user_attributes`` (the guests' properties a mapping or scoping
+filter names beyond the usual ``$select``; only when the schema names any) follow the schema.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
+from audit.collectors.attributes import select_of
 from audit.collectors.graph_io import (
     _EXPECTED,
     APP_SOURCES,
@@ -28,6 +33,7 @@ from audit.collectors.graph_io import (
     _Problem,
     _run,
 )
+from audit.mapping.sources import schema_attributes
 
 __all__ = ["app_sources"]
 
@@ -49,7 +55,7 @@ async def app_sources(
     sp_id = str(found[0].get("id"))
     async with asyncio.TaskGroup() as group:
         group.create_task(_assignments(graph, data, sp_id, page_size))
-        group.create_task(_jobs(graph, data, sp_id))
+        group.create_task(_jobs_and_users(graph, data, sp_id, page_size))
         if since is None:
             _not_requested(data, ["provisioning_logs"])
         else:
@@ -110,11 +116,33 @@ async def _assignments(graph: _Graph, data: GraphData, sp_id: str, page_size: in
     info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
     rows = await _run(data, "app_role_assignments", lambda: graph.pages(info))
     if rows is None:
-        _not_requested(data, ["group_members"], "skipped: app_role_assignments failed")
+        _not_requested(data, ["groups", "group_members"], "skipped: app_role_assignments failed")
         return
     groups = [str(r["principalId"]) for r in rows if r.get("principalType") == "Group"]
     groups = list(dict.fromkeys(g for g in groups if g and g != "None"))
+    await _run(data, "groups", lambda: _groups(graph, groups))
     await _run(data, "group_members", lambda: _group_members(graph, groups, page_size))
+
+
+_GROUP_SELECT = ["id", "displayName", "securityEnabled", "mailEnabled", "groupTypes"]
+
+
+async def _groups(graph: _Graph, groups: list[str]) -> list[JSON]:
+    """The assigned groups themselves: only security-enabled ones grant scope (how provisioning
+    works: "Ensure that groups assigned to your application have the property SecurityEnabled
+    set to True")."""
+    limit = asyncio.Semaphore(_GROUP_CONCURRENCY)
+
+    async def one(group_id: str) -> JSON:
+        builder = graph.client.groups.by_group_id(group_id)
+        query = builder.GroupItemRequestBuilderGetQueryParameters(select=_GROUP_SELECT)
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+        async with limit:
+            document = await graph.document(info)
+        document.pop("@odata.context", None)
+        return document
+
+    return list(await asyncio.gather(*(one(g) for g in groups)))
 
 
 async def _group_members(graph: _Graph, groups: list[str], page_size: int) -> list[JSON]:
@@ -167,6 +195,49 @@ async def _direct_members(graph: _Graph, groups: list[str], page_size: int) -> l
         if isinstance(result, BaseException):
             raise result
     return [row for rows in cast(list[list[JSON]], results) for row in rows]
+
+
+async def _jobs_and_users(graph: _Graph, data: GraphData, sp_id: str, page_size: int) -> None:
+    """The job and its schema, then what the schema makes necessary: members and extra attributes."""
+    await _jobs(graph, data, sp_id)
+    schemas = data.records.get("sync_schema") or []
+    wanted = schema_attributes(schemas[0] if schemas else None)
+    select = [*_MEMBER_SELECT, *(p for p in select_of(wanted) if p not in _MEMBER_SELECT)]
+    members = _users_request(graph.client, "userType eq 'Member'", select, page_size)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_run(data, "member_users", lambda: graph.pages(members)))
+        if wanted:
+            extra = ["id", *select_of(wanted)]
+            guests = _users_request(graph.client, "userType eq 'Guest'", extra, page_size)
+            group.create_task(_run(data, "user_attributes", lambda: graph.pages(guests)))
+        else:
+            _not_requested(data, ["user_attributes"], "the job schema names no extra attribute")
+
+
+# Users who are not guests are provisioned too: what their key, e-mail and scope need.
+_MEMBER_SELECT = [
+    "id",
+    "userType",
+    "creationType",
+    "accountEnabled",
+    "userPrincipalName",
+    "mail",
+    "displayName",
+    "givenName",
+    "surname",
+    "mailNickname",
+    "otherMails",
+    "proxyAddresses",
+]
+
+
+def _users_request(
+    client: GraphServiceClient, filter_: str, select: list[str], page_size: int
+) -> RequestInformation:
+    query = client.users.UsersRequestBuilderGetQueryParameters(
+        filter=filter_, select=select, top=page_size
+    )
+    return client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
 
 
 async def _jobs(graph: _Graph, data: GraphData, sp_id: str) -> None:

@@ -47,8 +47,11 @@ PERMISSIONS: dict[str, str] = {
     "service_principal": "Application.Read.All",
     "app_role_assignments": "Application.Read.All",
     "group_members": "GroupMember.Read.All",
+    "groups": "GroupMember.Read.All",
     "sync_jobs": "Synchronization.Read.All",
     "sync_schema": "Synchronization.Read.All",
+    "member_users": "User.Read.All",
+    "user_attributes": "User.Read.All",
     "provisioning_logs": "AuditLog.Read.All",
 }
 SOURCES = tuple(PERMISSIONS)

@@ -159,6 +159,15 @@ def assignments_table(records: Iterable[JSON]) -> pd.DataFrame:
     return _table(records, cols | {"appRoleId": _text, "resourceId": _text})
 
 
+def groups_table(records: Iterable[JSON]) -> pd.DataFrame:
+    """The assigned groups: whether each is security-enabled (only those grant provisioning scope)."""
+    cols = {"id": _text, "displayName": _text, "securityEnabled": _flag, "mailEnabled": _flag}
+    df = _table(records, cols)
+    for c in ("securityEnabled", "mailEnabled"):
+        df[c] = df[c].astype("boolean")
+    return df
+
+
 def group_members_table(records: Iterable[JSON]) -> pd.DataFrame:
     """Direct members of assigned groups; ``_groupId`` names the group each was listed under."""
     cols = {"_groupId": _text, "id": _text, "@odata.type": _text, "displayName": _text}
@@ -176,7 +185,7 @@ def provisioning_logs_table(records: Iterable[JSON]) -> pd.DataFrame:
     with gc_paused():
         rows = [_log_row(r) for r in records if isinstance(r, dict)]
     cols = ["id", "activityDateTime", "provisioningAction", "status", "errorCode", "reason"]
-    df = pd.DataFrame.from_records(rows, columns=[*cols, "sourceId", "jobId"])
+    df = pd.DataFrame.from_records(rows, columns=[*cols, "sourceId", "jobId", "servicePrincipalId"])
     for c in df.columns:
         df[c] = df[c].astype("str")
     df["activityDateTime"] = _times(df["activityDateTime"])
@@ -195,7 +204,15 @@ def _log_row(r: JSON) -> tuple[Any, ...]:
         _text(error.get("reason")),
         _text(_obj(r.get("sourceIdentity")).get("id")),
         _text(r.get("jobId")),
+        _text(_service_principal(r.get("servicePrincipal")).get("id")),
     )
+
+
+def _service_principal(value: Any) -> JSON:
+    """``servicePrincipal`` of a log entry: documented as a collection, shown as one object."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _obj(value)
 
 
 def _table(records: Iterable[JSON], cols: Mapping[str, Callable[[Any], Any]]) -> pd.DataFrame:

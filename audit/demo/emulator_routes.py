@@ -131,6 +131,7 @@ class Router:
             (rf"{_SP}/synchronization/jobs", "sync_jobs", self.jobs),
             (rf"{_JOB}", "sync_jobs", self.job),
             (rf"{_JOB}/schema", "sync_schema", self.schema),
+            (r"groups/(?P<id>[^/]+)", "groups", self.group),
             (r"groups/(?P<id>[^/]+)/members", "group_members", self.members),
             (r"auditLogs/provisioning", "provisioning_logs", self.provisioning),
         ]  # fmt: skip
@@ -265,6 +266,11 @@ class Router:
         )
         return self.entity(req, context, schema, m["job"])
 
+    def group(self, req: Request, m: re.Match[str]) -> Reply:
+        found = self.tenant.groups.get(m["id"])
+        entity = select_generic(found, parse_select(req.query)) if found is not None else None
+        return self.entity(req, "groups/$entity", entity, m["id"])
+
     def members(self, req: Request, m: re.Match[str]) -> Reply:
         gid = m["id"]
         if gid not in self.tenant.groups and gid not in self.tenant.group_members:
@@ -338,7 +344,7 @@ class Router:
 def _user_select(req: Request) -> Select:
     select = parse_select(req.query)
     for name in select or ():
-        if name not in USER_PROPERTIES:
+        if name not in USER_PROPERTIES and not name.startswith("extension_"):
             message = f"Could not find a property named '{name}' on type 'microsoft.graph.user'."
             raise ODataFault(400, "Request_BadRequest", message)
     return select

@@ -147,13 +147,16 @@ class _Month:
         )
 
     def scope(self) -> tuple[set[str], list[str]]:
-        """Users in scope of the app (directly or through an assigned group) and assigned groups."""
+        """Users in scope of the app (directly or through an assigned security-enabled group) and
+        those groups (a Microsoft 365 group grants no scope)."""
         direct: set[str] = set()
         groups: list[str] = []
         for entries in self.t.app_role_assignments.values():
             for entry in entries:
                 if entry["principalType"] == "Group":
-                    groups.append(entry["principalId"])
+                    group = self.t.groups.get(entry["principalId"], {})
+                    if group.get("securityEnabled", True):
+                        groups.append(entry["principalId"])
                 else:
                     direct.add(entry["principalId"])
         members = {
@@ -249,6 +252,9 @@ class _Month:
                 self.t.expected[user["id"]].discard(rule_id)
 
     def enable(self, user: JSON) -> bool:
+        """Enable the guest, unless a twin shares its addresses (enabled, it would collide)."""
+        if not self.unique(user, self.keys()):
+            return False
         user["accountEnabled"] = True
         return True
 

@@ -50,7 +50,6 @@ unverified-partner          on an unverified partner -> domain-unverified
 public-mail                 on gmail.com etc. -> public-mail-domain, domain-unverified
 upn-custom-domain           UPN ``alias@contoso-demo.com`` -> original-upn-missing,
                             upn-mail-mismatch
-ext-upn-wrong-domain        ``alias_V#EXT#@contoso-demo.com`` -> original-upn-missing
 mail-missing-contact        mail null, otherMails holds it, no proxy, no MailUser -> mail-missing,
                             exo-not-mail-enabled
 mail-missing-bare           same with otherMails empty -> mail-missing, exo-not-mail-enabled
@@ -104,6 +103,21 @@ recently-accepted           twin: invited 2-3 days ago, accepted, signed in -> (
 upn-case-differs            twin: UPN ``First.Last_V#EXT#``, mail lower-case -> (none)
 duplicate-twin              twin: same-mail pair whose second is unassigned -> (none)
 duplicate-twin-unassigned   its second: -> not-in-scope, upn-mail-mismatch
+duplicate-twin-disabled     twin: same-mail pair whose second is disabled -> (second:
+                            account-disabled, upn-mail-mismatch)
+duplicate-twin-filtered     twin: same-mail pair whose second the scoping filter leaves out
+                            -> (second: scoping-filter, upn-mail-mismatch)
+duplicate-of-member         an assigned employee account has the guest's mail ->
+                            duplicate-target-key
+filtered-out                display name ``TEST-...``: the job's scoping filter
+                            (``displayName NOT REGEX MATCH ^TEST-.*$``) leaves it out ->
+                            scoping-filter
+filter-passes               twin: ``TEST-`` inside the display name -> (none)
+unsecured-group-only        only in an assigned Microsoft 365 group (not security-enabled) ->
+                            not-in-scope
+ext-upn-custom-domain       twin: ``alias_V#EXT#@contoso-demo.com`` (a verified tenant domain)
+                            -> (none)
+alias-trailing-underscore   twin: ``first.last_@V`` (UPN ``first.last__V#EXT#@...``) -> (none)
 nested-and-group            twin: in the nested group and in an assigned group -> (none)
 direct-assignment           twin: assigned directly -> (none)
 proxy-with-secondary        twin: ``SMTP:<mail>`` plus a secondary -> (none)
@@ -264,10 +278,12 @@ class _Scope:
             ids.group_a: [],
             ids.group_b: [],
             ids.group_nested: [],
+            ids.group_m365: [],
         }
         self._groups = {
             "group_a": (ids.group_a,),
             "group_b": (ids.group_b,),
+            "group_m365": (ids.group_m365,),
             "both": (ids.group_a, ids.group_b),
             "nested": (ids.group_nested,),
             "nested_and_a": (ids.group_nested, ids.group_a),
@@ -323,7 +339,9 @@ def _assemble(
         if row is not None:
             mailusers.append(row)
         scope.add(user, spec.scope)
-        in_scope += spec.scope not in ("none", "nested")
+        if spec.member_twin:
+            users.append(_member_twin(b, user, scope, now))
+        in_scope += spec.scope not in ("none", "nested", "group_m365")
         if spec.prov is not None:
             logs += provisioning_entries(spec.prov, user, b, ids, now)
         if sides is not None:
@@ -342,6 +360,16 @@ def _assemble(
     )
     _add_app(tenant, b, ids, scope, now, in_scope=in_scope)
     return tenant, labels
+
+
+def _member_twin(b: Builder, guest: JSON, scope: _Scope, now: int) -> JSON:
+    """An employee account, assigned directly, whose mail is the guest's (a contractor's member
+    account beside their guest account): provisioned too, it collides with the guest."""
+    member = internal_member(b, now)
+    member["mail"] = guest["mail"]
+    member["proxyAddresses"] = ["SMTP:" + str(guest["mail"]), *member["proxyAddresses"][1:]]
+    scope.add(member, "direct")
+    return member
 
 
 def _add_app(
@@ -363,13 +391,24 @@ def _add_app(
             f"Project team (nested in SG-{word}-Partners)",
             now,
         ),
+        ids.group_m365: group_json(
+            b,
+            ids.group_m365,
+            "Partner Collaboration",
+            "Microsoft 365 group, assigned to the app by mistake (grants no scope)",
+            now,
+            unified=True,
+        ),
     }
     scope.members[ids.group_a].append(group_ref(groups[ids.group_nested]))
     created = now - 400 * DAY
     tenant.service_principals = [service_principal(ids, created)]
     tenant.app_role_assignments = {
         ids.sp: scope.direct
-        + [assignment(b, ids, groups[g], "Group", created) for g in (ids.group_a, ids.group_b)]
+        + [
+            assignment(b, ids, groups[g], "Group", created)
+            for g in (ids.group_a, ids.group_b, ids.group_m365)
+        ]
     }
     tenant.groups = groups
     tenant.group_members = scope.members

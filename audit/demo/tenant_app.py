@@ -63,6 +63,12 @@ class AppIds:
     target: str = "atlassian"
     job_template: str = TEMPLATE_ID
 
+    @property
+    def group_m365(self) -> str:
+        """An assigned Microsoft 365 group (not security-enabled: it grants no scope). Derived,
+        not drawn, so adding it moved no other seeded value."""
+        return str(uuid.uuid5(uuid.UUID(self.group_a), "m365"))
+
 
 def app_ids(rng: random.Random, target: str = "atlassian", name: str = APP_NAME) -> AppIds:
     """Draw the tenant's fixed ids (first, so they do not move when sizes change); ``name`` is
@@ -156,8 +162,11 @@ def assignment(
     }
 
 
-def group_json(b: Builder, group_id: str, name: str, description: str, now: int) -> JSON:
-    """A cloud security group (the kind provisioning can be assigned)."""
+def group_json(
+    b: Builder, group_id: str, name: str, description: str, now: int, *, unified: bool = False
+) -> JSON:
+    """A cloud security group (the kind provisioning can be assigned), or with ``unified`` a
+    Microsoft 365 group that is mail-enabled and not security-enabled."""
     created = ts(now - b.rng.uniform(200.0, 900.0) * DAY)
     return {
         "id": group_id,
@@ -167,16 +176,16 @@ def group_json(b: Builder, group_id: str, name: str, description: str, now: int)
         "description": description,
         "displayName": name,
         "expirationDateTime": None,
-        "groupTypes": [],
+        "groupTypes": ["Unified"] if unified else [],
         "isAssignableToRole": None,
-        "mail": None,
-        "mailEnabled": False,
+        "mail": f"{name.replace(' ', '-')}@contoso-demo.com" if unified else None,
+        "mailEnabled": unified,
         "mailNickname": name.replace(" ", "-"),
         "membershipRule": None,
         "onPremisesSyncEnabled": None,
         "proxyAddresses": [],
         "renewedDateTime": created,
-        "securityEnabled": True,
+        "securityEnabled": not unified,
         "securityIdentifier": f"S-1-12-1-{b.rng.getrandbits(32)}-{b.rng.getrandbits(32)}",
         "visibility": None,
     }

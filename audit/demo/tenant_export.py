@@ -83,6 +83,9 @@ def _write_users(folder: Path, users: list[dict[str, Any]], page_size: int) -> N
         _json(folder / f"users.{number:04d}.json", body)
 
 
+_GROUP_SELECT = ("id", "displayName", "securityEnabled", "mailEnabled", "groupTypes")
+
+
 def _write_app(folder: Path, tenant: DemoTenant) -> None:
     """The app's service principal, its assignments, group members and job schema (when present)."""
     if not tenant.service_principals:
@@ -94,6 +97,17 @@ def _write_app(folder: Path, tenant: DemoTenant) -> None:
         folder / "appRoleAssignedTo.json",
         _collection(f"servicePrincipals('{sp['id']}')/appRoleAssignedTo", assigned),
     )
+    assigned_groups = [a["principalId"] for a in assigned if a.get("principalType") == "Group"]
+    groups = [
+        {k: tenant.groups[g].get(k) for k in _GROUP_SELECT}
+        for g in assigned_groups
+        if g in tenant.groups
+    ]
+    _json(folder / "groups.json", _collection(f"groups({','.join(_GROUP_SELECT)})", groups))
+    jobs = tenant.sync_jobs.get(sp["id"], [])
+    if jobs:
+        context = f"servicePrincipals('{sp['id']}')/synchronization/jobs"
+        _json(folder / "synchronizationJobs.json", _collection(context, jobs))
     members = folder / "groupMembers"
     members.mkdir(exist_ok=True)
     for group_id, items in tenant.group_members.items():

@@ -21,6 +21,8 @@ __all__ = [
     "changed_alias",
     "changed_domain",
     "ext_upn_wrong_domain",
+    "filter_near_miss",
+    "filtered",
     "hostile",
     "idn",
     "invalid_other_mail",
@@ -30,6 +32,7 @@ __all__ = [
     "mail_missing",
     "mailuser_extra",
     "mailuser_quirk",
+    "member_twin",
     "non_ascii_person",
     "on",
     "pending",
@@ -83,9 +86,10 @@ def upn_custom_domain(b: Builder, case: str) -> GuestSpec:
 
 
 def ext_upn_wrong_domain(b: Builder, case: str) -> GuestSpec:
+    """An #EXT# UPN on the tenant's verified custom domain: still the guest's
+    originalUserPrincipalName ("alias_theirdomain#EXT#@yourdomain")."""
     s = verified(b, case)
     s.upn = f"{s.alias}_{s.domain.name}#EXT#@{DEFAULT_DOMAIN}"
-    s.flags = {"original-upn-missing"}
     return s
 
 
@@ -225,29 +229,65 @@ def _case_variant(address: str) -> str:
     return address[0].swapcase() + address[1:]
 
 
-def same_mail_pair(second_scope: str) -> Callable[[Builder], list[GuestSpec]]:
-    """Two accounts whose mail differs only in case; the second was invited under another alias."""
+def same_mail_pair(kind: str) -> Callable[[Builder, str], list[GuestSpec]]:
+    """Two accounts whose mail differs only in case; the second was invited under another alias.
 
-    def build(b: Builder) -> list[GuestSpec]:
-        name = "duplicate-mail" if second_scope != "none" else "duplicate-twin"
-        first = b.base(name, _v(b))
+    ``kind`` says where the second one is: ``group_b`` (in scope: both collide), ``none``
+    (unassigned), ``disabled`` (account disabled: not provisioned) or ``filtered`` (left out by
+    the scoping filter); in the last three nobody collides.
+    """
+
+    def build(b: Builder, case: str) -> list[GuestSpec]:
+        first = b.base(case, _v(b))
         assert first.mail is not None
         p = b.person()
+        second_scope = "none" if kind == "none" else "group_b"
+        second_case = "duplicate-twin-unassigned" if kind == "none" else case
         second = b.base(
-            name if second_scope != "none" else "duplicate-twin-unassigned",
-            first.domain,
-            person=p,
-            alias=f"{p.g[0]}{p.s}",
-            scope=second_scope,
+            second_case, first.domain, person=p, alias=f"{p.g[0]}{p.s}", scope=second_scope
         )
         second.given, second.surname, second.display = first.given, first.surname, first.display
         _remail(second, _case_variant(first.mail), first.domain)
-        if second_scope != "none":
+        if kind == "group_b":
             first.flags = {"duplicate-target-key"}
             second.flags.add("duplicate-target-key")
+        elif kind == "disabled":
+            second.enabled = False
+            second.flags.add("account-disabled")
+        elif kind == "filtered":
+            second.display = TEST_PREFIX + second.display
+            second.flags.add("scoping-filter")
         return [first, second]
 
     return build
+
+
+TEST_PREFIX = "TEST-"
+"""Display names the demo job's scoping filter leaves out (``displayName NOT REGEX MATCH ^TEST-.*$``)."""
+
+
+def filtered(b: Builder, case: str) -> GuestSpec:
+    """A test account: the scoping filter leaves it out."""
+    s = verified(b, case)
+    s.display = TEST_PREFIX + s.display
+    s.flags = {"scoping-filter"}
+    return s
+
+
+def filter_near_miss(b: Builder, case: str) -> GuestSpec:
+    """The filter's word in the middle of the display name: the anchored pattern lets it in."""
+    s = verified(b, case)
+    s.display = f"{s.display} ({TEST_PREFIX}lab)"
+    return s
+
+
+def member_twin(b: Builder, case: str) -> GuestSpec:
+    """A guest whose address an assigned employee account also has (e.g. a contractor's member
+    account): both are provisioned and send the same e-mail."""
+    s = verified(b, case)
+    s.member_twin = True
+    s.flags = {"duplicate-target-key"}
+    return s
 
 
 def mailuser_quirk(**changes: object) -> Make:
@@ -393,8 +433,14 @@ def _patterns() -> dict[str, Build]:
         "changed_alias": _single(changed_alias),
         "changed_domain": _single(changed_domain),
         "upn_case_differs": _single(upn_case_differs),
-        "pair:group_b": lambda b, case: same_mail_pair("group_b")(b),
-        "pair:none": lambda b, case: same_mail_pair("none")(b),
+        "pair:group_b": same_mail_pair("group_b"),
+        "pair:none": same_mail_pair("none"),
+        "pair:disabled": same_mail_pair("disabled"),
+        "pair:filtered": same_mail_pair("filtered"),
+        "filtered": _single(filtered),
+        "filter_near_miss": _single(filter_near_miss),
+        "member_twin": _single(member_twin),
+        "alias:trailing-underscore": _alias(lambda b, p: f"{p.g}.{p.s}_", set()),
         "mailuser:missing-upn-address": _single(mailuser_quirk(mu_emails=["SMTP:{mail}"])),
         "mailuser:external-stale": _single(mailuser_quirk(mu_external="SMTP:{old}")),
         "mailuser:external-upn": _single(mailuser_quirk(mu_external="SMTP:{upn}")),

@@ -65,6 +65,7 @@ class GuestSpec:
     mu_external: str | None = None
     prov: str | None = None
     target_side: str | None = None  # the guest's state in the target (audit.demo.tenant_atlassian)
+    member_twin: bool = False  # an assigned employee account shares the guest's mail
     flags: set[str] = field(default_factory=set)
 
     def expected(self) -> set[str]:
@@ -81,7 +82,7 @@ class GuestSpec:
                 out.add("domain-claimed-elsewhere")
             if d.kind in UNDELIVERABLE_KINDS:
                 out.add("mail-domain-undeliverable")
-        if self.scope == "none":
+        if self.scope in ("none", "group_m365"):  # a Microsoft 365 group grants no scope
             out.add("not-in-scope")
         elif self.scope == "nested":
             out.add("nested-group-only")

@@ -3,8 +3,9 @@
 
 The user mapping is the Atlassian Cloud gallery default from Microsoft's provisioning tutorial:
 ``userName`` <- ``[userPrincipalName]`` (matching), ``active`` <- ``Switch([IsSoftDeleted], ...)``,
-``emails[type eq "work"].value`` <- ``[mail]``, given and family names. Sending ``[mail]`` is what the
-app-level rule ``mapping-sends-external-address`` reports.
+``emails[type eq "work"].value`` <- ``[mail]``, given and family names, with one scoping filter
+that leaves test accounts out. Sending ``[mail]`` is what the app-level rule
+``mapping-sends-external-address`` reports.
 
 For another target (``demo --target``) the mapping sends the target's key and e-mail attributes
 (the profile's names) and its documented matching attribute. Microsoft's tutorials list target
@@ -22,7 +23,7 @@ from audit.demo.tenant_spec import DAY
 from audit.demo.tenant_users import ts
 from audit.targets import Target, get_target
 
-__all__ = ["SCIM_USER", "sync_job", "sync_schema"]
+__all__ = ["SCIM_USER", "USER_SCOPE", "sync_job", "sync_schema"]
 
 JSON = dict[str, Any]
 SOURCE_DIRECTORY = "Azure Active Directory"
@@ -136,14 +137,16 @@ def _active() -> JSON:
     }
 
 
-def _object_mapping(name: str, source: str, target: str, mappings: list[JSON]) -> JSON:
+def _object_mapping(
+    name: str, source: str, target: str, mappings: list[JSON], scope: JSON | None = None
+) -> JSON:
     return {
         "attributeMappings": mappings,
         "enabled": True,
         "flowTypes": "Add, Update, Delete",
         "metadata": [{"key": "Disposition", "value": '"Normal"'}],
         "name": name,
-        "scope": None,
+        "scope": scope,
         "sourceObjectName": source,
         "targetObjectName": target,
     }
@@ -166,6 +169,7 @@ def _user_mapping(ids: AppIds) -> JSON:
         "User",
         SCIM_USER,
         [upn, _mapping("active", _active()), mail, given, surname],
+        USER_SCOPE,
     )
 
 
@@ -184,7 +188,7 @@ def _target_user_mapping(target: Target, app: str) -> JSON:
         for attribute, expression in sources.items()
     ]
     return _object_mapping(
-        f"Synchronize Microsoft Entra ID Users to {app}", "User", SCIM_USER, mappings
+        f"Synchronize Microsoft Entra ID Users to {app}", "User", SCIM_USER, mappings, USER_SCOPE
     )
 
 
@@ -197,6 +201,26 @@ def _expression(target: str, expression: str, matching: int) -> JSON:
         head = expression.split("(", 1)[0]
         source = {"expression": expression, "name": head, "parameters": [], "type": "Function"}
     return _mapping(target, source, matching)
+
+
+USER_SCOPE: JSON = {
+    "categoryFilterGroups": [],
+    "groups": [
+        {
+            "clauses": [
+                {
+                    "operatorName": "NOT REGEX MATCH",
+                    "sourceOperandName": "displayName",
+                    "targetOperand": {"values": ["^TEST-.*$"]},
+                }
+            ],
+            "name": "Exclude test accounts",
+        }
+    ],
+    "inputFilterGroups": [],
+}
+"""The User mapping's scoping filter (Graph ``filter``; operator names as the filterOperators list
+writes them): test accounts, named ``TEST-...``, are not provisioned."""
 
 
 def _group_mapping(ids: AppIds) -> JSON:

@@ -21,7 +21,22 @@ from audit.mapping import _arrow as ar
 from audit.mapping.nodes import Call, Expr, attribute_names, to_text
 from audit.mapping.signatures import SIGNATURES
 
-__all__ = ["Arg", "Args", "Evaluator"]
+__all__ = ["Arg", "Args", "Evaluator", "Partly"]
+
+
+@dataclass(frozen=True)
+class Partly:
+    """A function result some rows of which cannot be predicted (``unknown`` marks them).
+
+    Returned by an implementation when the documentation leaves a value's result open for some
+    inputs (a date without a UTC offset, a number out of range): ``values`` holds the result of
+    the other rows, ``why`` says what is unknown. The strict evaluator raises for such rows; the
+    partial one (:mod:`audit.mapping.partial`) marks them unknown.
+    """
+
+    values: Any
+    unknown: Any
+    why: str
 
 
 class Evaluator(Protocol):

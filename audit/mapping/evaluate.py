@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from audit.errors import ExpressionError
 from audit.mapping import _arrow as ar
-from audit.mapping._args import Args
+from audit.mapping._args import Args, Partly
 from audit.mapping.columns import DEFAULT_ATTRIBUTE_COLUMNS, FrameColumns
 from audit.mapping.fn_logic import compare
 from audit.mapping.functions import IMPLEMENTATIONS, check_calls
@@ -104,7 +104,14 @@ class _Evaluator:
             raise self.fail(f'bare word {node.name!r} is not a value; quote text as "..."')
         if isinstance(node, Compare):
             return compare(node.op, self._single(node.left), self._single(node.right))
-        return IMPLEMENTATIONS[node.name](Args(node, self))
+        result = IMPLEMENTATIONS[node.name](Args(node, self))
+        if isinstance(result, Partly):
+            if result.unknown.any():
+                raise self.fail(
+                    f"cannot predict {int(result.unknown.sum())} value(s): {result.why}"
+                )
+            return result.values
+        return result
 
     def _single(self, node: Expr) -> ar.Array:
         array = self.value(node)

@@ -1,9 +1,11 @@
 """Which documented functions b2b-preflight implements, and a check of a tree before evaluating it.
 
-Not implemented, and reported by name rather than guessed: the date functions (CDate, DateAdd,
-DateDiff, DateFromNum, FormatDateTime, NumFromDate, Now), the random ones (Guid, RandomString),
-BitAnd, SelectUniqueValue (it queries the target directory), and AppRoleAssignmentsComplex /
-SingleAppRoleAssignment (the guests frame has no ``appRoleAssignments`` attribute).
+Every deterministic function of the expression reference is implemented. Not implemented, and
+reported by name rather than guessed (the partial evaluator makes the rows that reach them
+*unknown*): ``Now``, ``Guid`` and ``RandomString`` (their value changes with every run),
+``SelectUniqueValue`` (it queries the target directory, and "isn't supported for use with other
+provisioning applications" than inbound Active Directory), and ``AppRoleAssignmentsComplex`` /
+``SingleAppRoleAssignment`` (``[appRoleAssignments]`` is not collected).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Callable
 
 from audit.errors import ExpressionError
 from audit.mapping import _arrow as ar
-from audit.mapping._args import Args
+from audit.mapping._args import Args, Partly
+from audit.mapping.fn_date import DATE_FUNCTIONS
 from audit.mapping.fn_logic import LOGIC_FUNCTIONS
 from audit.mapping.fn_multi import MULTI_FUNCTIONS
 from audit.mapping.fn_replace import REPLACE_FUNCTIONS
@@ -22,11 +25,11 @@ from audit.mapping.signatures import SIGNATURES
 
 __all__ = ["IMPLEMENTATIONS", "check_calls", "unsupported"]
 
-Implementation = Callable[[Args], ar.Array]
+Implementation = Callable[[Args], ar.Array | Partly]
 
 #: Implemented functions by canonical name.
 IMPLEMENTATIONS: dict[str, Implementation] = (
-    TEXT_FUNCTIONS | LOGIC_FUNCTIONS | MULTI_FUNCTIONS | REPLACE_FUNCTIONS
+    TEXT_FUNCTIONS | LOGIC_FUNCTIONS | MULTI_FUNCTIONS | REPLACE_FUNCTIONS | DATE_FUNCTIONS
 )
 
 

@@ -22,9 +22,16 @@ from audit.errors import InputError
 from audit.mapping.columns import DEFAULT_ATTRIBUTE_COLUMNS
 from audit.mapping.evaluate import evaluate
 from audit.mapping.nodes import Attribute, Call, Constant, Expr, to_text
+from audit.mapping.scope import ScopeFilter, scope_filter
 from audit.mapping.signatures import SIGNATURES, canonical_name
 
-__all__ = ["AttributeMapping", "evaluate_mapping", "mappings_from_schema"]
+__all__ = [
+    "AttributeMapping",
+    "UserMapping",
+    "evaluate_mapping",
+    "mappings_from_schema",
+    "user_mapping",
+]
 
 #: Parameter keys Graph uses for Replace that differ from the doc's parameter names.
 _PARAMETER_ALIASES = {"find": "oldvalue", "replacement": "replacementvalue"}
@@ -45,6 +52,65 @@ class AttributeMapping:
     default_value: str | None
     matching_priority: int
     flow_type: str = "Always"
+
+
+@dataclass(frozen=True)
+class UserMapping:
+    """The object mapping of users: whether it runs, what it may do, its attributes and scope.
+
+    Graph ``objectMapping``: "When false, this object mapping will be skipped"; ``flowTypes``:
+    "Add creates new objects in the target directory, Update modifies existing objects, and
+    Delete deprovisions existing users. The default is Add, Update, Delete"
+    (https://learn.microsoft.com/graph/api/resources/synchronization-objectmapping).
+    """
+
+    name: str
+    enabled: bool
+    flow_types: frozenset[str]
+    mappings: tuple[AttributeMapping, ...]
+    scope: ScopeFilter
+
+    @property
+    def creates(self) -> bool:
+        """Whether new users are created: the mapping runs and has the ``Add`` flow type."""
+        return self.enabled and "add" in self.flow_types
+
+    def matching(self) -> list[AttributeMapping]:
+        """The matching attributes, highest precedence (lowest ``matchingPriority``) first."""
+        found = [m for m in self.mappings if m.matching_priority > 0]
+        return sorted(found, key=lambda m: m.matching_priority)
+
+
+def user_mapping(
+    schema: Mapping[str, Any], *, source: str = "synchronizationSchema.json"
+) -> UserMapping | None:
+    """The first object mapping whose source object is ``User`` (enabled or not), rules taken in
+    ``priority`` order ("Rules with the lowest priority number will be processed first"); None
+    when the schema has none."""
+    rules = _items(schema, "synchronizationRules", source)
+    ordered = sorted(rules, key=_priority)
+    candidates = [
+        m
+        for rule in ordered
+        for m in _items(rule, "objectMappings", source)
+        if str(m.get("sourceObjectName") or "").casefold() == "user"
+    ]
+    if not candidates:
+        return None
+    chosen = next((m for m in candidates if m.get("enabled", True) is not False), candidates[0])
+    flows = str(chosen.get("flowTypes") or "Add, Update, Delete")
+    return UserMapping(
+        name=str(chosen.get("name") or ""),
+        enabled=chosen.get("enabled", True) is not False,
+        flow_types=frozenset(f.strip().casefold() for f in flows.split(",") if f.strip()),
+        mappings=tuple(_mapping(m, source) for m in _items(chosen, "attributeMappings", source)),
+        scope=scope_filter(chosen.get("scope"), source=source),
+    )
+
+
+def _priority(rule: Mapping[str, Any]) -> int:
+    priority = rule.get("priority")
+    return priority if isinstance(priority, int) else 0
 
 
 def mappings_from_schema(

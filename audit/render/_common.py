@@ -49,8 +49,17 @@ GUEST_FIELDS = (
     "flagged_rules",
     "muted_rules",
     "target_account",
+    "in_scope",
+    "match_attribute",
+    "match_value",
+    "step_scope",
+    "step_match",
+    "step_action",
+    "step_attributes",
+    "step_result",
 )
-"""Columns of guests.csv, in order (public contract)."""
+"""Columns of guests.csv, in order (public contract; the ``step_*`` columns are provision on
+demand's steps for each guest)."""
 
 _OUTCOME_COLUMNS = ("outcome", "reasons", "whatif_outcome", "whatif_reasons")
 

@@ -119,7 +119,32 @@ def _guest_columns(result: AuditResult, rules: list[dict[str, Any]]) -> dict[str
         "flagged": _rule_codes(column(view, "flagged_rules"), rules),
         "muted": _rule_codes(column(view, "muted_rules"), rules),
         **_details(result.findings, ids),
+        **_step_columns(view),
     }
+
+
+STEP_ATTRIBUTE_ROWS = 20_000
+"""Up to this many guests the page carries each guest's attribute step (one text per guest);
+past it the detail points to report.xlsx and guests.csv, to keep the page within its budget."""
+
+
+def _step_columns(view: pd.DataFrame) -> dict[str, Any]:
+    """Provision on demand's steps per guest, dictionary-encoded (scope, action and result repeat).
+
+    The match step is sent as ``0`` where it reads ``<match attribute> = <target key>``.
+    """
+    out: dict[str, Any] = {}
+    for name in ("step_scope", "step_action", "step_result"):
+        out[name], out[name + "s"] = _factorize(column(view, name))
+    attribute = column(view, "match_attribute").astype("str")
+    found = attribute.dropna()
+    out["match_key"] = str(found.iloc[0]) if len(found) else ""
+    standard = out["match_key"] + " = " + column(view, "target_key").astype("str")
+    matches = py_values(column(view, "step_match"))
+    out["step_match"] = _same_as(matches, py_values(standard))
+    attributes = column(view, "step_attributes")
+    out["step_attributes"] = py_values(attributes) if len(view) <= STEP_ATTRIBUTE_ROWS else None
+    return out
 
 
 def _details(findings: pd.DataFrame, ids: list[Any]) -> dict[str, Any]:

@@ -28,6 +28,12 @@ GUEST_VIEW_COLUMNS = (
     "scope",
     "external_user_state",
     "account_enabled",
+    "match_attribute",
+    "step_scope",
+    "step_match",
+    "step_action",
+    "step_attributes",
+    "step_result",
 )
 """Guest columns the page's table shows (the outcome and rule columns are joined on later)."""
 

@@ -70,7 +70,18 @@ def context(result: AuditResult) -> dict[str, Any]:
         "app_findings": _app_findings(result),
         "changes": _changes(result.diff),
         "target_side": target_section(result),
+        "provisioning_scope": result.provisioning_scope,
+        "quarantine": _quarantine(result),
+        "engine_notes": list(result.engine_notes),
     }
+
+
+def _quarantine(result: AuditResult) -> dict[str, Any] | None:
+    """The quarantine forecast's verdict and sentence."""
+    found = result.quarantine_forecast
+    if found is None:
+        return None
+    return {"would_quarantine": found.would_quarantine, "sentence": found.sentence}
 
 
 CHANGES_LIMIT = 10

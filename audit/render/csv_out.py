@@ -35,7 +35,6 @@ from audit.render._columns_fast import (
     concat_rows,
     flag_rows,
     map_values,
-    replace_where,
     text_scalar,
 )
 from audit.render._common import GUEST_FIELDS, atomic_path, guest_view
@@ -81,7 +80,13 @@ def _fields(series: pd.Series) -> pa.Array:
         return _text_array(map_values(series, lambda v: _field(cell(v))))
     texts = neutralise_arrow(texts)
     quoting = flag_rows(texts, anywhere=_NEEDS_QUOTES)
-    return replace_where(texts, quoting, _field).fill_null(text_scalar(""))
+    if not quoting.any():
+        return texts.fill_null(text_scalar(""))
+    # _field's quoting, in Arrow: the text in double quotes with its quotes doubled.
+    quote = text_scalar('"')
+    doubled = pc.replace_substring(texts, '"', '""')
+    quoted = pc.binary_join_element_wise(quote, doubled, quote, text_scalar(""))
+    return pc.if_else(pa.array(quoting), quoted, texts).fill_null(text_scalar(""))
 
 
 def format_column(series: pd.Series) -> list[Any]:

@@ -128,6 +128,13 @@ _GUESTS = (
     _Col("created", 21, "datetime"),
     _Col("last_sign_in", 21, "datetime"),
     _Col("target_account", 20, "text", "target account"),
+    _Col("in_scope", 10, "bool"),
+    _Col("match_value", 32),
+    _Col("step_scope", 48, "text", "step 1: scope", wrap=True),
+    _Col("step_match", 36, "text", "step 2: match", wrap=True),
+    _Col("step_action", 36, "text", "step 3: action", wrap=True),
+    _Col("step_attributes", 60, "text", "step 4: attributes", wrap=True),
+    _Col("step_result", 48, "text", "step 5: result", wrap=True),
     _Col("object_id", 38),
 )
 _DOMAINS = (

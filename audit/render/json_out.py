@@ -2,7 +2,10 @@
 
 Top-level fields, in order: ``tool``, ``version``, ``tenant``, ``target``, ``app``,
 ``generated_at``, ``collected_at``, ``sources``, ``rules``, ``findings``, ``outcomes``,
-``summary``, ``whatif``; with target-side evidence ``reconciliation`` (``summary``: guests the
+``summary``, ``whatif``, ``provisioning_scope`` (the job scope assumed: ``assigned`` or ``all``),
+``quarantine_forecast`` (would a first full cycle cross the documented escrow thresholds),
+``engine`` (the User mapping simulated, its matching attributes, parts that could not be
+evaluated, caveats); with target-side evidence ``reconciliation`` (``summary``: guests the
 target's directory holds, agreeing and not, per predicted outcome; ``guests``: one entry per held
 guest, :data:`RECONCILIATION_FIELDS`) and ``target_domains`` (the organization's domains against the
 configured ones); then ``diff`` only when the result was compared with an earlier run
@@ -146,6 +149,11 @@ def _document(
             "findings_by_severity": findings_by_severity(result),
         },
         "whatif": dataclasses.asdict(result.whatif) if result.whatif is not None else None,
+        "provisioning_scope": result.provisioning_scope,
+        "quarantine_forecast": (
+            result.quarantine_forecast.to_dict() if result.quarantine_forecast is not None else None
+        ),
+        "engine": result.mapping.get("engine"),
     }
     if result.reconciliation is not None:
         document["reconciliation"] = {

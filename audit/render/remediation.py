@@ -129,16 +129,18 @@ def _header(result: AuditResult, ctx: Ctx) -> list[str]:
 
 _HOW_TO_RUN = (
     "#",
-    "# Review every command before running. Each one changes one guest, addressed by its immutable",
-    "# object id. Sections for other rules list commands to consider; they are commented out on",
-    "# purpose (decisions for a human). Muted findings are listed at the end and not touched.",
+    "# Review every command before running. Each one changes one guest: Update-MgUser addresses it by",
+    "# its immutable object id, Set-MailUser by its #EXT# UPN. Sections for other rules list commands",
+    "# to consider; they are commented out on purpose (decisions for a human). Muted findings are",
+    "# listed at the end and not touched.",
     "#",
     "# How to run (Windows PowerShell 5.1 or PowerShell 7):",
     "#   .\\remediation.ps1           dry run (default): nothing changes, -WhatIf shows each change",
     "#   .\\remediation.ps1 -Apply    make the changes",
     "# A downloaded file may need: Unblock-File .\\remediation.ps1",
     "# Needs ExchangeOnlineManagement 3.x (an Exchange administrator) and Microsoft.Graph.Users",
-    "# (User.ReadWrite.All). Set-MailUser resolves -Identity through ExternalDirectoryObjectId.",
+    "# (User.ReadWrite.All). Set-MailUser -Identity takes the guest's #EXT# UPN (an e-mail-address",
+    "# identity, as in Microsoft's known-issues example), not the Entra object id.",
     "#Requires -Modules ExchangeOnlineManagement, Microsoft.Graph.Users",
 )
 

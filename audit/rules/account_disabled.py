@@ -1,11 +1,11 @@
-"""account-disabled: ``accountEnabled`` is false."""
+"""account-disabled: ``accountEnabled`` is false: the provisioning service does not provision it."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from audit.analysis.engine import Context, DemoCase, Example, Rule
-from audit.models import Severity
+from audit.models import Outcome, Severity
 from audit.plans import suggest
 
 
@@ -19,14 +19,18 @@ RULE = Rule(
     severity=Severity.LOW,
     columns=("account_enabled",),
     rationale=(
-        "A disabled guest is provisioned with active=false (or deactivated in the target). That is usually "
-        "intended, but it occupies the target address and may block a re-invited twin."
+        "\"Provisioning a user that is disabled in Microsoft Entra ID isn't supported. They must be "
+        "active in Microsoft Entra ID before they're provisioned\" (how provisioning works, known "
+        "limitations: https://learn.microsoft.com/entra/identity/app-provisioning/how-provisioning-works). "
+        "A disabled guest is not created in {target.title} and takes part in no collision; one that was "
+        "provisioned before is disabled there (active=false) in the next cycle."
     ),
     remediation=(
         "If the guest should work, enable it: Update-MgUser -UserId <id> -AccountEnabled:$true; otherwise "
         "remove it from the app's assignment."
     ),
     check=_check,
+    outcome=Outcome.OUT_OF_SCOPE,
     plan=suggest(
         "Update-MgUser -UserId {id} -AccountEnabled:$true",
         note="Enable only if the guest should work; otherwise remove its assignment.",

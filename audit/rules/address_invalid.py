@@ -8,7 +8,7 @@ from audit import addresses as addr
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 from audit.plans import suggest
-from audit.rules._common import any_address, describe, known
+from audit.rules._common import any_address, describe, known, tri
 
 _FIELDS = ("mail", "other_mails", "primary_smtp", "target_email")
 
@@ -27,12 +27,14 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _unusable(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     """The target e-mail is missing or not a valid address: the create fails. Unknown when the
-    target documents no e-mail attribute or no mapping feeds it (nothing says what it receives)."""
+    target documents no e-mail attribute or no mapping feeds it (nothing says what it receives),
+    and where the e-mail could not be predicted."""
     email = frame["target_email"]
     if not ctx.target.email_attribute or ctx.email_mapped is False:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
     present = known(email)
-    return (~present | (present & ~addr.is_valid(email).fillna(False))).astype("boolean")
+    unusable = ~present | (present & ~addr.is_valid(email).fillna(False))
+    return tri(unusable, frame["target_email_known"])
 
 
 RULE = Rule(
@@ -47,13 +49,13 @@ RULE = Rule(
     ),
     remediation=(
         "Correct the attribute: Update-MgUser -UserId <id> -Mail '<address>' (or -OtherMails), and for "
-        "proxies Set-MailUser -Identity <id> -EmailAddresses @{remove='<bad>'}."
+        "proxies Set-MailUser -Identity '<#EXT# UPN>' -EmailAddresses @{remove='<bad>'}."
     ),
     check=_check,
     detail=_detail,
     outcome=Outcome.BLOCKED,
     outcome_when=_unusable,
-    outcome_columns=("target_email",),
+    outcome_columns=("target_email", "target_email_known"),
     plan=suggest("Update-MgUser -UserId {id} -Mail '<corrected address>'"),
     demo=(
         DemoCase("invalid-double-dot", "alias:double-dot"),

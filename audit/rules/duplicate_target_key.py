@@ -1,5 +1,11 @@
 """duplicate-target-key: two in-scope users would send the same key or e-mail to the target.
 
+Who takes part: the users the provisioning engine processes (``in_scope``: job scope, assignment,
+scoping filter, enabled account), guests and the users who are not guests alike (``Context.
+other_users``); a user whose scope is unknown makes its collisions not evaluated. Which values:
+the key, the e-mail, and the value of the highest-precedence matching attribute (two users with one
+matching value are matched to one target account).
+
 Keys are compared as the target stores them (``target_key_normalised``: the profile's documented
 normalisation, e.g. GitHub's username from the part before ``@`` with non-alphanumerics as dashes),
 case-insensitively only where the target documents it; a key whose stored form is not documented,
@@ -32,9 +38,10 @@ def duplicated(values: pd.Series, in_scope: pd.Series, *, fold: bool = True) -> 
     return pd.Series(shared, index=values.index, name=values.name)
 
 
-def in_scope(scope: pd.Series) -> pd.Series:
-    """Guests the provisioning service will process (unknown scope counts as in scope)."""
-    return (scope.isna() | scope.isin(["direct", "group"])).astype(bool)
+def in_scope(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Users the provisioning service will surely process, and those it may (scope unknown)."""
+    scope = column.astype("boolean")
+    return scope.fillna(False).astype(bool), scope.fillna(True).astype(bool)
 
 
 def key_collisions(
@@ -57,14 +64,41 @@ def key_collisions(
     return tri(hit, ~(unsure & ~hit))
 
 
+_VALUES = ("target_key", "target_key_normalised", "target_email", "match_value", "in_scope")
+
+
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
-    scope = in_scope(frame["scope"])
+    both = _with_others(frame, ctx.other_users)
+    sure, maybe = in_scope(both["in_scope"])
+    surely = _collisions(both, sure, ctx).iloc[: len(frame)].set_axis(frame.index)
+    possibly = _collisions(both, maybe, ctx).iloc[: len(frame)].set_axis(frame.index)
+    yes = surely.fillna(False).astype(bool) & sure.iloc[: len(frame)].to_numpy()
+    open_ = (surely.isna() | possibly.fillna(True).astype(bool)) & maybe.iloc[
+        : len(frame)
+    ].to_numpy()
+    return pd.Series(yes, index=frame.index, dtype="boolean").mask(open_ & ~yes, pd.NA)
+
+
+def _with_others(frame: pd.DataFrame, others: pd.DataFrame | None) -> pd.DataFrame:
+    """The guests' values, then the other users' (those the context carries)."""
+    guests = frame.loc[:, list(_VALUES)].reset_index(drop=True)
+    if others is None or not len(others):
+        return guests
+    theirs = others.reindex(columns=list(_VALUES))
+    return pd.concat([guests, theirs.astype(guests.dtypes.to_dict())], ignore_index=True)
+
+
+def _collisions(both: pd.DataFrame, scope: pd.Series, ctx: Context) -> pd.Series:
+    """Per user, whether its key, e-mail or matching value collides with another counted user's
+    (NA where the target's stored form or case rule is not documented)."""
     rules = ctx.target.key_rules
     keys = key_collisions(
-        frame["target_key"], frame["target_key_normalised"], scope, rules.case_insensitive
+        both["target_key"], both["target_key_normalised"], scope, rules.case_insensitive
     )
-    emails = duplicated(frame["target_email"], scope)
-    return keys.mask(emails, True)
+    others = duplicated(both["target_email"], scope)
+    if not both["match_value"].equals(both["target_key"]):
+        others |= duplicated(both["match_value"], scope)
+    return keys.mask(others, True)
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -87,11 +121,14 @@ RULE = Rule(
     id="duplicate-target-key",
     title="Another in-scope user sends the same key or e-mail",
     severity=Severity.HIGH,
-    columns=("target_key", "target_key_normalised", "target_email", "scope"),
+    columns=("target_key", "target_key_normalised", "target_email", "match_value", "in_scope"),
     rationale=(
         "{target.title} requires its key ({target.key_attribute}) to be unique in {target.key_scope}, "
         "compared as it stores it ({target.key_constraints}); SCIM targets also keep e-mail "
-        "addresses unique. The second user fails (HTTP 409, scimType uniqueness, RFC 7644 §3.3)."
+        "addresses unique. The second user fails (HTTP 409, scimType uniqueness, RFC 7644 §3.3); "
+        "two users with one value of the matching attribute are matched to one target account. "
+        "Only users the provisioning service processes take part: in scope (assignment or Sync all, "
+        "scoping filter) and enabled, guests and the assigned users who are not guests alike."
     ),
     remediation=(
         "Remove or fix the duplicate guest (often a re-invited account: Remove-MgUser -UserId <old id>), "
@@ -109,20 +146,39 @@ RULE = Rule(
     demo=(
         DemoCase("duplicate-mail", "pair:group_b"),
         DemoCase("duplicate-twin", "pair:none", twin_of=frozenset({"duplicate-target-key"})),
+        DemoCase("duplicate-of-member", "member_twin"),
+        DemoCase(
+            "duplicate-twin-disabled",
+            "pair:disabled",
+            twin_of=frozenset({"duplicate-target-key"}),
+        ),
+        DemoCase(
+            "duplicate-twin-filtered",
+            "pair:filtered",
+            twin_of=frozenset({"duplicate-target-key"}),
+        ),
     ),
     examples=(
         Example(
             rows=[
-                {"target_key": k, "target_key_normalised": k, "target_email": k, "scope": s}
+                {
+                    "target_key": k,
+                    "target_key_normalised": k,
+                    "target_email": k,
+                    "match_value": k,
+                    "in_scope": s,
+                }
                 for k, s in (
-                    ("jo@p.com", "group"),
-                    ("JO@p.com", "direct"),
-                    ("ann@p.com", "group"),
-                    ("ann@p.com", "none"),
+                    ("jo@p.com", True),
+                    ("JO@p.com", True),
+                    ("ann@p.com", True),
+                    ("ann@p.com", False),
+                    ("al@p.com", True),
+                    ("al@p.com", None),
                 )
             ],
-            expect=[True, True, False, False],
-            note="case-insensitive; out-of-scope users never collide",
+            expect=[True, True, False, False, None, None],
+            note="case-insensitive; out-of-scope users never collide; unknown scope: not evaluated",
         ),
     ),
 )

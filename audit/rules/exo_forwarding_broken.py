@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from audit._text import list_items, numpy_bools, text_array
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
-from audit.plans import Ctx, Finding, Guest, Plan, scripted
+from audit.plans import Ctx, Finding, Guest, Plan, mail_user_identity, scripted
 from audit.powershell import is_address, ps_quote
 from audit.rules._common import known, tri
 
@@ -73,7 +73,10 @@ def _plan(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
     if guest.mu_present is False:
         plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
         return plan
-    ident = ps_quote(finding.object_id)
+    ident = mail_user_identity(guest)
+    if ident is None:
+        plan.notes.append("The guest has no usable UPN to name its mail user; fix its UPN first.")
+        return plan
     alias = guest.original_upn
     have = {a.split(":", 1)[-1].lower() for a in guest.mu_email_addresses}
     if not is_address(alias):
@@ -120,8 +123,8 @@ RULE = Rule(
         "EmailAddresses, and forwards them only if ExternalEmailAddress is SMTP:<the guest's real address>."
     ),
     remediation=(
-        "Set-MailUser -Identity <id> -EmailAddresses @{add='smtp:<#EXT# UPN>'} and "
-        "Set-MailUser -Identity <id> -ExternalEmailAddress 'SMTP:<real address>'."
+        "Set-MailUser -Identity '<#EXT# UPN>' -EmailAddresses @{add='smtp:<#EXT# UPN>'} and "
+        "Set-MailUser -Identity '<#EXT# UPN>' -ExternalEmailAddress 'SMTP:<real address>'."
     ),
     check=_check,
     detail=_detail,

@@ -8,7 +8,7 @@ from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 from audit.plans import Ctx, Finding, Guest, Plan, suggest
 from audit.powershell import is_address
-from audit.rules._common import known
+from audit.rules._common import known, tri
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -23,7 +23,8 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _no_target_email(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     """The target e-mail is missing because mail is: this rule explains the blocked create."""
-    return (~known(frame["target_email"]) & ~known(frame["mail"])).astype("boolean")
+    missing = ~known(frame["target_email"]) & ~known(frame["mail"])
+    return tri(missing, frame["target_email_known"])
 
 
 _CONTACT_CONFLICT = suggest(
@@ -64,7 +65,7 @@ RULE = Rule(
     detail=_detail,
     outcome=Outcome.BLOCKED,
     outcome_when=_no_target_email,
-    outcome_columns=("target_email", "mail"),
+    outcome_columns=("target_email", "target_email_known", "mail"),
     plan=_plan,
     demo=(
         DemoCase("mail-missing-contact", "mail_missing:contact"),

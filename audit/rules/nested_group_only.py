@@ -10,6 +10,8 @@ from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    if ctx.provisioning_scope == "all":  # "Sync all users and groups": assignment does not matter
+        return pd.Series(False, index=frame.index, dtype="boolean")
     return frame["scope"].astype("str").eq("nested_only").astype("boolean")
 
 

@@ -10,6 +10,8 @@ from audit.plans import suggest
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
+    if ctx.provisioning_scope == "all":  # "Sync all users and groups": assignment does not matter
+        return pd.Series(False, index=frame.index, dtype="boolean")
     return frame["scope"].astype("str").eq("none").astype("boolean")
 
 
@@ -20,8 +22,10 @@ RULE = Rule(
     columns=("scope",),
     sources=("app_role_assignments", "group_members"),
     rationale=(
-        "With 'Sync only assigned users and groups', guests that are neither assigned directly nor direct "
-        "members of an assigned group are never provisioned. Often intended; listed for completeness."
+        "With 'Sync only assigned users and groups' (the gallery default), guests that are neither assigned "
+        "directly nor direct members of an assigned security-enabled group are never provisioned "
+        "(how provisioning works). Often intended; listed for completeness. With 'Sync all users and "
+        "groups' (--provisioning-scope all) assignment does not matter and the rule does not fire."
     ),
     remediation=(
         "If the guest needs the app, assign it (Entra → Enterprise applications → <app> → Users and groups "
@@ -36,6 +40,7 @@ RULE = Rule(
     ),
     demo=(
         DemoCase("unassigned", changes={"scope": "none"}),
+        DemoCase("unsecured-group-only", changes={"scope": "group_m365"}),
         DemoCase(
             "direct-assignment", changes={"scope": "direct"}, twin_of=frozenset({"not-in-scope"})
         ),

@@ -7,7 +7,7 @@ import pandas as pd
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 from audit.plans import suggest
-from audit.rules._common import known
+from audit.rules._common import known, tri
 
 
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
@@ -16,24 +16,29 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     upn = frame["original_upn"].fillna("(no UPN)")
-    return "UPN " + upn + f" is not alias_domain#EXT#@{ctx.initial_domain or '<initial domain>'}"
+    domain = ctx.initial_domain or "<initial domain>"
+    return (
+        "UPN " + upn + f" is not alias_domain#EXT#@{domain} (or on another verified tenant domain)"
+    )
 
 
 def _no_fallback(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     """The target e-mail is missing and no #EXT# UPN could stand in for it."""
-    missing = ~known(frame["target_email"])
-    return (missing & ~frame["original_upn_ok"].fillna(False).astype(bool)).astype("boolean")
+    missing = ~known(frame["target_email"]) & ~frame["original_upn_ok"].fillna(False).astype(bool)
+    return tri(missing, frame["target_email_known"])
 
 
 RULE = Rule(
     id="original-upn-missing",
-    title="No #EXT# UPN on the initial domain (originalUserPrincipalName)",
+    title="No #EXT# UPN on a tenant domain (originalUserPrincipalName)",
     severity=Severity.HIGH,
     columns=("original_upn", "original_upn_ok"),
     rationale=(
         "The recommended guest mapping sends originalUserPrincipalName, the stored UPN of the form "
-        "alias_domain#EXT#@<tenant>.onmicrosoft.com, as the e-mail. A guest whose UPN lacks #EXT# or sits on "
-        "another domain would be sent an address that is not on the verified initial domain."
+        "alias_theirdomain#EXT#@yourdomain (how provisioning works, B2B users), as the e-mail: "
+        "yourdomain is the tenant's initial domain or another of its verified domains. A guest whose "
+        "UPN lacks #EXT# or sits on a domain the tenant has not verified would be sent an address "
+        "that is not on a domain you control."
     ),
     remediation=(
         "Restore the guest UPN form with Update-MgUser -UserId <id> -UserPrincipalName "
@@ -43,11 +48,20 @@ RULE = Rule(
     detail=_detail,
     outcome=Outcome.BLOCKED,
     outcome_when=_no_fallback,
-    outcome_columns=("target_email", "original_upn_ok"),
+    outcome_columns=("target_email", "target_email_known", "original_upn_ok"),
     plan=suggest("Update-MgUser -UserId {id} -UserPrincipalName {ext}"),
     demo=(
         DemoCase("upn-custom-domain", "upn_custom_domain"),
-        DemoCase("ext-upn-wrong-domain", "ext_upn_wrong_domain"),
+        DemoCase(
+            "ext-upn-custom-domain",
+            "ext_upn_wrong_domain",
+            twin_of=frozenset({"original-upn-missing"}),
+        ),
+        DemoCase(
+            "alias-trailing-underscore",
+            "alias:trailing-underscore",
+            twin_of=frozenset({"original-upn-missing", "upn-mail-mismatch"}),
+        ),
     ),
     examples=(
         Example(
@@ -55,8 +69,9 @@ RULE = Rule(
                 {"original_upn": "jo_partner.com#EXT#@t.onmicrosoft.com", "original_upn_ok": True},
                 {"original_upn": "jo@partner.com", "original_upn_ok": False},
                 {"original_upn": None, "original_upn_ok": False},
+                {"original_upn": "lee__partner.com#EXT#@contoso.com", "original_upn_ok": True},
             ],
-            expect=[False, True, True],
+            expect=[False, True, True, False],
         ),
     ),
 )

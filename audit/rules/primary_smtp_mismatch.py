@@ -6,7 +6,7 @@ import pandas as pd
 
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
-from audit.plans import Ctx, Finding, Guest, Plan, scripted
+from audit.plans import Ctx, Finding, Guest, Plan, mail_user_identity, scripted
 from audit.powershell import is_address, ps_quote
 from audit.rules._common import known, tri
 
@@ -27,8 +27,10 @@ def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 def _plan(finding: Finding, guest: Guest, ctx: Ctx) -> Plan:
     """Make mail the primary SMTP address."""
     plan = Plan()
-    ident = ps_quote(finding.object_id)
-    if guest.mu_present is False:
+    ident = mail_user_identity(guest)
+    if ident is None:
+        plan.notes.append("The guest has no usable UPN to name its mail user; fix its UPN first.")
+    elif guest.mu_present is False:
         plan.notes.append("No GuestMailUser in the export: fix exo-not-mail-enabled first.")
     elif not is_address(guest.mail):
         plan.notes.append("mail is empty or not a valid address; fix mail first, then:")
@@ -50,7 +52,7 @@ RULE = Rule(
         "or points elsewhere (often the #EXT# UPN), mail to the guest goes to the wrong address."
     ),
     remediation=(
-        "Set the primary address in Exchange Online: Set-MailUser -Identity <id> -PrimarySmtpAddress "
+        "Set the primary address in Exchange Online: Set-MailUser -Identity '<#EXT# UPN>' -PrimarySmtpAddress "
         "'<mail>' (proxyAddresses is read-only in Graph)."
     ),
     check=_check,

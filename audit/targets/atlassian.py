@@ -56,7 +56,9 @@ TARGET = Target(
     email_attribute=EMAIL,
     default_mapping={"userName": "[userPrincipalName]", EMAIL: "[mail]"},
     recommended_mapping={"userName": "[userPrincipalName]", EMAIL: "[originalUserPrincipalName]"},
-    recommended_precondition="the tenant's initial domain {initial_domain} is verified in Atlassian",
+    recommended_precondition=(
+        "the domains of the guests' #EXT# UPNs ({initial_domain}) are verified in Atlassian"
+    ),
     vendor_txt_prefix=None,
     verifies_domains=True,
     unverified_meaning=(

@@ -302,6 +302,10 @@
     return box;
   }
 
+  function step(codes, values, i) {
+    return codes && codes[i] >= 0 ? values[codes[i]] : null;
+  }
+
   function guestDetail(i) {
     var tr = el("tr", "detail"), td = el("td");
     td.colSpan = 6;
@@ -320,6 +324,11 @@
       ["Invitation", G.state[i] < 0 ? "unknown" : G.states[G.state[i]]],
       ["Account enabled", G.enabled[i] === null ? "unknown" : (G.enabled[i] ? "yes" : "no")],
       ["Target account", !G.account || G.account[i] < 0 ? "not read" : G.accounts[G.account[i]]],
+      ["1. Scope", step(G.step_scope, G.step_scopes, i)],
+      ["2. Match", G.step_match[i] === 0 ? G.match_key + " = " + targetKey(i) : G.step_match[i]],
+      ["3. Action", step(G.step_action, G.step_actions, i)],
+      ["4. Attributes", G.step_attributes ? G.step_attributes[i] : "see report.xlsx or guests.csv (step_attributes)"],
+      ["5. Result", step(G.step_result, G.step_results, i)],
       ["Outcome decided by", names(G.reasons[i]) || "—"],
       ["Open findings", names(G.flagged[i]) || "—"],
       ["Muted findings", names(G.muted[i]) || "—"]
