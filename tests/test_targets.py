@@ -71,7 +71,11 @@ def judge(rule_id: str, target: str, rows: list[dict[str, Any]], **ctx: Any) -> 
 
 
 def keys(*values: str | None, scope: str = "group") -> list[dict[str, Any]]:
-    return [{"target_key": v, "target_email": None, "scope": scope} for v in values]
+    in_scope = scope in ("direct", "group")  # what the engine makes of the assignment
+    return [
+        {"target_key": v, "target_email": None, "scope": scope, "in_scope": in_scope}
+        for v in values
+    ]
 
 
 def stored(target: str, *values: str) -> list[str | None]:

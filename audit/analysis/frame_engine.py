@@ -148,7 +148,8 @@ def simulate(
     frame["step_result"] = pd.Series(pd.NA, index=frame.index, dtype="str")
     others = pop.iloc[size:].loc[:, list(_OTHER_COLUMNS)].reset_index(drop=True)
     parts = _parts(predictions, verdict.unknown_reason)
-    return EngineFacts(scope_kind, plan, others, parts, _notes(scope_kind, others, snapshot))
+    notes = _notes(scope_kind, others, snapshot, plan)
+    return EngineFacts(scope_kind, plan, others, parts, notes)
 
 
 _GUEST_TARGET_COLUMNS = (
@@ -295,8 +296,18 @@ def _parts(predictions: dict[str, Prediction], scope_reason: pd.Series) -> tuple
     return tuple(dict.fromkeys(found))
 
 
-def _notes(scope_kind: str, others: pd.DataFrame, snapshot: Snapshot) -> tuple[str, ...]:
+def _notes(
+    scope_kind: str, others: pd.DataFrame, snapshot: Snapshot, plan: MappingPlan
+) -> tuple[str, ...]:
+    """Caveats of the simulation the report states beside its figures."""
     notes = []
+    if plan.scope.input_groups or plan.scope.category_groups:
+        notes.append(
+            "The User mapping's scope has inputFilterGroups or categoryFilterGroups (experimental in "
+            "Graph): users they leave out are not provisioned, and a user that stops passing "
+            "inputFilterGroups is not deprovisioned (Graph filter resource); only 'groups' is the "
+            "scoping filter the portal edits."
+        )
     if scope_kind == ALL:
         notes.append(
             "Sync all users and groups: every enabled user is in scope; collisions are checked "
