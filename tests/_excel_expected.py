@@ -82,6 +82,13 @@ SHEETS: dict[str, list[tuple[str, str, str]]] = {
         ("created", "created", _D),
         ("last_sign_in", "last_sign_in", _D),
         ("target account", "target_account", _T),
+        ("in_scope", "in_scope", _B),
+        ("match_value", "match_value", _T),
+        ("step 1: scope", "step_scope", _T),
+        ("step 2: match", "step_match", _T),
+        ("step 3: action", "step_action", _T),
+        ("step 4: attributes", "step_attributes", _T),
+        ("step 5: result", "step_result", _T),
         ("object_id", "object_id", _T),
     ],
     "Domains": [
