@@ -49,6 +49,10 @@ def test_run_from_export_with_provisioning_scope_all(tmp_path: Path) -> None:
     assert ANN in _flagged(out, "duplicate-target-key")  # the unassigned contractor now counts
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="provisioning-scope">Sync all users and groups' in html
+    again = CliRunner().invoke(cli, ["report", str(out), "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output  # the snapshot recorded the scope it was told
+    document = orjson.loads((tmp_path / "again" / "findings.json").read_bytes())
+    assert document["provisioning_scope"] == "all"
 
 
 def test_the_default_and_the_config_key(tmp_path: Path) -> None:
@@ -84,7 +88,7 @@ def test_the_first_screen_names_what_cannot_be_evaluated(partial_report: Path) -
     """The app-level finding mapping-not-evaluable, the quarantine forecast and the job scope are
     on the report's first screen, before the guest table."""
     html = partial_report.read_text(encoding="utf-8")
-    banner = html.index('id="banner-not-evaluable"')
+    banner = html.index('id="app-finding-mapping-not-evaluable"')
     assert banner < html.index('id="guests"')
     assert "extension_9d98c0f5a1b24c3d8e7f6a5b4c3d2e1f_altMail] was not collected" in html
     assert html.index('id="quarantine-forecast"') < html.index('id="guests"')
