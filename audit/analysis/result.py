@@ -48,8 +48,8 @@ from typing import Any
 
 import pandas as pd
 
-from audit.analysis.reconcile import reconciliation_summary
 from audit.analysis.quarantine import QuarantineForecast
+from audit.analysis.reconcile import reconciliation_summary
 from audit.analysis.result_view import result_html
 from audit.analysis.summary import WhatIf
 from audit.models import Outcome, SourceStatus
