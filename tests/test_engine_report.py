@@ -5,7 +5,6 @@ CLI, and report.html's header, first screen and guest detail, on the hand-writte
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,19 +96,9 @@ def test_the_first_screen_names_what_cannot_be_evaluated(partial_report: Path) -
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from tests.test_render_browser import ARGS, CHROMIUM, _missing
+    from tests.test_render_browser import chromium_session
 
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser test cannot run in CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    yield from chromium_session()
 
 
 @pytest.mark.browser
