@@ -303,6 +303,10 @@ class _View:
         self.public = {d for d, _, _ in PUBLIC_DOMAINS}
         self.held_by_other = _held_by_others(t)
 
+    def provisioned(self, user: JSON) -> bool:
+        """In scope for the engine: assigned, enabled, and let in by the scoping filter."""
+        return user["id"] in self.in_scope and user["accountEnabled"] and not _filtered(user)
+
 
 def _held_by_others(t: DemoTenant) -> set[str]:
     """Guests' mails a SCIM user of the target holds that is not that guest (by externalId or
@@ -321,10 +325,6 @@ def _held_by_others(t: DemoTenant) -> set[str]:
                 if uid != holds and (guest["mail"] or "").lower() == email["value"].lower():
                     taken.add(uid)
     return taken
-
-    def provisioned(self, user: JSON) -> bool:
-        """In scope for the engine: assigned, enabled, and let in by the scoping filter."""
-        return user["id"] in self.in_scope and user["accountEnabled"] and not _filtered(user)
 
 
 def _filtered(user: JSON) -> bool:
