@@ -30,14 +30,10 @@ The folder holds guest data and decides what a resumed run reports, so nothing i
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import hmac
 import os
-import secrets
 import shutil
-import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,19 +41,14 @@ from typing import Any
 
 import orjson
 
-from audit._files import private_dir
-from audit.errors import CollectionError, ConfigError
+from audit.collectors.checkpoint_folder import NOFOLLOW, PrivateFolder, open_own
+from audit.errors import CollectionError
 
 __all__ = ["Checkpoint", "PageLog", "ResumePoint"]
 
 JSON = dict[str, Any]
 _SUFFIX = ".pages.jsonl"
-_KEY = "key"
-_KEY_BYTES = 32
 _MAC_HEX = 64
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass
@@ -97,7 +88,7 @@ class PageLog:
         self.max_age = max_age
         self.durable = durable
         self.tenant = tenant
-        self._folder = _PrivateFolder(path.parent)
+        self._folder = PrivateFolder(path.parent)
         self._key = key
         self._mac: bytes | None = None  # the MAC of the last line written or verified
 
@@ -201,7 +192,7 @@ class PageLog:
         """The complete lines of the file (none when it is missing or not a file of ours)."""
         try:
             with self._folder.descriptor() as folder:
-                fd = _open_own(self.path.name, os.O_RDONLY, folder)
+                fd = open_own(self.path.name, os.O_RDONLY, folder)
                 if fd is None:
                     return []
                 with open(fd, "rb") as fh:
@@ -213,7 +204,7 @@ class PageLog:
     def _truncate(self, size: int) -> None:
         try:
             with self._folder.descriptor() as folder:
-                fd = _open_own(self.path.name, os.O_WRONLY, folder)
+                fd = open_own(self.path.name, os.O_WRONLY, folder)
                 if fd is not None:
                     with open(fd, "wb", closefd=True) as fh:
                         fh.truncate(size)
@@ -226,10 +217,10 @@ class PageLog:
                 if fresh:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.path.name, dir_fd=folder)
-                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW
                     fd: int | None = os.open(self.path.name, flags, 0o600, dir_fd=folder)
                 else:
-                    fd = _open_own(self.path.name, os.O_WRONLY | os.O_APPEND, folder)
+                    fd = open_own(self.path.name, os.O_WRONLY | os.O_APPEND, folder)
                 if fd is None:
                     raise CollectionError(f"checkpoint {self.path} was removed or replaced")
                 with open(fd, "ab") as fh:
@@ -280,7 +271,7 @@ class Checkpoint:
 
     def log(self, url: str) -> PageLog:
         """The page log of the chain that starts at ``url`` (the folder is created on demand)."""
-        key = _PrivateFolder(self.folder).key()
+        key = PrivateFolder(self.folder).key()
         name = hashlib.sha256(url.encode()).hexdigest()[:24] + _SUFFIX
         return PageLog(
             self.folder / name,
@@ -300,116 +291,6 @@ class Checkpoint:
     def clear(self) -> None:
         """Remove the checkpoint folder (nothing to resume any more); a symlink is not followed."""
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-class _PrivateFolder:
-    """The checkpoint folder, opened without following links and checked to be private."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @contextlib.contextmanager
-    def descriptor(self) -> Iterator[int]:
-        """An open descriptor of the folder (created ``0o700`` when missing), checked private."""
-        self._create()
-        try:
-            fd = os.open(self.path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise self._refused("a symbolic link or not a folder") from None
-            raise CollectionError(
-                f"cannot open checkpoint folder {self.path}: {exc.strerror}"
-            ) from exc
-        try:
-            self._check(os.fstat(fd), fd)
-            yield fd
-        finally:
-            os.close(fd)
-
-    def key(self) -> bytes:
-        """The folder's HMAC key, made (random, ``0o600``, ``O_EXCL``) when there is none."""
-        try:
-            with self.descriptor() as folder:
-                fd = _open_own(_KEY, os.O_RDONLY, folder)
-                if fd is not None:
-                    with open(fd, "rb") as fh:
-                        key = fh.read(_KEY_BYTES + 1)
-                    if len(key) == _KEY_BYTES:
-                        return key
-                    os.unlink(_KEY, dir_fd=folder)  # torn by a kill: its logs cannot verify
-                key = secrets.token_bytes(_KEY_BYTES)
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-                with open(os.open(_KEY, flags, 0o600, dir_fd=folder), "wb") as fh:
-                    fh.write(key)
-                return key
-        except FileExistsError:  # another partition made it in the meantime
-            return self.key()
-        except OSError as exc:
-            raise CollectionError(
-                f"cannot use checkpoint folder {self.path}: {exc.strerror}"
-            ) from exc
-
-    def _create(self) -> None:
-        try:
-            private_dir(self.path.parent)
-            os.mkdir(self.path, 0o700)
-        except FileExistsError:
-            return
-        except OSError as exc:
-            raise CollectionError(
-                f"cannot create checkpoint folder {self.path}: {exc.strerror}"
-            ) from exc
-        os.chmod(self.path, 0o700, follow_symlinks=False)  # mkdir's mode passes the umask
-
-    def _check(self, info: os.stat_result, fd: int) -> None:
-        if not stat.S_ISDIR(info.st_mode):
-            raise self._refused("not a folder")
-        if info.st_uid != os.geteuid():
-            raise self._refused(f"owned by user id {info.st_uid}, not by this user")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o022:
-            raise self._refused(f"mode {mode:04o}: others may write in it")
-        if mode & 0o077:
-            os.fchmod(fd, 0o700)  # ours, only readable by others: made private
-
-    def _refused(self, why: str) -> ConfigError:
-        return ConfigError(
-            f"checkpoint folder {self.path} is not private ({why or 'cannot be opened'}); "
-            "remove it or choose another with --checkpoint-dir"
-        )
-
-
-def _open_own(name: str, flags: int, folder: int) -> int | None:
-    """``name`` in the folder, opened without following a link: its descriptor when it is a
-    regular file of ours with one link; None when it is missing. Anything else (a symlink, a
-    FIFO, a folder, a hard link) cannot be ours in a private folder: it is removed, never read
-    nor written through."""
-    try:
-        fd = os.open(name, flags | _NOFOLLOW | _NONBLOCK, dir_fd=folder)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
-            raise
-        _discard(name, folder)
-        return None
-    info = os.fstat(fd)
-    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and info.st_nlink == 1:
-        if flags & os.O_ACCMODE == os.O_RDONLY:
-            return fd
-        os.set_blocking(fd, True)
-        return fd
-    os.close(fd)
-    _discard(name, folder)
-    return None
-
-
-def _discard(name: str, folder: int) -> None:
-    """Remove the entry ``name`` of the folder, whatever it is (a folder with its content)."""
-    try:
-        os.unlink(name, dir_fd=folder)
-    except IsADirectoryError:
-        shutil.rmtree(name, dir_fd=folder)
 
 
 def _parse(line: bytes) -> JSON | None:
