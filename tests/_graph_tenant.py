@@ -335,3 +335,13 @@ def make_tenant(guests: int = 12, invited_members: int = 2, members: int = 3) ->
             provisioning_log(2, gs[2], when="2024-01-01T10:00:00Z"),
         ],
     )
+
+
+def assert_same_collection(got: Any, want: Any) -> None:
+    """Two collections (``GraphData``) hold the same objects and the same tables built from pages."""
+    from pandas.testing import assert_frame_equal
+
+    assert got.records == want.records
+    assert list(got.tables) == list(want.tables)
+    for name, table in want.tables.items():
+        assert_frame_equal(got.tables[name], table)

@@ -20,7 +20,7 @@ from audit.demo.emulator import Faults, GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.errors import ConfigError, SourceError
 from tests._fault_proxy import Fault, FaultProxy
-from tests._graph_tenant import guest, make_tenant
+from tests._graph_tenant import assert_same_collection, guest, make_tenant
 
 JSON = dict[str, Any]
 URL = "http://127.0.0.1:1/v1.0/users?$top=2"
@@ -146,7 +146,7 @@ def test_an_interrupted_collection_resumes_where_it_stopped(
         before = len(em.requests)
         resumed = collect(em, Checkpoint(folder), page_size=3, partitions=partitions)
         again = user_pages(em, before)
-    assert resumed.records == clean.records
+    assert_same_collection(resumed, clean)
     assert resumed.resumed_pages > 0
     # nothing stored is read twice; a chain's first page is re-read only if none of it was stored
     assert len(again) <= total - resumed.resumed_pages
@@ -173,7 +173,7 @@ def test_an_expired_stored_link_restarts_its_chain(tmp_path: Path) -> None:
             if r.path == "/v1.0/users" and not r.query.count("skiptoken")
         ]
         clean = collect(em, None, page_size=3)
-    assert resumed.records == clean.records
+    assert_same_collection(resumed, clean)
     assert expired.fired == 1
     assert resumed.resumed_pages == 1  # the members' one page; the guests were read again
     assert firsts  # the guests chain began again at its first page
@@ -187,7 +187,7 @@ def test_a_checkpoint_is_bound_to_its_graph_url(tmp_path: Path) -> None:
     with GraphEmulator(tenant) as em:  # another port: another service, nothing to resume
         data = collect(em, Checkpoint(folder), page_size=3)
     assert data.resumed_pages == 0
-    assert len(data.records["users"]) == 54
+    assert len(data.tables["users"]) == 54
 
 
 def test_resume_false_reads_everything_again(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_resume_false_reads_everything_again(tmp_path: Path) -> None:
         faults.outage_after = None
         data = collect(em, Checkpoint(folder, resume=False), page_size=3)
     assert data.resumed_pages == 0
-    assert len(data.records["users"]) == 54
+    assert len(data.tables["users"]) == 54
 
 
 # ---- a checkpoint folder that is not ours, and logs we did not write --------------------------------
@@ -241,8 +241,8 @@ def test_a_planted_log_is_never_resumed(tmp_path: Path, key: bytes | None) -> No
         data = collect(em, Checkpoint(folder), page_size=3)
         clean = collect(em, None, page_size=3)
     assert data.resumed_pages == 0
-    assert data.records == clean.records
-    assert "invented" not in {u["id"] for u in data.records["users"]}
+    assert_same_collection(data, clean)
+    assert "invented" not in set(data.tables["users"]["id"])
 
 
 def test_a_log_of_another_tenant_is_never_resumed(tmp_path: Path) -> None:
@@ -267,7 +267,7 @@ def test_an_edited_page_ends_what_is_resumed(tmp_path: Path) -> None:
         users.write_bytes(b"".join(lines))
         data = collect(em, Checkpoint(folder), page_size=3)
         clean = collect(em, None, page_size=3)
-    assert data.records == clean.records
+    assert_same_collection(data, clean)
     assert data.resumed_pages == 1  # the members' page; the guests chain was read again
 
 

@@ -12,6 +12,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.serialization import Parsable
+from pandas.testing import assert_frame_equal
 
 from audit.collectors.graph import (
     GUEST_SELECT,
@@ -22,6 +23,7 @@ from audit.collectors.graph import (
     collect_graph,
     make_graph_client,
 )
+from audit.collectors.tables import USER_COLUMNS, group_members_table, users_table
 from audit.demo.emulator import Faults, GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.errors import CollectionError, ConfigError, SourceError
@@ -97,7 +99,7 @@ def expected_user_ids(tenant: DemoTenant) -> set[str]:
 
 
 def test_full_collection_equals_the_tenant(tenant: DemoTenant, emulator: GraphEmulator) -> None:
-    data = collect(emulator)
+    data = collect(emulator, keep_raw=True)
     assert list(data.statuses) == list(SOURCES)
     for name, status in data.statuses.items():
         # user_attributes: read only when the job schema names attributes beyond the usual ones
@@ -110,6 +112,7 @@ def test_full_collection_equals_the_tenant(tenant: DemoTenant, emulator: GraphEm
     assert all(set(u) == set(GUEST_SELECT) for u in users)  # exactly what $select asked for
     by_id = {u["id"]: u for u in tenant.users}
     assert all(u == {k: by_id[u["id"]][k] for k in GUEST_SELECT} for u in users)
+    assert_frame_equal(data.tables["users"], users_table(users))  # built page by page
     assert data.records["organization"] == [tenant.organization]
     assert data.records["domains"] == tenant.domains
     assert data.records["service_principal"] == tenant.service_principals
@@ -123,7 +126,12 @@ def test_full_collection_equals_the_tenant(tenant: DemoTenant, emulator: GraphEm
 def test_group_members_are_tagged_with_their_group_and_nested_groups_followed(
     tenant: DemoTenant, emulator: GraphEmulator
 ) -> None:
-    members = collect(emulator).records["group_members"]
+    data = collect(emulator, keep_raw=True)
+    members = data.records["group_members"]
+    assert_frame_equal(data.tables["group_members"], group_members_table(members))
+    assert_frame_equal(
+        collect(emulator, page_size=2).tables["group_members"], group_members_table(members)
+    )
     direct = [m for m in members if m["_groupId"] == GROUP_ID]
     nested = [m for m in direct if m["@odata.type"] == "#microsoft.graph.group"]
     assert [m["id"] for m in nested] == [NESTED_GROUP_ID]
@@ -154,14 +162,23 @@ def test_small_pages_give_the_same_data(emulator: GraphEmulator) -> None:
     full = collect(emulator)
     paged = collect(emulator, page_size=2)
     assert paged.records == full.records
+    assert_frame_equal(paged.tables["users"], full.tables["users"])
     assert paged.requests > full.requests
+
+
+def test_users_become_a_table_and_no_object_is_kept(emulator: GraphEmulator) -> None:
+    data = collect(emulator, page_size=3)
+    assert "users" not in data.records
+    assert "group_members" not in data.records
+    assert tuple(data.tables["users"].columns) == USER_COLUMNS
+    assert len(data.tables["users"]) == data.statuses["users"].rows == 14
 
 
 def test_sign_in_activity_when_asked(emulator: GraphEmulator) -> None:
     data = collect(emulator, include_sign_in=True)
     assert data.statuses["sign_in_activity"].state == SourceState.OK
     assert data.statuses["sign_in_activity"].rows == 12  # members never signed in
-    assert sum("signInActivity" in u for u in data.records["users"]) == 12
+    assert data.tables["users"]["lastSignInDateTime"].notna().sum() == 12
 
 
 def test_forbidden_sign_in_activity_falls_back_to_users_without_it(tenant: DemoTenant) -> None:
@@ -172,8 +189,8 @@ def test_forbidden_sign_in_activity_falls_back_to_users_without_it(tenant: DemoT
     assert status.missing_permission == "AuditLog.Read.All"
     assert "Authorization_RequestDenied" in (status.error or "")
     assert data.statuses["users"].state == SourceState.OK
-    assert len(data.records["users"]) == 14
-    assert not any("signInActivity" in u for u in data.records["users"])
+    assert len(data.tables["users"]) == 14
+    assert data.tables["users"]["lastSignInDateTime"].isna().all()
 
 
 DEPENDANTS = {
@@ -203,7 +220,7 @@ def test_forbidden_optional_source_fails_with_its_permission(
         assert data.statuses[name].error
     for name in set(SOURCES) - skipped - {source, "sign_in_activity", "user_attributes"}:
         assert data.statuses[name].state == SourceState.OK, name
-    assert len(data.records["users"]) == 14
+    assert len(data.tables["users"]) == 14
 
 
 @pytest.mark.parametrize("source", ["organization", "domains", "users"])
@@ -472,8 +489,8 @@ def test_throughput_100k_guests() -> None:
         started = time.perf_counter()
         data = collect(em, app=None)
         elapsed = time.perf_counter() - started
-    assert len(data.records["users"]) == 100_014
-    assert len(data.records["users"]) / elapsed > 20_000  # 75-125k/s measured; CI slack
+    assert len(data.tables["users"]) == 100_014
+    assert len(data.tables["users"]) / elapsed > 20_000  # 75-125k/s measured; CI slack
 
 
 def test_next_link_to_another_host_is_refused() -> None:

@@ -93,7 +93,7 @@ def test_domains_are_resolved_while_the_guests_are_still_read() -> None:
         finally:
             await close_graph_client(client)
         resolved_during.append(sum(len(r.table) for r in feed._results))
-        return await feed.finish(guest_domains(users_table(data.records["users"])))
+        return await feed.finish(guest_domains(data.tables["users"]))
 
     with GraphEmulator(tenant) as em, DnsServer(tenant.dns) as server:
         em.latency = 0.05

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pandas.testing import assert_frame_equal
 
 from audit.collectors.graph import GraphData, close_graph_client, collect_graph, make_graph_client
 from audit.collectors.graph_client import _Counter
@@ -23,6 +24,7 @@ from audit.collectors.partition import (
     merge_by_id,
     partition_filters,
 )
+from audit.collectors.tables import users_table
 from audit.demo.emulator import Faults, GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.models import SourceState
@@ -36,7 +38,7 @@ def collect(emulator: GraphEmulator, **kw: Any) -> GraphData:
     async def run() -> GraphData:
         client = make_graph_client(base_url=emulator.base_url, credential=None, retry_delay=0.0)
         try:
-            return await collect_graph(client, app=None, **kw)
+            return await collect_graph(client, app=None, keep_raw=True, **kw)
         finally:
             await close_graph_client(client)
 
@@ -63,8 +65,10 @@ ASCII_ALIASES = [f"{c}{i}user" for i, c in enumerate("abcxyz0189_-.'~#!^" * 2)] 
 
 
 def by_id(data: GraphData) -> dict[str, JSON]:
+    """The kept objects by id, checked against the table built page by page."""
     users = data.records["users"]
     assert len(users) == len({u["id"] for u in users})
+    assert_frame_equal(data.tables["users"], users_table(users))
     return {u["id"]: u for u in users}
 
 
@@ -112,7 +116,7 @@ def test_small_lists_are_read_sequentially() -> None:
     with GraphEmulator(make_tenant()) as em:
         data = collect(em, partitions=8)  # 12 guests fit in one 999-user page
     assert data.statuses["users"].detail["paging"] == "sequential"
-    assert len(data.records["users"]) == 14
+    assert len(data.tables["users"]) == 14
 
 
 def test_concurrency_is_bounded() -> None:
@@ -326,7 +330,9 @@ def test_partition_filters_refused_with_400_fall_back_to_sequential() -> None:
             async def run() -> GraphData:
                 client = make_graph_client(base_url=proxy.base_url, credential=None)
                 try:
-                    return await collect_graph(client, app=None, page_size=3, partitions=8)
+                    return await collect_graph(
+                        client, app=None, page_size=3, partitions=8, keep_raw=True
+                    )
                 finally:
                     await close_graph_client(client)
 

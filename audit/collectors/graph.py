@@ -37,7 +37,6 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
-from audit.collectors._heap import pages_frozen
 from audit.collectors.checkpoint import Checkpoint
 from audit.collectors.delta import DeltaChanges, DeltaState, fold_changes, needs_refetch
 from audit.collectors.graph_app import app_sources
@@ -63,8 +62,10 @@ from audit.collectors.graph_io import (
     _origin,
     _Problem,
     _run,
+    new_list,
 )
 from audit.collectors.partition import Slots, collect_partitioned
+from audit.collectors.users_columns import UserColumns
 from audit.errors import ConfigError
 from audit.models import SourceState, SourceStatus
 
@@ -123,6 +124,7 @@ async def collect_graph(
     delta: DeltaState | None = None,
     checkpoint: Checkpoint | None = None,
     on_users: Callable[[list[JSON]], None] | None = None,
+    keep_raw: bool = False,
 ) -> GraphData:
     """Collect every Graph source of the audit; see the module docstring for the record shapes.
 
@@ -139,13 +141,17 @@ async def collect_graph(
     ``on_users`` is called with each page of users of a full read as it arrives, so work on them
     can start before the collection ends (DNS of their domains); it may see a user twice, or one
     the final list leaves out, and sees nothing of an incremental read.
+
+    The users of a full read and the group members become their tables page by page
+    (``GraphData.tables``); their objects are kept (``GraphData.records``) only with
+    ``keep_raw``, for an export folder.
     """
     if not 1 <= page_size <= 999:
         raise ConfigError(f"page_size must be between 1 and 999, not {page_size}")
     if partitions < 0:
         raise ConfigError(f"partitions must be 0 (sequential) or more, not {partitions}")
     _quiet_sdk_imports()
-    graph, data = _Graph(client, checkpoint), GraphData()
+    graph, data = _Graph(client, checkpoint, keep_raw=keep_raw), GraphData()
     since = (now or datetime.now(UTC)) - timedelta(days=log_days)
     await _run(
         data, "organization", lambda: graph.pages(client.organization.to_get_request_information())
@@ -154,8 +160,7 @@ async def collect_graph(
     plan.delta, plan.note = _usable_delta(delta, data)
     plan.on_page = on_users
     try:
-        with pages_frozen(graph):
-            await _sources(graph, data, plan, app, since if log_days > 0 else None, page_size)
+        await _sources(graph, data, plan, app, since if log_days > 0 else None, page_size)
     except BaseExceptionGroup as errors:
         raise _first_leaf(errors) from None
     data.statuses = {s: data.statuses[s] for s in SOURCES if s in data.statuses}
@@ -245,23 +250,37 @@ async def _full_users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
     """Every guest and invited member; with sign-in activity when asked and permitted."""
     if plan.include_sign_in:
         try:
-            rows = await _guests(graph, (*GUEST_SELECT, SIGN_IN_SELECT), plan)
+            found = await _guests(graph, (*GUEST_SELECT, SIGN_IN_SELECT), plan)
         except _EXPECTED as exc:
             if _describe(exc).status not in (401, 403):
                 data.statuses["users"] = _failed("users", exc)
                 return
             data.statuses["sign_in_activity"] = _failed("sign_in_activity", exc)
         else:
-            data.records["users"] = rows
-            data.statuses["users"] = SourceStatus("users", SourceState.OK, rows=len(rows))
-            signed = sum(SIGN_IN_SELECT in r for r in rows)
+            signed = _store_users(data, found)
             data.statuses["sign_in_activity"] = SourceStatus(
                 "sign_in_activity", SourceState.OK, rows=signed
             )
             return
     else:
         _not_requested(data, ["sign_in_activity"])
-    await _run(data, "users", lambda: _guests(graph, GUEST_SELECT, plan))
+    try:
+        found = await _guests(graph, GUEST_SELECT, plan)
+    except _EXPECTED as exc:
+        data.statuses["users"] = _failed("users", exc)
+        return
+    _store_users(data, found)
+
+
+def _store_users(data: GraphData, found: UserColumns) -> int:
+    """The users table (and the raw objects, when kept) into ``data``; how many users carry
+    ``signInActivity``."""
+    if found.keep_raw:
+        data.records["users"] = found.raw()
+    table, signed = found.table()
+    data.tables["users"] = table
+    data.statuses["users"] = SourceStatus("users", SourceState.OK, rows=len(table))
+    return signed
 
 
 def _filter_refused(exc: BaseException) -> str | None:
@@ -272,16 +291,20 @@ def _filter_refused(exc: BaseException) -> str | None:
     return None
 
 
-async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> list[JSON]:
-    """``userType eq 'Guest'`` and externally-originated members, merged and deduplicated by id."""
+async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> UserColumns:
+    """``userType eq 'Guest'`` and externally-originated members, as columns built page by page;
+    merged (first object of each id wins) when the table is made."""
     limit = Slots(plan.partitions) if plan.partitions else None
 
-    async def chain(filter_: str) -> list[JSON]:
+    def sink() -> UserColumns:
+        return UserColumns(keep_raw=graph.keep_raw)
+
+    async def chain(filter_: str) -> UserColumns:
         info = _users_request(graph.client, filter_, select, plan.page_size)
-        chained = await graph.chain(info, resumable=True, limit=limit, on_items=plan.on_page)
+        chained = await graph.chain(info, sink, resumable=True, limit=limit, on_items=plan.on_page)
         return chained.items
 
-    async def guests() -> list[JSON]:
+    async def guests() -> UserColumns:
         if not plan.partitions:
             return await chain(_GUESTS)
         rows, report = await collect_partitioned(
@@ -290,6 +313,7 @@ async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> l
             count=lambda: _count(graph, _GUESTS),
             min_count=2 * plan.page_size,
             refused=_filter_refused,
+            merge=UserColumns.concat,
         )
         plan.detail = report.to_detail()
         return rows
@@ -300,10 +324,7 @@ async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> l
     except BaseExceptionGroup as errors:
         raise _first_leaf(errors) from None
     found, members = (task.result() for task in reads)
-    merged: dict[str, JSON] = {}
-    for user in found + [m for m in members if m.get("userType") == "Member"]:
-        merged.setdefault(str(user.get("id")), user)
-    return list(merged.values())
+    return UserColumns.concat([found, members.members_only()])
 
 
 async def _count(graph: _Graph, filter_: str) -> int | None:
@@ -350,7 +371,7 @@ async def _latest_delta_link(graph: _Graph) -> str | None:
 
 async def _incremental(graph: _Graph, data: GraphData, delta: DeltaState) -> None:
     """Follow the stored delta link to the next one; the net changes go to ``data.changes``."""
-    chain = await graph.chain(graph.follow(delta.link, None), resumable=True)
+    chain = await graph.chain(graph.follow(delta.link, None), new_list, resumable=True)
     if not chain.delta_link:
         raise _Problem("the delta round ended without an @odata.deltaLink")
     changes = DeltaChanges(link=chain.delta_link)

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from typing import cast
 
+import pandas as pd
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
@@ -32,7 +33,9 @@ from audit.collectors.graph_io import (
     _not_requested,
     _Problem,
     _run,
+    _run_table,
 )
+from audit.collectors.tables import group_members_table
 from audit.mapping.sources import schema_attributes
 
 __all__ = ["app_sources"]
@@ -121,7 +124,7 @@ async def _assignments(graph: _Graph, data: GraphData, sp_id: str, page_size: in
     groups = [str(r["principalId"]) for r in rows if r.get("principalType") == "Group"]
     groups = list(dict.fromkeys(g for g in groups if g and g != "None"))
     await _run(data, "groups", lambda: _groups(graph, groups))
-    await _run(data, "group_members", lambda: _group_members(graph, groups, page_size))
+    await _run_table(data, "group_members", lambda: _group_members(graph, groups, page_size))
 
 
 _GROUP_SELECT = ["id", "displayName", "securityEnabled", "mailEnabled", "groupTypes"]
@@ -145,13 +148,16 @@ async def _groups(graph: _Graph, groups: list[str]) -> list[JSON]:
     return list(await asyncio.gather(*(one(g) for g in groups)))
 
 
-async def _group_members(graph: _Graph, groups: list[str], page_size: int) -> list[JSON]:
-    """Members of each assigned group, and of the groups nested below them (any depth).
+async def _group_members(
+    graph: _Graph, groups: list[str], page_size: int
+) -> tuple[pd.DataFrame, list[JSON] | None]:
+    """Members of each assigned group, and of the groups nested below them (any depth): the
+    group members table, built page by page, and the objects when kept.
 
     The provisioning service reads only direct members; nested groups are followed so the audit can
     name the guests that are assigned *only* through one (``nested-group-only``).
     """
-    rows: list[JSON] = []
+    found: list[_Members] = []
     seen: set[str] = set()
     level = list(dict.fromkeys(groups))
     for _ in range(_MAX_NESTING):
@@ -159,10 +165,13 @@ async def _group_members(graph: _Graph, groups: list[str], page_size: int) -> li
         if not level:
             break
         seen.update(level)
-        found = await _direct_members(graph, level, page_size)
-        rows += found
-        level = [str(m.get("id")) for m in found if _is_group(m)]
-    return rows
+        members = await _direct_members(graph, level, page_size)
+        found += members
+        level = [group for part in members for group in part.nested]
+    parts = [table for part in found for table in part.tables]
+    table = pd.concat(parts, ignore_index=True) if parts else group_members_table([])
+    raw = [row for part in found for row in part.raw] if graph.keep_raw else None
+    return table, raw
 
 
 _MAX_NESTING = 10
@@ -172,29 +181,47 @@ def _is_group(member: JSON) -> bool:
     return str(member.get("@odata.type", "")).lower().endswith(".group")
 
 
-async def _direct_members(graph: _Graph, groups: list[str], page_size: int) -> list[JSON]:
-    """Direct members of each group, each tagged with ``_groupId``."""
+class _Members:
+    """One group's direct members, each page tagged with ``_groupId`` and made a table as it
+    arrives; the ids of member groups (to follow) and, when kept, the objects."""
+
+    def __init__(self, group_id: str, keep_raw: bool) -> None:
+        self.group_id = group_id
+        self.keep_raw = keep_raw
+        self.tables: list[pd.DataFrame] = []
+        self.nested: list[str] = []
+        self.raw: list[JSON] = []
+
+    def extend(self, items: list[JSON]) -> None:
+        for row in items:
+            row["_groupId"] = self.group_id
+        self.tables.append(group_members_table(items))
+        self.nested += [str(m.get("id")) for m in items if _is_group(m)]
+        if self.keep_raw:
+            self.raw += items
+
+
+async def _direct_members(graph: _Graph, groups: list[str], page_size: int) -> list[_Members]:
+    """Direct members of each group, in the order of ``groups``."""
     limit = asyncio.Semaphore(_GROUP_CONCURRENCY)
 
-    async def members(group_id: str) -> list[JSON]:
+    async def members(group_id: str) -> _Members:
         builder = graph.client.groups.by_group_id(group_id).members
         query = builder.MembersRequestBuilderGetQueryParameters(top=page_size)
         info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
         async with limit:
             try:
-                rows = await graph.pages(info)
+                chain = await graph.chain(info, lambda: _Members(group_id, graph.keep_raw))
             except _EXPECTED as exc:
                 problem = _describe(exc)
                 raise _Problem(f"group {group_id}: {problem}", problem.status) from exc
-        for row in rows:
-            row["_groupId"] = group_id
-        return rows
+        return chain.items
 
     results = await asyncio.gather(*(members(g) for g in groups), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    return [row for rows in cast(list[list[JSON]], results) for row in rows]
+    return cast(list[_Members], results)
 
 
 async def _jobs_and_users(graph: _Graph, data: GraphData, sp_id: str, page_size: int) -> None:

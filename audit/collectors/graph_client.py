@@ -3,7 +3,9 @@
 :func:`make_graph_client` builds a ``GraphServiceClient`` whose httpx client runs the SDK's whole
 middleware chain (auth, retry with ``Retry-After``, redirects, telemetry) with one more handler
 innermost: :class:`_CountingHandler` counts every attempt, keeps one throttling pause shared by
-all requests of a collection and caps a ``Retry-After`` that would stall the run.
+all requests of a collection and caps a ``Retry-After`` that would stall the run. The httpx client
+and its connection pool are ours (built from the SDK's public parts, kept by the adapter), so
+:func:`close_graph_client` closes them without reaching into the SDK.
 """
 
 from __future__ import annotations
@@ -12,31 +14,33 @@ import asyncio
 import functools
 import importlib
 import time
+import urllib.request
 import warnings
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.request_option import RequestOption
+from kiota_http import kiota_client_factory
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware.middleware import REQUEST_OPTIONS_KEY, BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
 from msgraph._version import VERSION as SDK_VERSION
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
-from msgraph_core import APIVersion, GraphClientFactory
+from msgraph_core import APIVersion
 from msgraph_core.authentication import AzureIdentityAuthenticationProvider
-from msgraph_core.middleware import GraphTelemetryHandler
+from msgraph_core.middleware import AsyncGraphTransport, GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
-from audit.collectors._heap import release_on_close
 from audit.collectors.auth import Credential, cloud_endpoints, is_loopback
 from audit.collectors.retry_after import retry_after
 from audit.errors import ConfigError
 
-__all__ = ["MAX_RETRY_WAIT", "close_graph_client", "make_graph_client"]
+__all__ = ["MAX_RETRY_WAIT", "close_graph_client", "make_graph_client", "release_on_close"]
 
 _MAX_PAUSE = 180.0  # as the SDK's retry handler: a longer Retry-After is not waited for
 MAX_RETRY_WAIT = 120.0
@@ -114,46 +118,123 @@ def make_graph_client(
         provider = AzureIdentityAuthenticationProvider(
             credential, scopes=[endpoints.graph_scope], allowed_hosts=hosts
         )
-    http = _http_client(max_retries, retry_delay, max(1.0, min(max_wait, _MAX_PAUSE - 1)))
-    adapter = GraphRequestAdapter(provider, client=http)
+    http = _HttpClient(url, max_retries, retry_delay, max(1.0, min(max_wait, _MAX_PAUSE - 1)))
+    adapter = _Adapter(provider, http)
     adapter.base_url = url
     return GraphServiceClient(request_adapter=adapter)
 
 
 async def close_graph_client(client: GraphServiceClient) -> None:
-    """Close the connection pool of a client made by :func:`make_graph_client`.
+    """Close the connection pool of a client made by :func:`make_graph_client` (a no-op for
+    any other client)."""
+    adapter = client.request_adapter
+    if isinstance(adapter, _Adapter):
+        await adapter.http.close()
 
-    SDK quirk: msgraph-core's ``AsyncGraphTransport`` has no ``aclose()``, so ``AsyncClient.aclose()``
-    leaves the pooled connections it wraps open; close the wrapped transports ourselves.
+
+class _Adapter(GraphRequestAdapter):
+    """The SDK's request adapter on our HTTP client, which it keeps (to close it)."""
+
+    def __init__(self, provider: Any, http: _HttpClient) -> None:
+        super().__init__(provider, client=http.client)
+        self.http = http
+
+
+class _HttpClient:
+    """httpx with the SDK's default middleware (as GraphRequestAdapter builds it) + our counter,
+    on a connection pool we create and close ourselves.
+
+    Built from public parts: the pipeline of
+    ``KiotaClientFactory.create_middleware_pipeline`` in msgraph-core's ``AsyncGraphTransport``
+    (which adds the SDK's request context), over an ``httpx.AsyncHTTPTransport`` that uses the
+    environment's proxy for the Graph host (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, as
+    :func:`urllib.request.getproxies` reads them; never for a loopback URL). SDK quirk:
+    ``AsyncGraphTransport`` has no ``aclose()``, so closing the ``httpx.AsyncClient`` would leave
+    the pooled connections open; :meth:`close` closes the pool too.
     """
-    http = getattr(client.request_adapter, "_http_client", None)  # kiota keeps it private
-    if not isinstance(http, httpx.AsyncClient):
+
+    def __init__(self, url: str, max_retries: int, retry_delay: float, max_wait: float) -> None:
+        options: dict[str, Any] = {
+            RetryHandlerOption.get_key(): RetryHandlerOption(retry_delay, max_retries),
+            UrlReplaceHandlerOption.get_key(): UrlReplaceHandlerOption(
+                enabled=True, replacement_pairs={"/users/me-token-to-replace": "/me"}
+            ),
+        }
+        telemetry = GraphTelemetryHandlerOption(api_version=APIVersion.v1, sdk_version=SDK_VERSION)
+        middleware = KiotaClientFactory.get_default_middleware(options)
+        middleware += [GraphTelemetryHandler(options=telemetry), _CountingHandler(max_wait)]
+        self.pool = httpx.AsyncHTTPTransport(http2=True, proxy=_proxy_for(url))
+        pipeline = KiotaClientFactory.create_middleware_pipeline(middleware, self.pool)
+        timeout = httpx.Timeout(  # the SDK's defaults (100 s, 30 s to connect)
+            kiota_client_factory.DEFAULT_REQUEST_TIMEOUT,
+            connect=kiota_client_factory.DEFAULT_CONNECTION_TIMEOUT,
+        )
+        self.client = httpx.AsyncClient(
+            transport=AsyncGraphTransport(transport=self.pool, pipeline=pipeline),
+            timeout=timeout,
+            event_hooks={"response": [release_on_close]},
+        )
+
+    async def close(self) -> None:
+        """Close the client and its connection pool."""
+        await self.client.aclose()
+        await self.pool.aclose()
+
+
+def _proxy_for(url: str) -> str | None:
+    """The environment's proxy for requests to ``url`` (None: connect directly)."""
+    if is_loopback(url):
+        return None
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+async def release_on_close(response: httpx.Response) -> None:
+    """httpx response hook: once the body is read and the stream closed, the response no longer
+    refers to its stream, so it is not part of a reference cycle.
+
+    httpx makes every response such a cycle (the response holds its stream, the stream the
+    response): freed only by the cyclic garbage collector, which a collection that allocates
+    little (pages become columns and are dropped) runs rarely, with each page's body inside.
+    """
+    response.stream = _Releasing(response)
+
+
+class _Releasing(httpx.AsyncByteStream):
+    """Wraps a response's stream; on close, detaches itself from the response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        stream = response.stream
+        if not isinstance(stream, httpx.AsyncByteStream):
+            raise TypeError("release_on_close needs an async client")
+        self._stream: httpx.AsyncByteStream = stream
+        self._response: httpx.Response | None = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()  # httpx's own stream: sets response.elapsed
+        finally:
+            response, self._response = self._response, None
+            if response is not None:
+                response.stream = _CLOSED
+
+
+class _Closed(httpx.AsyncByteStream):
+    """The stream a read and closed response keeps: empty."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         return
-    wrappers = [http._transport, *http._mounts.values()]
-    await http.aclose()
-    for wrapper in wrappers:
-        inner = getattr(wrapper, "transport", None)
-        if isinstance(inner, httpx.AsyncBaseTransport):
-            await inner.aclose()
+        yield  # pragma: no cover
 
 
-def _http_client(max_retries: int, retry_delay: float, max_wait: float) -> httpx.AsyncClient:
-    """httpx with the SDK's default middleware (as GraphRequestAdapter builds it) + our counter."""
-    options: dict[str, Any] = {
-        RetryHandlerOption.get_key(): RetryHandlerOption(retry_delay, max_retries),
-        UrlReplaceHandlerOption.get_key(): UrlReplaceHandlerOption(
-            enabled=True, replacement_pairs={"/users/me-token-to-replace": "/me"}
-        ),
-    }
-    telemetry = GraphTelemetryHandlerOption(api_version=APIVersion.v1, sdk_version=SDK_VERSION)
-    middleware = KiotaClientFactory.get_default_middleware(options)
-    middleware += [GraphTelemetryHandler(options=telemetry), _CountingHandler(max_wait)]
-    client = KiotaClientFactory.get_default_client()
-    client.event_hooks["response"].append(release_on_close)
-    return cast(
-        httpx.AsyncClient,
-        GraphClientFactory.create_with_custom_middleware(middleware, client=client),
-    )
+_CLOSED = _Closed()
 
 
 class _Counter(RequestOption):

@@ -10,15 +10,15 @@ failed status naming the missing permission (401/403), never zero rows.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import pandas as pd
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
@@ -26,7 +26,6 @@ from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_service_client import GraphServiceClient
 
-from audit.collectors._heap import freeze_young
 from audit.collectors.checkpoint import Checkpoint, PageLog
 from audit.collectors.delta import DeltaChanges
 from audit.collectors.graph_client import _Counter
@@ -58,14 +57,15 @@ SOURCES = tuple(PERMISSIONS)
 REQUIRED = ("organization", "domains", "users")
 APP_SOURCES = SOURCES[4:]
 _ERROR_MAP = cast(dict[str, Any], {"4XX": ODataError, "5XX": ODataError})
-_ERROR_MAP = cast(dict[str, Any], {"4XX": ODataError, "5XX": ODataError})
 
 
 @dataclass
 class GraphData:
     """What :func:`collect_graph` gathered.
 
-    ``records`` holds only sources whose status is ``ok``; ``throttled`` counts the retries the
+    ``records`` holds only sources whose status is ``ok``, as Graph's objects; ``tables`` the
+    sources built into their snapshot table while they were read (``users``: no object of a full
+    read is kept, unless asked to, see :func:`collect_graph`). ``throttled`` counts the retries the
     SDK's retry handler absorbed (429/503/504), ``requests`` the GET requests the collector made.
     ``delta_link`` is the ``/users/delta`` link for the next incremental run (when changes were
     tracked). After an incremental run, ``changes`` holds what changed and ``records`` has no
@@ -77,6 +77,7 @@ class GraphData:
     """
 
     records: dict[str, list[JSON]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     statuses: dict[str, SourceStatus] = field(default_factory=dict)
     throttled: int = 0
     requests: int = 0
@@ -92,7 +93,11 @@ class GraphData:
         """Counts, not contents: a repr of a million users takes seconds (and asyncio.run builds
         one of the coroutine's result when it restores its SIGINT handler)."""
         rows = {name: len(items) for name, items in self.records.items()}
-        return f"GraphData(records={rows}, requests={self.requests}, throttled={self.throttled})"
+        built = {name: len(table) for name, table in self.tables.items()}
+        return (
+            f"GraphData(records={rows}, tables={built}, requests={self.requests}, "
+            f"throttled={self.throttled})"
+        )
 
 
 class _Problem(Exception):
@@ -110,12 +115,27 @@ class _Problem(Exception):
 _EXPECTED = (APIError, httpx.HTTPError, AzureError, _Problem)  # AzureError: getting a token
 
 
+class Sink(Protocol):
+    """Where a chain's items go, page by page: a list, or columns built as pages arrive
+    (:class:`audit.collectors.users_columns.UserColumns`)."""
+
+    def extend(self, items: list[JSON], /) -> None: ...
+
+
+S = TypeVar("S", bound=Sink)
+
+
+def new_list() -> list[JSON]:
+    """A plain list sink: the objects themselves are kept."""
+    return []
+
+
 @dataclass
-class _Chain:
+class _Chain(Generic[S]):
     """The items of one ``nextLink`` chain, its final ``@odata.deltaLink`` (delta rounds) and how
     many of its pages came from a checkpoint."""
 
-    items: list[JSON]
+    items: S
     delta_link: str | None = None
     resumed: int = 0
 
@@ -123,8 +143,15 @@ class _Chain:
 class _Graph:
     """Raw GETs through the SDK adapter: bytes in, orjson out, ``@odata.nextLink`` followed."""
 
-    def __init__(self, client: GraphServiceClient, checkpoint: Checkpoint | None = None) -> None:
+    def __init__(
+        self,
+        client: GraphServiceClient,
+        checkpoint: Checkpoint | None = None,
+        *,
+        keep_raw: bool = False,
+    ) -> None:
         self.client = client
+        self.keep_raw = keep_raw  # keep objects that become tables as they are read, too
         self.adapter: Any = client.request_adapter  # send_primitive_async is typed as -> None
         self.counter = _Counter()
         self.base_url = str(self.adapter.base_url).rstrip("/")
@@ -132,7 +159,6 @@ class _Graph:
         self.checkpoint = checkpoint
         self.requests = 0
         self.resumed = 0
-        self.freeze = False  # freeze each parsed page (audit.collectors._heap)
 
     async def fetch(self, info: RequestInformation) -> tuple[bytes, JSON]:
         """One GET: the raw body and its parsed JSON object.
@@ -158,7 +184,7 @@ class _Graph:
                     raise
                 self.counter.resent += 1
                 continue
-            doc = _parse(raw, freeze=self.freeze) if raw else None
+            doc = _parse(raw) if raw else None
             if isinstance(doc, dict):
                 return raw, doc
             if last:
@@ -171,50 +197,53 @@ class _Graph:
 
     async def pages(self, info: RequestInformation) -> list[JSON]:
         """Every item of a collection, following ``@odata.nextLink`` to the end."""
-        return (await self.chain(info)).items
+        return (await self.chain(info, new_list)).items
 
     async def chain(
         self,
         info: RequestInformation,
+        sink: Callable[[], S],
         *,
         resumable: bool = False,
         limit: Slots | None = None,
         on_items: Callable[[list[JSON]], None] | None = None,
-    ) -> _Chain:
-        """A whole chain; ``resumable`` logs its pages to the checkpoint (if any) and continues a
-        logged chain where it stopped; ``limit`` bounds requests in flight across chains;
-        ``on_items`` sees each page's items as they arrive (resumed ones first)."""
+    ) -> _Chain[S]:
+        """A whole chain, its items put page by page into a new ``sink()``; ``resumable`` logs its pages
+        to the checkpoint (if any) and continues a logged chain where it stopped; ``limit``
+        bounds requests in flight across chains; ``on_items`` sees each page's items as they
+        arrive (resumed ones first)."""
         log = self.checkpoint.log(self.url_of(info)) if resumable and self.checkpoint else None
         point = log.resume() if log is not None else None
         walk = _Walk(limit, on_items)
         if point is None:
-            return await self._walk(info, info, [], log, walk)
+            return await self._walk(info, info, sink(), log, walk)
         if on_items is not None:
             on_items(point.items)
-        if point.next_link is None:
-            self.resumed += point.pages
-            return _Chain(point.items, point.delta_link, point.pages)
+        resumed = _Chain(sink(), point.delta_link, point.pages)
+        resumed.items.extend(point.items)
+        next_link, point = point.next_link, None  # the resumed objects live on in the sink only
+        if next_link is None:
+            self.resumed += resumed.resumed
+            return resumed
         try:
-            chain = await self._walk(
-                self.follow(point.next_link, info), info, point.items, log, walk
-            )
+            chain = await self._walk(self.follow(next_link, info), info, resumed.items, log, walk)
         except _EXPECTED as exc:
             if _describe(exc).status not in (400, 404, 410) or log is None:
                 raise
             log.start()  # the stored skip token expired: read the chain again from its start
-            return await self._walk(info, info, [], log, walk)
-        self.resumed += point.pages
-        chain.resumed = point.pages
+            return await self._walk(info, info, sink(), log, walk)
+        self.resumed += resumed.resumed
+        chain.resumed = resumed.resumed
         return chain
 
     async def _walk(
         self,
         info: RequestInformation,
         first: RequestInformation,
-        items: list[JSON],
+        items: S,
         log: PageLog | None,
         walk: _Walk,
-    ) -> _Chain:
+    ) -> _Chain[S]:
         pages = 0
         while True:
             if walk.limit is None:
@@ -232,9 +261,9 @@ class _Graph:
                 walk.on_items(page)
             if log is not None:
                 log.append(raw)
-            link = doc.get("@odata.nextLink")
+            link, delta = doc.get("@odata.nextLink"), doc.get("@odata.deltaLink")
+            del raw, doc, value, page  # this page lives on in ``items`` only while the next loads
             if not link:
-                delta = doc.get("@odata.deltaLink")
                 return _Chain(items, str(delta) if delta else None)
             info = self.follow(str(link), first)
 
@@ -264,23 +293,12 @@ class _Walk:
     on_items: Callable[[list[JSON]], None] | None = None
 
 
-def _parse(raw: bytes, *, freeze: bool = False) -> Any:
-    """orjson.loads with the cyclic GC paused: parsed JSON has no cycles, and the collections that
-    the allocation of a 999-user page would trigger (scanning everything already collected) cost
-    more than the parse itself, about 2.5x overall at 100,000 guests. With ``freeze``, the page
-    is then frozen (:mod:`audit.collectors._heap`), so later collections do not scan it either."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+def _parse(raw: bytes) -> Any:
+    """orjson.loads; None for a body that is not JSON."""
     try:
-        doc = orjson.loads(raw)
-        if freeze:
-            freeze_young()
-        return doc
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -305,6 +323,25 @@ async def _run(
     data.records[source] = rows
     data.statuses[source] = SourceStatus(source, SourceState.OK, rows=len(rows))
     return rows
+
+
+async def _run_table(
+    data: GraphData,
+    source: str,
+    fetch: Callable[[], Awaitable[tuple[pd.DataFrame, list[JSON] | None]]],
+) -> pd.DataFrame | None:
+    """As :func:`_run`, for a source built into its table while it is read (its objects, when
+    they were kept, go to ``records``)."""
+    try:
+        table, raw = await fetch()
+    except _EXPECTED as exc:
+        data.statuses[source] = _failed(source, exc)
+        return None
+    data.tables[source] = table
+    if raw is not None:
+        data.records[source] = raw
+    data.statuses[source] = SourceStatus(source, SourceState.OK, rows=len(table))
+    return table
 
 
 def _failed(source: str, exc: BaseException) -> SourceStatus:

@@ -22,9 +22,17 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Sequence,
+    Sized,
+)
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "CATCH_ALL",
@@ -40,7 +48,7 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-Fetch = Callable[[str], Coroutine[Any, Any, list[JSON]]]
+R = TypeVar("R", bound=Sized)
 
 PARTITIONS: tuple[tuple[str, ...], ...] = (
     *((c,) for c in "abcdefghijklmnopqrstuvwxyz"),
@@ -162,28 +170,32 @@ def merge_by_id(parts: Iterable[list[JSON]]) -> list[JSON]:
 async def collect_partitioned(
     base: str,
     *,
-    fetch: Fetch,
+    fetch: Callable[[str], Coroutine[Any, Any, R]],
     count: Callable[[], Awaitable[int | None]],
     min_count: int,
     refused: Callable[[BaseException], str | None] = lambda _: None,
-) -> tuple[list[JSON], PartitionReport]:
+    merge: Callable[[list[R]], R] | None = None,
+) -> tuple[R, PartitionReport]:
     """Every object matching ``base``, read in partitions when that is safe and worth it.
 
-    ``fetch(filter)`` reads one whole chain (the caller bounds concurrency per request);
+    ``fetch(filter)`` reads one whole chain (the caller bounds concurrency per request), a list of
+    objects by default; ``merge`` joins the chains in order, first object of each id winning
+    (default :func:`merge_by_id`), and ``len()`` of the result counts its distinct objects;
     ``count()`` is the ``$count`` of ``base`` or None. The partitions start together with the
     count (waiting for it would cost a round trip); when the count is missing or at most
     ``min_count`` they are cancelled and the list is read sequentially. ``refused(error)`` names
     a partition failure that means "this service does not take the partition filters" (a 400):
     then the list is read sequentially too, and the reason is reported; other failures raise.
     """
+    join = merge or cast(Callable[[list[R]], R], merge_by_id)
     report = PartitionReport()
     wave, extra = partition_filters(base), catch_all_filters(base)
     chains = asyncio.ensure_future(_all(fetch(f) for f in (*wave, *extra)))
-    rows: list[JSON] = []
+    rows: R | None = None
     try:
         report.expected = await count()
         if report.expected is not None and report.expected > min_count:
-            rows = merge_by_id(await chains)
+            rows = join(await chains)
             report.mode, report.partitions, report.catch_all = "partitioned", len(wave), len(extra)
         else:
             report.fallback = None if report.expected is not None else "no $count available"
@@ -194,9 +206,10 @@ async def collect_partitioned(
         report.fallback = f"sequential: the partition filters were refused ({reason})"
     finally:
         await _settle(chains)
-    if report.mode == "partitioned" and len(rows) < (report.expected or 0):
+    if rows is not None and len(rows) < (report.expected or 0):
         report.fallback = f"sequential: partitions found {len(rows)} of {report.expected}"
-    if report.mode == "sequential" or report.fallback:
+    if rows is None or report.fallback:
+        rows = None  # a partial read is let go before the whole list is read again
         rows = await fetch(base)
     report.found = len(rows)
     return rows, report
@@ -211,7 +224,7 @@ async def _settle(chains: asyncio.Future[Any]) -> None:
         chains.exception()
 
 
-async def _all(coros: Iterable[Coroutine[Any, Any, list[JSON]]]) -> list[list[JSON]]:
+async def _all(coros: Iterable[Coroutine[Any, Any, R]]) -> list[R]:
     """Run every chain; on the first failure cancel the rest and raise that failure itself."""
     try:
         async with asyncio.TaskGroup() as group:

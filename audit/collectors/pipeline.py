@@ -325,7 +325,9 @@ async def _live(
             if folder
             else None,
             on_users=feed.page if feed is not None else None,
+            keep_raw=bool(options.save_raw),
         )
+    tables |= data.tables
     base_url = options.graph_url or _cloud_graph_url(options.cloud)
     extra = {"mode": "live", "graph_url": base_url, "throttled": data.throttled}
     extra["faults"] = {

@@ -14,98 +14,46 @@ from typing import Any
 
 import orjson
 import pandas as pd
-import pyarrow as pa
+
+from audit.collectors.users_columns import (
+    USER_COLUMNS,
+    USER_LIST,
+    USER_STR,
+    USER_TIME,
+    UserColumns,
+    texts,
+)
+from audit.collectors.users_columns import text as _text
+from audit.collectors.users_columns import times as _times
+
+__all__ = [  # the users table's columns are defined beside its page-by-page build
+    "USER_COLUMNS",
+    "USER_LIST",
+    "USER_STR",
+    "USER_TIME",
+    "assignments_table",
+    "domains_table",
+    "gc_paused",
+    "group_members_table",
+    "json_table",
+    "organization_info",
+    "provisioning_logs_table",
+    "service_principal_table",
+    "users_table",
+]
 
 JSON = dict[str, Any]
-
-USER_STR = (
-    "id",
-    "displayName",
-    "givenName",
-    "surname",
-    "userPrincipalName",
-    "mail",
-    "userType",
-    "creationType",
-    "externalUserState",
-    "mailNickname",
-)
-USER_LIST = ("otherMails", "proxyAddresses")
-USER_TIME = ("externalUserStateChangeDateTime", "createdDateTime", "lastSignInDateTime")
-USER_COLUMNS = (
-    *USER_STR,
-    *USER_LIST,
-    "identities",
-    "accountEnabled",
-    "licenseCount",
-    *USER_TIME,
-)
 
 
 def users_table(records: Iterable[JSON]) -> pd.DataFrame:
     """One row per user; duplicate ids keep their first occurrence.
 
-    Built column by column straight from the raw objects (no per-user row tuples, no object
-    frame cast afterwards) with the cyclic GC paused: at a million users the raw objects are
-    tens of millions of tracked containers, and every full collection triggered by the lists
-    built here would walk them all again.
+    The same conversion as a collection's page-by-page build (:mod:`audit.collectors.users_columns`),
+    here on all the objects at once (an export folder, a delta round's changes).
     """
-    users = [r for r in records if isinstance(r, dict)]
-    with gc_paused():
-        columns = _user_columns(users)
-    del users
-    df = pd.DataFrame(columns, index=pd.RangeIndex(len(columns["id"])))
-    df = df[df["id"].notna() & (df["id"] != "")]
-    return df.drop_duplicates("id").reset_index(drop=True)
-
-
-def _user_columns(users: list[JSON]) -> dict[str, Any]:
-    """The users table's columns, each converted as soon as it is read."""
-    columns: dict[str, Any] = {c: _str_column([u.get(c) for u in users]) for c in USER_STR}
-    for c in USER_LIST:
-        columns[c] = _fresh_lists([_text_list(u.get(c)) for u in users])
-    identities = [_json_text(u.get("identities")) for u in users]
-    columns["identities"] = pd.Series(identities, dtype="str" if any(identities) else object)
-    enabled = [u.get("accountEnabled") for u in users]
-    columns["accountEnabled"] = pd.array(
-        [v if isinstance(v, bool) else None for v in enabled], dtype="boolean"
-    )
-    licenses = [u.get("assignedLicenses") for u in users]
-    columns["licenseCount"] = pd.array(
-        [len(v) if isinstance(v, list) else None for v in licenses], dtype="Int64"
-    )
-    for c in ("externalUserStateChangeDateTime", "createdDateTime"):
-        columns[c] = _times(_str_column([u.get(c) for u in users]))
-    columns["lastSignInDateTime"] = _times(_str_column([_last_sign_in(u) for u in users]))
-    return {c: columns[c] for c in USER_COLUMNS}
-
-
-def _str_column(values: list[Any]) -> pd.Series:
-    """Graph strings as a ``str`` column; other JSON types coerced as :func:`_text` does.
-
-    Arrow converts a list of str/None several times faster than ``pd.Series(dtype="str")``;
-    it refuses numbers, lists and objects, which then take the coercing path.
-    """
-    try:
-        array = pa.array(values, type=pa.large_string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        array = pa.array([_text(v) for v in values], type=pa.large_string())
-    return pd.Series(pd.array(array, dtype="str"))
-
-
-def _fresh_lists(values: list[list[str]]) -> pd.Series:
-    """A column of string lists that shares no object with the raw users.
-
-    The lists would otherwise hold the raw objects' own strings, scattered over every memory
-    arena the collection filled, and keep those arenas (gigabytes at a million users) from being
-    returned once the raw objects are dropped. An orjson round trip copies them compactly, in C.
-    """
-    return pd.Series(orjson.loads(orjson.dumps(values)), dtype=object)
-
-
-def _last_sign_in(user: JSON) -> Any:
-    sign_in = user.get("signInActivity")
-    return sign_in.get("lastSignInDateTime") if isinstance(sign_in, dict) else None
+    columns = UserColumns()
+    columns.extend(records)
+    return columns.table()[0]
 
 
 @contextlib.contextmanager
@@ -229,34 +177,14 @@ def _column(values: list[Any], convert: Callable[[Any], Any]) -> pd.Series:
     return pd.Series([convert(v) for v in values], dtype=object)
 
 
+def _str_column(values: list[Any]) -> pd.Series:
+    """Graph strings as a ``str`` column; other JSON types coerced as ``_text`` does."""
+    return pd.Series(pd.array(texts(values), dtype="str"))
+
+
 def _obj(value: Any) -> JSON:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: Any) -> str | None:
-    """A string, or None; numbers become their text, containers are dropped."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
-
-
-def _text_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        return []
-    return [v for v in value if isinstance(v, str)]
-
-
-def _json_text(value: Any) -> str | None:
-    return orjson.dumps(value).decode() if isinstance(value, list) else None  # kept as JSON text
-
-
-def _times(col: pd.Series) -> pd.Series:
-    """ISO 8601 strings to UTC timestamps; unparseable values become NaT, never an error."""
-    parsed = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce")
-    return parsed.astype("datetime64[us, UTC]")

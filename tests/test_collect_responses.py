@@ -1,24 +1,23 @@
-"""Pages frozen away from the cyclic GC during a collection, and responses that do not wait for it.
+"""The Graph client's HTTP side: responses that do not wait for the cyclic GC, a connection pool
+closed with the client, the environment's proxy for the Graph host.
 
-Both matter at scale only (full collections rescanning every page; response bodies kept until
-the unfreeze), so the tests check the mechanisms themselves, against the emulator on loopback.
+Checked against the emulator on loopback, through httpx itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from audit.collectors._heap import freeze_young, pages_frozen, release_on_close
 from audit.collectors.graph import close_graph_client, collect_graph, make_graph_client
-from audit.demo.emulator import Faults, GraphEmulator
-from audit.errors import SourceError
+from audit.collectors.graph_client import _proxy_for, release_on_close
+from audit.demo.emulator import GraphEmulator
 from tests._graph_tenant import make_tenant
 
 
@@ -72,46 +71,37 @@ def test_a_released_response_still_reads_and_closes() -> None:
         asyncio.run(run())
 
 
-@dataclass
-class Flag:
-    freeze: bool = False
-
-
-def test_pages_frozen_sets_the_flag_and_unfreezes() -> None:
-    flag = Flag()
-    assert gc.get_freeze_count() == 0
-    with pages_frozen(flag):
-        assert flag.freeze
-        freeze_young()
-        assert gc.get_freeze_count() > 0
-    assert not flag.freeze
-    assert gc.get_freeze_count() == 0
-
-
-def test_pages_frozen_leaves_a_process_that_froze_its_own_objects_alone() -> None:
-    flag = Flag()
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        with pages_frozen(flag):
-            assert not flag.freeze  # pages are not frozen, and nothing is unfrozen after
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
-
-
-def test_a_collection_unfreezes_even_when_it_fails() -> None:
-    async def run(url: str) -> None:
-        client = make_graph_client(base_url=url, credential=None, retry_delay=0.0)
-        try:
-            await collect_graph(client, app=None)
-        finally:
-            await close_graph_client(client)
-
+def test_closing_the_client_closes_its_connections() -> None:
     with GraphEmulator(make_tenant()) as em:
-        asyncio.run(run(em.base_url))
-        assert gc.get_freeze_count() == 0
-    failing = GraphEmulator(make_tenant(), faults=Faults(outage_after=2))  # users fail
-    with failing as em, pytest.raises(SourceError, match="users"):
-        asyncio.run(run(em.base_url))
-    assert gc.get_freeze_count() == 0
+        server = em._server
+        assert server is not None
+
+        async def run() -> None:
+            client = make_graph_client(base_url=em.base_url, credential=None)
+            try:
+                await collect_graph(client, app=None)
+                assert server._open  # kept alive in the pool
+            finally:
+                await close_graph_client(client)
+
+        asyncio.run(run())
+        deadline = time.monotonic() + 5
+        while server._open and time.monotonic() < deadline:  # the server sees them end
+            time.sleep(0.02)
+        assert not server._open
+
+
+def test_the_environment_proxy_is_used_for_the_graph_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    graph = "https://graph.microsoft.com/v1.0"
+    assert _proxy_for(graph) is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert _proxy_for(graph) == "http://proxy.example:3128"
+    assert _proxy_for("http://127.0.0.1:8080/v1.0") is None  # the emulator: never proxied
+    monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
+    assert _proxy_for(graph) is None
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setenv("ALL_PROXY", "http://all.example:8080")
+    assert _proxy_for(graph) == "http://all.example:8080"
