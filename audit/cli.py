@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from audit._process import opt_in
 from audit._version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -377,4 +378,5 @@ def main() -> None:
     """
     os.umask(0o077)
     logging.getLogger("azure").setLevel(logging.ERROR)
+    opt_in()  # this process is ours: fork report writers, pause the GC, trim the heap
     cli(prog_name="b2b-preflight")

@@ -133,6 +133,7 @@ def run_command(flags: Flags) -> int:
         compare_with=flags.get("compare_with"),
         redact=bool(flags.get("redact")),
         progress=Progress.for_command(flags),
+        keep_tables=False,  # the summary needs only the results
     )
     try:
         done = job.run(options)
@@ -207,6 +208,7 @@ def report_command(flags: Flags) -> int:
         config,
         redact=bool(flags.get("redact")),
         progress=Progress.for_command(flags),
+        keep_tables=False,
     )
     _print_result(done.result, done.out, flags)
     return done.exit_code

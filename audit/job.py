@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit import snapshot as snap
+from audit._process import return_freed_memory
 from audit.analysis.analyzer import analyze
 from audit.analysis.diff import diff_results
 from audit.analysis.result import AuditResult
@@ -69,6 +70,10 @@ class RunOptions:
     ``<history>/<tenant>/<UTC time>/``. ``compare_with`` is an earlier snapshot or run folder, or
     ``"latest"`` (the tenant's most recent earlier run under ``history``, default ``reports``).
     ``redact`` pseudonymises every written name and address with a key used once and never stored.
+    ``keep_tables=False`` lets go of the collected tables once the analysis has read them: the run
+    then holds only its results (at a million guests the tables are a third of its memory), and
+    ``Run.snapshot`` refuses them (:meth:`~audit.snapshot.Snapshot.table`; load the saved
+    snapshot to read them). The CLI runs this way.
     """
 
     collect: CollectOptions
@@ -79,6 +84,7 @@ class RunOptions:
     redact: bool = False
     formats: tuple[str, ...] = FORMATS
     progress: Progress = field(default_factory=lambda: Progress(False), compare=False)
+    keep_tables: bool = True
 
 
 @dataclass
@@ -133,6 +139,7 @@ def run(options: RunOptions) -> Run:
         pseudonymiser=pseudonymiser,
         progress=options.progress,
         formats=options.formats,
+        keep_tables=options.keep_tables,
     )
     return Run(snapshot, result, out, reports, options.config.fail_on, compare, notes)
 
@@ -144,11 +151,12 @@ def report(
     *,
     redact: bool = False,
     progress: Progress | None = None,
+    keep_tables: bool = True,
 ) -> Run:
     """Write the reports of a saved snapshot (or run folder): ``b2b-preflight report`` as a call.
 
     Without ``config``, the settings the snapshot recorded are used, so the same snapshot gives
-    the same result.
+    the same result. ``keep_tables`` as in :class:`RunOptions`.
     """
     snapshot = load_snapshot(snapshot_path)
     config = config or recorded_config(snapshot)
@@ -157,7 +165,12 @@ def report(
         Pseudonymiser.for_snapshot(snapshot, key=secrets.token_bytes(32)) if redact else None
     )
     result, reports = analyze_and_render(
-        snapshot, config, Path(out), pseudonymiser=pseudonymiser, progress=progress
+        snapshot,
+        config,
+        Path(out),
+        pseudonymiser=pseudonymiser,
+        progress=progress,
+        keep_tables=keep_tables,
     )
     return Run(snapshot, result, Path(out), reports, config.fail_on)
 
@@ -228,16 +241,20 @@ def analyze_and_render(
     pseudonymiser: Pseudonymiser | None = None,
     progress: Progress | None = None,
     formats: tuple[str, ...] = FORMATS,
+    keep_tables: bool = True,
 ) -> tuple[AuditResult, dict[str, Path]]:
     """Analyse a snapshot and write the reports into ``out``.
 
     With a ``pseudonymiser`` the analysis is the original's and only the written texts are
     pseudonymised (:mod:`audit.redact`); the returned result is the redacted one.
+    ``keep_tables=False``: the snapshot's tables are released during the analysis
+    (:class:`RunOptions`).
     """
     progress = progress or Progress(False)
     with progress.stage("analysing") as stage:
-        result = analyze(snapshot, config)
+        result = analyze(snapshot, config, release_tables=not keep_tables)
         stage["note"] = f"{len(result.guests):,} guests, {len(result.findings):,} findings"
+    return_freed_memory()  # where the process allows it
     if compare_with:
         with progress.stage(f"comparing with {compare_with}"):
             result.diff = diff_results(analyze_run(compare_with, config), result)
@@ -251,11 +268,13 @@ def analyze_and_render(
 
 def analyze_run(path: str | Path | Snapshot, config: AuditConfig | None = None) -> AuditResult:
     """Load a snapshot folder (or a run folder's ``snapshot/``) and analyse it as of its date,
-    with ``config`` or else the settings it recorded."""
+    with ``config`` or else the settings it recorded. A snapshot loaded here (from a path) lets
+    go of its large tables once the guests frame is built; one passed in is left whole."""
     snapshot = load_snapshot(path)
     config = config or recorded_config(snapshot)
     check_snapshot_settings(config, snapshot)
-    return analyze(snapshot, config, now=snapshot.collected_at)
+    release = not isinstance(path, Snapshot)
+    return analyze(snapshot, config, now=snapshot.collected_at, release_tables=release)
 
 
 def exit_code(result: AuditResult, fail_on: Severity | None) -> int:

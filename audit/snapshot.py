@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,13 +53,28 @@ class Snapshot:
     config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    released: frozenset[str] = frozenset()
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """The table of a usable source, or None when it was not collected or failed."""
+        """The table of a usable source, or None when it was not collected or failed.
+
+        Raises :class:`SnapshotError` for a table let go with :meth:`release` (never None: that
+        would read as "not collected").
+        """
+        if name in self.released:
+            raise SnapshotError(f"the {name} table was released to save memory; load the snapshot")
         status = self.sources.get(name)
         if status is not None and not status.usable:
             return None
         return self.tables.get(name)
+
+    def release(self, names: Iterable[str]) -> None:
+        """Let go of these tables (a run that keeps only its results, at a million guests a third
+        of its memory); :meth:`table` then refuses them, and :func:`load` reads them again."""
+        gone = {name for name in names if name in self.tables}
+        for name in gone:
+            del self.tables[name]
+        self.released |= gone
 
     def source(self, name: str) -> SourceStatus:
         """The status of a source; ``not_requested`` when the snapshot has no record of it."""
@@ -99,6 +115,10 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
     A ``path`` that holds anything but a snapshot (or nothing) raises :class:`SnapshotError`.
     """
     target = Path(path)
+    if snapshot.released:
+        raise SnapshotError(
+            f"cannot save a snapshot whose tables were released: {sorted(snapshot.released)}"
+        )
     _check_replaceable(target)
     private_dir(target.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # mode 0o700

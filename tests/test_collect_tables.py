@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from audit import _process
 from audit.collectors import mailusers as mu
 from audit.collectors.mailusers import mailusers_steps, read_mailusers
 from audit.collectors.tables import USER_COLUMNS, gc_paused, users_table
@@ -92,20 +93,24 @@ def test_empty_users_table_keeps_its_columns() -> None:
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_the_gc_is_left_as_it_was(enabled: bool) -> None:
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_gc_is_left_as_it_was(enabled: bool, allowed: bool) -> None:
+    """Paused only in a process that allows it (the CLI's), and restored as it was."""
+    previous = _process.opt_in(_process.Measures(pause_gc=allowed))
     (gc.enable if enabled else gc.disable)()
     try:
         users_table([_user(1)])
         assert gc.isenabled() is enabled
         try:
             with gc_paused():
-                assert not gc.isenabled()
+                assert gc.isenabled() is (enabled and not allowed)
                 raise KeyError("inside")
         except KeyError:
             pass
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+        _process.opt_in(previous)
 
 
 def test_mailusers_rows_cross_chunks_in_order(

@@ -5,16 +5,34 @@ from __future__ import annotations
 import sys
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from audit import _process
 from audit.render import render_all
 from audit.render._parallel import Helper, by_cost, can_fork
 from audit.render.excel import write_xlsx
 from tests.factories import make_result
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is Linux-only")
+
+
+@pytest.fixture(autouse=True)
+def forking_allowed() -> Iterator[None]:
+    """This process allows forking, as the CLI's does (a library caller's does not)."""
+    previous = _process.opt_in(_process.Measures(fork=True))
+    try:
+        yield
+    finally:
+        _process.opt_in(previous)
+
+
+def test_a_library_caller_is_never_forked(tmp_path: Path) -> None:
+    _process.opt_in(_process.Measures())
+    assert not can_fork()
+    assert Helper.start(make_result(5), [("a", tmp_path / "a", write_xlsx)] * 2) is None
 
 
 def xlsx_parts(path: Path) -> dict[str, bytes]:
@@ -130,8 +148,10 @@ def test_no_fork_while_other_threads_run() -> None:
 CHILD_OUTLIVES = """
 import os, signal, sys, time
 from pathlib import Path
+from audit import _process
 from audit.render._parallel import Helper
 from tests.factories import make_result
+_process.opt_in()
 
 def slow(result, path):
     time.sleep(30)

@@ -42,8 +42,13 @@ def analyze(
     *,
     rules: Sequence[Rule] | None = None,
     now: datetime | None = None,
+    release_tables: bool = False,
 ) -> AuditResult:
-    """Run the rule catalogue (or ``rules``) over a snapshot and predict every guest's outcome."""
+    """Run the rule catalogue (or ``rules``) over a snapshot and predict every guest's outcome.
+
+    ``release_tables`` lets go of the snapshot's large tables as soon as the guests frame holds
+    what the analysis needs of them (:meth:`Snapshot.release`; the caller keeps only the result).
+    """
     config = config or AuditConfig()
     choice = target_for(snapshot, config)
     target = choice.target
@@ -53,6 +58,8 @@ def analyze(
     context = _context(snapshot, config, target, mapping, now, engine)
     side = target_side(snapshot, target)
     users = target_users_frame(side, frame, _own_domains(snapshot))
+    if release_tables:  # the frames hold what the rules need of the large tables
+        snapshot.release(set(snapshot.tables) - set(_AFTER_FRAME))
     runs = _run(rules or all_rules(), frame, context, snapshot, users)
     flagged = _flagged(runs, frame)
     ran = [run.rule for run in runs if run.state is RuleState.RAN]
@@ -134,6 +141,10 @@ def _run(
     }
     done = {run.rule.id: run for run in runs}
     return [done.get(r.id) or skipped[r.id] for r in rules]
+
+
+_AFTER_FRAME = ("domains", "dns", "service_principal", "sync_jobs", "sync_schema")
+"""The (small) tables the analysis reads after the guests and target-side frames are built."""
 
 
 def _context(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from audit._files import private_dir, private_file, write_private
+from audit._process import return_freed_memory
 from audit.collectors.build import build_snapshot, guest_domains, source_tables
 from audit.config import AuditConfig
 from audit.errors import CollectionError, ConfigError
@@ -217,27 +218,7 @@ def _users_table_once(records: dict[str, Any], tables: dict[str, pd.DataFrame]) 
     if raw is not None and "users" not in tables:
         tables["users"] = users_table(raw)
     del raw
-    _return_freed_memory()
-
-
-def _return_freed_memory() -> None:
-    """Give the heap pages the raw objects held back to the OS (glibc's ``malloc_trim``; a
-    no-op elsewhere).
-
-    Freed, they stay in the C heap, where only later C and Python allocations could reuse them;
-    the snapshot's string columns live in Arrow's own allocator, so without this the process
-    would carry the raw collection's gigabytes through the analysis.
-    """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return
-    trim(0)
+    return_freed_memory()  # where the process allows it: the export's objects, when read
 
 
 async def _dns_while_parsing(

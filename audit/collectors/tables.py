@@ -7,14 +7,13 @@ or dropped here, once, so nothing downstream meets them.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 import pandas as pd
 
+from audit._process import gc_paused
 from audit.collectors.users_columns import (
     USER_COLUMNS,
     USER_LIST,
@@ -54,18 +53,6 @@ def users_table(records: Iterable[JSON]) -> pd.DataFrame:
     columns = UserColumns()
     columns.extend(records)
     return columns.table()[0]
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC (the objects built here hold no cycles); restore it as it was."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def domains_table(records: Iterable[JSON]) -> pd.DataFrame:
@@ -164,7 +151,7 @@ def _service_principal(value: Any) -> JSON:
 
 
 def _table(records: Iterable[JSON], cols: Mapping[str, Callable[[Any], Any]]) -> pd.DataFrame:
-    """Column by column (GC paused, as :func:`users_table`): ``_text`` fields as ``str``."""
+    """Column by column (the GC paused where the process allows it): ``_text`` fields as ``str``."""
     rows = [r for r in records if isinstance(r, dict)]
     with gc_paused():
         data = {c: _column([r.get(c) for r in rows], f) for c, f in cols.items()}

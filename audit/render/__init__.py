@@ -71,9 +71,10 @@ def render_all(
     (remediation.ps1, commented-out fix commands to review and run).
     Raises :class:`~audit.errors.ConfigError` for an unknown format, before writing anything.
 
-    With ``parallel`` (the default), a forked child process writes report.xlsx, by far the
-    slowest, and then shares the rest with this one, each taking the next file when free
-    (Linux, single-threaded callers; elsewhere everything runs here; see
+    With ``parallel`` (the default), in a process that allows forking (the CLI opts in, see
+    :mod:`audit._process`; a library caller does not by default), a forked child process writes
+    report.xlsx, by far the slowest, and then shares the rest with this one, each taking the next
+    file when free (Linux, single-threaded callers; elsewhere everything runs here; see
     :mod:`audit.render._parallel`). The files are the same either way; an error in the child is
     raised here, with the child's traceback as a note, after this process wrote the other files.
     ``timings`` receives the seconds each output took.

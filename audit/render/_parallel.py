@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from audit._process import measures
 from audit.analysis.result import AuditResult
 
 Writer = Callable[[AuditResult, Path], Path]
@@ -36,9 +37,11 @@ _COST = {"xlsx": 5.0, "ps1": 3.0, "guests_csv": 2.5, "html": 1.7, "json": 1.0, "
 
 
 def can_fork() -> bool:
-    """Fork only where it is the default and safe: Linux, and no other thread that could hold a
-    lock the child would inherit locked."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
+    """Fork only in a process that allows it (:mod:`audit._process`: the CLI, not a library
+    caller), where it is the default and safe: Linux, and no other thread that could hold a lock
+    the child would inherit locked."""
+    allowed = measures().fork
+    return allowed and sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def by_cost(jobs: Sequence[Job]) -> list[Job]:

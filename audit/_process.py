@@ -1,0 +1,79 @@
+"""Process-wide measures, taken only in a process that opts in: the CLI does, a library caller not.
+
+A notebook or a scheduler that calls :func:`audit.run` shares its interpreter with its own work, so
+the library must not fork it, switch its garbage collector or trim its C heap behind its back. The
+``b2b-preflight`` command owns its process and opts in (:func:`opt_in`, in ``audit.cli.main``):
+
+- ``fork``: the reports are written by this process and a forked child at once
+  (:mod:`audit.render._parallel`; on two cores about half the time);
+- ``pause_gc``: the cyclic garbage collector is paused while large tables are built from parsed
+  objects that hold no cycles (:func:`gc_paused`);
+- ``trim_heap``: freed C heap is returned to the OS between stages (:func:`return_freed_memory`).
+
+Each is measured in ``bench/README.md``; without them the results are the same, only slower or
+larger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = ["Measures", "gc_paused", "measures", "opt_in", "return_freed_memory"]
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Which process-wide measures this process allows (all off by default)."""
+
+    fork: bool = False
+    pause_gc: bool = False
+    trim_heap: bool = False
+
+
+_allowed = Measures()
+
+
+def measures() -> Measures:
+    """The measures this process opted in to."""
+    return _allowed
+
+
+def opt_in(allowed: Measures | None = None) -> Measures:
+    """Allow the measures (all of them by default) for the rest of this process; returns the
+    previous setting, so a test can restore it."""
+    global _allowed
+    previous, _allowed = _allowed, allowed or Measures(fork=True, pause_gc=True, trim_heap=True)
+    return previous
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC for the block when the process opted in (the objects built there hold
+    no cycles, and every full collection would walk them again); restore it as it was."""
+    if not _allowed.pause_gc:
+        yield
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def return_freed_memory() -> None:
+    """Give freed C heap back to the OS (glibc's ``malloc_trim``) when the process opted in; a
+    no-op elsewhere."""
+    if not _allowed.trim_heap or not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
