@@ -8,7 +8,10 @@ the library must not fork it, switch its garbage collector or trim its C heap be
   (:mod:`audit.render._parallel`; on two cores about half the time);
 - ``pause_gc``: the cyclic garbage collector is paused while large tables are built from parsed
   objects that hold no cycles (:func:`gc_paused`);
-- ``trim_heap``: freed C heap is returned to the OS between stages (:func:`return_freed_memory`).
+- ``trim_heap``: freed C heap is returned to the OS between stages (:func:`return_freed_memory`);
+- ``arrow_pool``: Arrow allocates from jemalloc (the system allocator where the wheel has none),
+  which returns freed memory to the OS at once; Arrow's default, mimalloc, kept about 600 MB
+  freed during a million-guest analysis.
 
 Each is measured in ``bench/README.md``; without them the results are the same, only slower or
 larger.
@@ -23,6 +26,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 __all__ = ["Measures", "gc_paused", "measures", "opt_in", "return_freed_memory"]
 
 
@@ -33,9 +38,11 @@ class Measures:
     fork: bool = False
     pause_gc: bool = False
     trim_heap: bool = False
+    arrow_pool: bool = False
 
 
 _allowed = Measures()
+_DEFAULT_POOL = pa.default_memory_pool()
 
 
 def measures() -> Measures:
@@ -47,8 +54,18 @@ def opt_in(allowed: Measures | None = None) -> Measures:
     """Allow the measures (all of them by default) for the rest of this process; returns the
     previous setting, so a test can restore it."""
     global _allowed
-    previous, _allowed = _allowed, allowed or Measures(fork=True, pause_gc=True, trim_heap=True)
+    everything = Measures(fork=True, pause_gc=True, trim_heap=True, arrow_pool=True)
+    previous, _allowed = _allowed, allowed or everything
+    pa.set_memory_pool(_returning_pool() if _allowed.arrow_pool else _DEFAULT_POOL)
     return previous
+
+
+def _returning_pool() -> pa.MemoryPool:
+    """An Arrow memory pool that gives freed memory back to the OS."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a wheel built without jemalloc (Windows)
+        return pa.system_memory_pool()
 
 
 @contextlib.contextmanager

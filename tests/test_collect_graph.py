@@ -23,7 +23,12 @@ from audit.collectors.graph import (
     collect_graph,
     make_graph_client,
 )
-from audit.collectors.tables import USER_COLUMNS, group_members_table, users_table
+from audit.collectors.tables import (
+    USER_COLUMNS,
+    group_members_table,
+    provisioning_logs_table,
+    users_table,
+)
 from audit.demo.emulator import Faults, GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.errors import CollectionError, ConfigError, SourceError
@@ -144,11 +149,14 @@ def test_group_members_are_tagged_with_their_group_and_nested_groups_followed(
 def test_schema_carries_its_job_and_logs_respect_the_window(
     tenant: DemoTenant, emulator: GraphEmulator
 ) -> None:
-    data = collect(emulator, log_days=30)
+    data = collect(emulator, log_days=30, keep_raw=True)
     (schema,) = data.records["sync_schema"]
     assert schema["_jobId"] == JOB_ID
     assert schema["synchronizationRules"] == tenant.sync_schemas[JOB_ID]["synchronizationRules"]
     logs = data.records["provisioning_logs"]
+    assert_frame_equal(data.tables["provisioning_logs"], provisioning_logs_table(logs))
+    paged = collect(emulator, log_days=30, page_size=1).tables["provisioning_logs"]
+    assert_frame_equal(paged, provisioning_logs_table(logs))  # made page by page
     assert sorted(log["activityDateTime"] for log in logs) == [
         "2024-05-20T10:00:00Z",
         "2024-05-28T10:00:00Z",
@@ -170,6 +178,7 @@ def test_users_become_a_table_and_no_object_is_kept(emulator: GraphEmulator) -> 
     data = collect(emulator, page_size=3)
     assert "users" not in data.records
     assert "group_members" not in data.records
+    assert "provisioning_logs" not in data.records
     assert tuple(data.tables["users"].columns) == USER_COLUMNS
     assert len(data.tables["users"]) == data.statuses["users"].rows == 14
 

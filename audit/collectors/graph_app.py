@@ -28,6 +28,7 @@ from audit.collectors.graph_io import (
     APP_SOURCES,
     JSON,
     GraphData,
+    TableSink,
     _describe,
     _Graph,
     _not_requested,
@@ -35,7 +36,7 @@ from audit.collectors.graph_io import (
     _run,
     _run_table,
 )
-from audit.collectors.tables import group_members_table
+from audit.collectors.tables import group_members_table, provisioning_logs_table
 from audit.mapping.sources import schema_attributes
 
 __all__ = ["app_sources"]
@@ -63,7 +64,10 @@ async def app_sources(
             _not_requested(data, ["provisioning_logs"])
         else:
             logs = _logs_request(graph.client, sp_id, since, page_size)
-            group.create_task(_run(data, "provisioning_logs", lambda: graph.pages(logs)))
+            read = _run_table(
+                data, "provisioning_logs", lambda: graph.table(logs, provisioning_logs_table)
+            )
+            group.create_task(read)
 
 
 async def _service_principal(graph: _Graph, app: str) -> list[JSON]:
@@ -168,7 +172,7 @@ async def _group_members(
         members = await _direct_members(graph, level, page_size)
         found += members
         level = [group for part in members for group in part.nested]
-    parts = [table for part in found for table in part.tables]
+    parts = [table for part in found for table in part.parts]
     table = pd.concat(parts, ignore_index=True) if parts else group_members_table([])
     raw = [row for part in found for row in part.raw] if graph.keep_raw else None
     return table, raw
@@ -181,24 +185,20 @@ def _is_group(member: JSON) -> bool:
     return str(member.get("@odata.type", "")).lower().endswith(".group")
 
 
-class _Members:
+class _Members(TableSink):
     """One group's direct members, each page tagged with ``_groupId`` and made a table as it
     arrives; the ids of member groups (to follow) and, when kept, the objects."""
 
     def __init__(self, group_id: str, keep_raw: bool) -> None:
+        super().__init__(group_members_table, keep_raw=keep_raw)
         self.group_id = group_id
-        self.keep_raw = keep_raw
-        self.tables: list[pd.DataFrame] = []
         self.nested: list[str] = []
-        self.raw: list[JSON] = []
 
-    def extend(self, items: list[JSON]) -> None:
+    def extend(self, items: list[JSON], /) -> None:
         for row in items:
             row["_groupId"] = self.group_id
-        self.tables.append(group_members_table(items))
+        super().extend(items)
         self.nested += [str(m.get("id")) for m in items if _is_group(m)]
-        if self.keep_raw:
-            self.raw += items
 
 
 async def _direct_members(graph: _Graph, groups: list[str], page_size: int) -> list[_Members]:

@@ -130,6 +130,30 @@ def new_list() -> list[JSON]:
     return []
 
 
+class TableSink:
+    """A source's pages made into its table as they arrive (``make`` of each page), the objects
+    dropped unless ``keep_raw``; :meth:`table` joins the pages' tables in order."""
+
+    def __init__(
+        self, make: Callable[[list[JSON]], pd.DataFrame], *, keep_raw: bool = False
+    ) -> None:
+        self.make = make
+        self.keep_raw = keep_raw
+        self.parts: list[pd.DataFrame] = []
+        self.raw: list[JSON] = []
+
+    def extend(self, items: list[JSON], /) -> None:
+        self.parts.append(self.make(items))
+        if self.keep_raw:
+            self.raw += items
+
+    def table(self) -> pd.DataFrame:
+        """The source's table: what ``make`` gives for all the objects at once."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        return pd.concat(self.parts, ignore_index=True) if self.parts else self.make([])
+
+
 @dataclass
 class _Chain(Generic[S]):
     """The items of one ``nextLink`` chain, its final ``@odata.deltaLink`` (delta rounds) and how
@@ -198,6 +222,13 @@ class _Graph:
     async def pages(self, info: RequestInformation) -> list[JSON]:
         """Every item of a collection, following ``@odata.nextLink`` to the end."""
         return (await self.chain(info, new_list)).items
+
+    async def table(
+        self, info: RequestInformation, make: Callable[[list[JSON]], pd.DataFrame]
+    ) -> tuple[pd.DataFrame, list[JSON] | None]:
+        """A collection made into its table page by page, and its objects when kept."""
+        sink = (await self.chain(info, lambda: TableSink(make, keep_raw=self.keep_raw))).items
+        return sink.table(), sink.raw if self.keep_raw else None
 
     async def chain(
         self,
