@@ -293,6 +293,8 @@ def history(**kw: Any) -> None:
 @click.option("--target", default="atlassian", show_default=True,
               help="The gallery app the demo tenant provisions into (b2b-preflight targets).")  # fmt: skip
 @click.option("--progress/--no-progress", default=None, help="Stage lines on stderr (default: when it is a terminal).")  # fmt: skip
+@click.option("--pacing", type=click.Choice(["none", "graph"]), default="none", show_default=True,
+              help="graph: Graph-like latency and documented throttling (429 + Retry-After).")  # fmt: skip
 @_errors
 def demo(**kw: Any) -> None:
     """Run the whole pipeline on a synthetic tenant served on loopback.

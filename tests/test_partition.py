@@ -13,7 +13,13 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from audit.collectors.graph import GraphData, close_graph_client, collect_graph, make_graph_client
-from audit.collectors.graph_client import _Counter
+from audit.collectors.graph_throttle import (
+    DIRECTORY,
+    REPORTS,
+    REPORTS_PER_10_S,
+    _Counter,
+    scope,
+)
 from audit.collectors.partition import (
     CATCH_ALL,
     PARTITIONS,
@@ -175,6 +181,47 @@ def test_a_retry_after_pauses_every_request_of_the_collection() -> None:
     waited, not_waited = asyncio.run(run())
     assert 0.9 <= waited < 1.5
     assert not_waited < 0.1
+
+
+def test_a_retry_after_of_the_reports_service_pauses_only_its_requests() -> None:
+    """Graph throttles its reports (/auditLogs) apart from directory reads: a 429 from one
+    does not stall the other."""
+    logs = httpx.URL("http://127.0.0.1/v1.0/auditLogs/provisioning")
+    assert scope(logs) == REPORTS
+    assert scope(httpx.URL("http://127.0.0.1/v1.0/users")) == DIRECTORY
+
+    async def run() -> tuple[float, float]:
+        counter = _Counter()
+        request = httpx.Request("GET", logs)
+        counter.note(httpx.Response(429, headers={"Retry-After": "1"}, request=request), REPORTS)
+        started = time.monotonic()
+        await counter.wait_turn(DIRECTORY)
+        directory = time.monotonic() - started
+        await counter.wait_turn(REPORTS)
+        return directory, time.monotonic() - started
+
+    directory, reports = asyncio.run(run())
+    assert directory < 0.1
+    assert 0.9 <= reports < 1.5
+
+
+def test_reports_requests_are_paced_to_their_documented_limit() -> None:
+    """5 requests per 10 s per app and tenant: five at once, then one every two seconds."""
+
+    async def run() -> list[float]:
+        counter = _Counter()
+        started = time.monotonic()
+        sent = []
+        for _ in range(REPORTS_PER_10_S + 2):
+            await counter.wait_turn(REPORTS)
+            sent.append(time.monotonic() - started)
+        return sent
+
+    sent = asyncio.run(run())
+    assert REPORTS_PER_10_S == 5
+    assert all(t < 0.1 for t in sent[:5])
+    assert 1.9 <= sent[5] < 2.3
+    assert 3.9 <= sent[6] < 4.3
 
 
 # ---- the pure parts -------------------------------------------------------------------------------

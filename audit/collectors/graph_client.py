@@ -2,31 +2,27 @@
 
 :func:`make_graph_client` builds a ``GraphServiceClient`` whose httpx client runs the SDK's whole
 middleware chain (auth, retry with ``Retry-After``, redirects, telemetry) with one more handler
-innermost: :class:`_CountingHandler` counts every attempt, keeps one throttling pause shared by
-all requests of a collection and caps a ``Retry-After`` that would stall the run. The httpx client
+innermost: :class:`~audit.collectors.graph_throttle._CountingHandler` counts every attempt, keeps
+one throttling pause per Graph budget shared by the requests of a collection, paces the reports
+service and caps a ``Retry-After`` that would stall the run. The httpx client
 and its connection pool are ours (built from the SDK's public parts, kept by the adapter), so
 :func:`close_graph_client` closes them without reaching into the SDK.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
-import time
 import urllib.request
 import warnings
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
-from kiota_abstractions.request_option import RequestOption
 from kiota_http import kiota_client_factory
 from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware.middleware import REQUEST_OPTIONS_KEY, BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
 from msgraph._version import VERSION as SDK_VERSION
 from msgraph.graph_request_adapter import GraphRequestAdapter
@@ -37,12 +33,12 @@ from msgraph_core.middleware import AsyncGraphTransport, GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
 from audit.collectors.auth import Credential, cloud_endpoints, is_loopback
-from audit.collectors.retry_after import retry_after
+from audit.collectors.graph_throttle import MAX_PAUSE as _MAX_PAUSE
+from audit.collectors.graph_throttle import _CountingHandler
 from audit.errors import ConfigError
 
 __all__ = ["MAX_RETRY_WAIT", "close_graph_client", "make_graph_client", "release_on_close"]
 
-_MAX_PAUSE = 180.0  # as the SDK's retry handler: a longer Retry-After is not waited for
 MAX_RETRY_WAIT = 120.0
 """Default cap (seconds) on a ``Retry-After`` wait: a longer one is shortened to this and counted."""
 
@@ -235,85 +231,3 @@ class _Closed(httpx.AsyncByteStream):
 
 
 _CLOSED = _Closed()
-
-
-class _Counter(RequestOption):
-    """Per-collection counts and throttling budget, carried to :class:`_CountingHandler` as a
-    request option.
-
-    The budget: when Graph answers 429 (or 503/504) with ``Retry-After``, the SDK's retry handler
-    waits before retrying *that* request; ``resume_at`` makes every other request of the collection
-    wait too, so parallel partitions back off together instead of spending the budget on more 429s.
-    """
-
-    KEY = "B2bPreflightCounter"
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self.retries = 0
-        self.resume_at = 0.0
-        self.capped = 0
-        self.longest = 0.0
-        self.reauthenticated = 0
-        self.resent = 0
-
-    @staticmethod
-    def get_key() -> str:
-        return _Counter.KEY
-
-    async def wait_turn(self) -> None:
-        """Sleep until the shared pause (if any) is over."""
-        while (delay := self.resume_at - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-
-    def note(self, response: httpx.Response) -> None:
-        """Start (or extend) the shared pause when ``response`` asks the client to back off."""
-        if response.status_code not in (429, 503, 504):
-            return
-        seconds = _retry_after(response.headers.get("Retry-After"))
-        if seconds is not None and 0 < seconds < _MAX_PAUSE:
-            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: a number (the form Graph uses) or an HTTP date."""
-    seconds = retry_after(value, datetime.now(UTC))
-    return None if seconds is None else max(0.0, seconds)
-
-
-class _CountingHandler(BaseMiddleware):
-    """Innermost middleware: sees every attempt, so it counts retries (``Retry-Attempt`` header),
-    keeps the shared throttling pause of :class:`_Counter` and caps ``Retry-After`` at
-    ``max_wait`` (the SDK's retry handler, which runs after it, then waits the capped time)."""
-
-    def __init__(self, max_wait: float) -> None:
-        super().__init__()
-        self.max_wait = max_wait
-
-    async def send(
-        self, request: httpx.Request, transport: httpx.AsyncBaseTransport
-    ) -> httpx.Response:
-        counter = request.extensions.get(_Counter.KEY)
-        if counter is None:  # first attempt: the options are dropped after it, so keep our own
-            options = request.extensions.get(REQUEST_OPTIONS_KEY) or {}
-            counter = request.extensions[_Counter.KEY] = options.get(_Counter.KEY)
-        if not isinstance(counter, _Counter):
-            return await super().send(request, transport)
-        await counter.wait_turn()
-        counter.sent += 1
-        counter.retries += "Retry-Attempt" in request.headers
-        response = await super().send(request, transport)
-        self._cap(response, counter)
-        counter.note(response)
-        return response
-
-    def _cap(self, response: httpx.Response, counter: _Counter) -> None:
-        """Shorten a ``Retry-After`` longer than ``max_wait``, and count it."""
-        if response.status_code not in (429, 503, 504):
-            return
-        seconds = _retry_after(response.headers.get("Retry-After"))
-        if seconds is None or seconds <= self.max_wait:
-            return
-        counter.capped += 1
-        counter.longest = max(counter.longest, seconds)
-        response.headers["Retry-After"] = str(int(self.max_wait))

@@ -28,7 +28,7 @@ from msgraph.graph_service_client import GraphServiceClient
 
 from audit.collectors.checkpoint import Checkpoint, PageLog
 from audit.collectors.delta import DeltaChanges
-from audit.collectors.graph_client import _Counter
+from audit.collectors.graph_throttle import _Counter
 from audit.collectors.partition import Slots
 from audit.errors import SourceError
 from audit.models import SourceState, SourceStatus

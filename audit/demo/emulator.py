@@ -38,6 +38,7 @@ from audit.demo.emulator_odata import (
     expired_token,
     json_reply,
 )
+from audit.demo.emulator_pacing import Pacing
 from audit.demo.emulator_routes import Request, Router, unknown_segment
 from audit.demo.emulator_store import SIGN_IN, UserStore
 from audit.demo.model import DemoTenant
@@ -99,10 +100,13 @@ class GraphEmulator:
         latency: float = 0.0,
         faults: Faults | None = None,
         require_auth: bool = False,
+        pacing: Pacing | None = None,
     ) -> None:
         self.tenant = tenant
         self.host, self.port = host, port
         self.latency = latency
+        self.pacing = pacing
+        """Graph-like latency and throttling (:mod:`audit.demo.emulator_pacing`), or None."""
         self.faults = faults or Faults()
         self.require_auth = require_auth
         self._store = UserStore(tenant.users)
@@ -187,9 +191,14 @@ class GraphEmulator:
         try:
             if self.latency > 0:
                 time.sleep(self.latency)
+            pacing, waited = self.pacing, 0.0
+            if pacing is not None:
+                time.sleep(waited := pacing.latency())
             parts = urlsplit(target)
             authorized, denial = self._check_auth(headers)
             reply = denial or self._dispatch(method, parts.path, parts.query, headers, body)
+            if pacing is not None:
+                pacing.record(target, waited, reply.status)
             self._record(RecordedRequest(method, parts.path, parts.query, reply.status, authorized))
             return reply
         finally:
@@ -257,6 +266,11 @@ class GraphEmulator:
             return expired_token().reply()
         if in_batch:
             return None
+        pacing = self.pacing
+        throttled = pacing.admit(req.path, req.query) if pacing is not None else None
+        if throttled is not None:
+            message = "Please retry again later."  # Graph's sample 429 (learn.microsoft.com/graph/throttling)
+            return error_reply(429, "TooManyRequests", message, Retry_After=str(throttled))
         with self._lock:
             cut = faults.outage_after is not None and len(self._requests) >= faults.outage_after
             wait = None if cut else self._bucket.take()

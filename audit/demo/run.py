@@ -40,12 +40,22 @@ def write_mailusers_csv(tenant: DemoTenant, path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def serve(tenant: DemoTenant, *, latency: float = 0.0) -> Iterator[tuple[str, str]]:
-    """Run the Graph emulator and the DNS server; yields (graph base URL, nameserver host:port)."""
+def serve(
+    tenant: DemoTenant, *, latency: float = 0.0, pacing: str = "none"
+) -> Iterator[tuple[str, str]]:
+    """Run the Graph emulator and the DNS server; yields (graph base URL, nameserver host:port).
+
+    ``pacing="graph"``: Graph-like latency and throttling (:mod:`audit.demo.emulator_pacing`).
+    """
     from audit.demo.dnsserver import DnsServer
     from audit.demo.emulator import GraphEmulator
+    from audit.demo.emulator_pacing import graph_pacing
 
-    with GraphEmulator(tenant, latency=latency) as graph, DnsServer(tenant.dns) as dns:
+    paced = graph_pacing(len(tenant.users)) if pacing == "graph" else None
+    with (
+        GraphEmulator(tenant, latency=latency, pacing=paced) as graph,
+        DnsServer(tenant.dns) as dns,
+    ):
         yield graph.base_url, dns.address
 
 
@@ -168,7 +178,10 @@ def _serve_forever(kw: dict[str, Any]) -> None:
     tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"], target=target)
     with tempfile.TemporaryDirectory(prefix="b2b-preflight-demo-") as tmp:
         mailusers = write_mailusers_csv(tenant, Path(tmp) / "mailusers.csv")
-        with serve(tenant) as (graph_url, nameserver), serve_target(tenant) as side:
+        with (
+            serve(tenant, pacing=kw.get("pacing") or "none") as (graph_url, nameserver),
+            serve_target(tenant) as side,
+        ):
             click.echo(f"GRAPH_URL={graph_url}")
             click.echo(f"NAMESERVER={nameserver}")
             click.echo("VERIFIED_DOMAINS=" + ",".join(tenant.verified_in_target))
