@@ -69,8 +69,28 @@ def guest_view(result: AuditResult) -> pd.DataFrame:
 
     ``flagged_rules``/``muted_rules`` list the rule ids of the guest's open and muted findings.
     """
+    return next(guest_views(result, max(1, len(result.guests))))
+
+
+def guest_views(result: AuditResult, rows: int) -> Iterator[pd.DataFrame]:
+    """:func:`guest_view` in consecutive blocks of ``rows`` guests (a writer that formats a
+    block at a time holds one block's joined values, not a million guests'). At least one block,
+    empty for a result without guests."""
     guests = result.guests.reset_index(drop=True)
     outcomes = result.outcomes.drop_duplicates("object_id").set_index("object_id")
+    rules = {
+        name: _rules_by_guest(result.findings, status)
+        for status, name in (("flagged", "flagged_rules"), ("muted", "muted_rules"))
+    }
+    for start in range(0, max(len(guests), 1), rows):
+        block = guests.iloc[start : start + rows].reset_index(drop=True)
+        yield _joined(block, outcomes, rules)
+
+
+def _joined(
+    guests: pd.DataFrame, outcomes: pd.DataFrame, rules: dict[str, dict[Any, list[str]]]
+) -> pd.DataFrame:
+    """``guests`` with their outcome columns and rule ids (see :func:`guest_view`)."""
     ids = column(guests, "object_id")
     view = guests.drop(columns=[c for c in _OUTCOME_COLUMNS if c in guests.columns])
     for name in _OUTCOME_COLUMNS:
@@ -78,8 +98,7 @@ def guest_view(result: AuditResult) -> pd.DataFrame:
         view[name] = ids.map(source).to_numpy() if len(source) else None
     keys = ids.tolist()
     none: list[str] = []  # shared by every guest without such findings; never mutated
-    for status, name in (("flagged", "flagged_rules"), ("muted", "muted_rules")):
-        by_guest = _rules_by_guest(result.findings, status)
+    for name, by_guest in rules.items():
         view[name] = pd.Series(list(map(by_guest.get, keys, itertools.repeat(none))), dtype=object)
     return view
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from itertools import compress
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from audit._values import column, py_values
@@ -75,7 +76,7 @@ def read_findings(frame: pd.DataFrame) -> Findings:
     ``muted_by`` is "" when open (and never empty when muted), ``level`` "guest" when empty.
     """
     rule_id, object_id, upn, name, detail, level, status, muted_by, domain = (
-        _strings(column(frame, n)) for n in _FINDING_COLUMNS
+        _strings(column(frame, n), shared=n in _REPEATED) for n in _FINDING_COLUMNS
     )
     levels = [value or "guest" for value in level]
     reasons = [
@@ -88,25 +89,33 @@ def read_findings(frame: pd.DataFrame) -> Findings:
 
 
 def _first_listed(rule_ids: list[str], object_ids: list[str], statuses: list[str]) -> list[bool]:
-    """Per row: flagged or muted, and the first such row of its (rule, object) pair."""
-    seen: set[tuple[str, str]] = set()
-    keep: list[bool] = []
-    for rule_id, object_id, status in zip(rule_ids, object_ids, statuses, strict=True):
-        first = status in _LISTED and (rule_id, object_id) not in seen
-        if first:
-            seen.add((rule_id, object_id))
-        keep.append(first)
-    return keep
+    """Per row: flagged or muted, and the first such row of its (rule, object) pair (found by
+    hashing the two columns, not a set of a million pairs)."""
+    listed = pd.Series(statuses, dtype=object).isin(_LISTED).to_numpy()
+    pairs = pd.DataFrame({"rule": rule_ids, "object": object_ids}, dtype=object)[listed]
+    keep = np.zeros(len(statuses), dtype=bool)
+    keep[np.flatnonzero(listed)[~pairs.duplicated().to_numpy()]] = True
+    return keep.tolist()
 
 
-def _strings(series: pd.Series) -> list[str]:
+_REPEATED = frozenset(("rule_id", "detail", "level", "status", "muted_by", "domain"))
+"""Finding columns whose values repeat: read as one text object per distinct value."""
+
+
+def _strings(series: pd.Series, *, shared: bool = False) -> list[str]:
     """A column as texts: ``as_text(v) or ""`` for each of its :func:`py_values`.
 
-    String columns (the normal case) are read as one list; anything else takes the general path.
+    String columns (the normal case) are read as one list, ``shared`` ones with one text object
+    per distinct value (a million findings repeat a few rule ids, levels and details); anything
+    else takes the general path.
     """
     values: list[object] = []
     if isinstance(series.dtype, pd.StringDtype):
-        values = series.fillna("").tolist()
+        texts = series.fillna("")
+        if shared:
+            codes, uniques = pd.factorize(texts)
+            return list(map(uniques.tolist().__getitem__, codes.tolist()))
+        values = texts.tolist()
     elif series.dtype == object:
         values = series.tolist()
     if len(values) == len(series) and set(map(type, values)) <= {str}:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from audit.render._columns_fast import (
     map_values,
     text_scalar,
 )
-from audit.render._common import GUEST_FIELDS, atomic_path, guest_view
+from audit.render._common import GUEST_FIELDS, atomic_path, guest_views
 from audit.render.safe import neutralise, neutralise_arrow
 
 __all__ = ["write_findings_csv", "write_guests_csv"]
@@ -48,28 +48,44 @@ _NEEDS_QUOTES = byte_set(',"\r\n')
 
 def write_findings_csv(result: AuditResult, path: str | os.PathLike[str]) -> Path:
     """Write one row per finding (open and muted) to ``path``; return the path."""
-    return _write(result.findings, FINDING_COLUMNS, path)
+    findings = result.findings
+    blocks = (
+        findings.iloc[i : i + ROWS_PER_BLOCK] for i in range(0, len(findings), ROWS_PER_BLOCK)
+    )
+    return _write(blocks, FINDING_COLUMNS, path)
 
 
 def write_guests_csv(result: AuditResult, path: str | os.PathLike[str]) -> Path:
     """Write one row per guest with its predicted outcome and rule ids to ``path``."""
-    return _write(guest_view(result), GUEST_FIELDS, path)
+    return _write(guest_views(result, ROWS_PER_BLOCK), GUEST_FIELDS, path)
 
 
-def _write(frame: pd.DataFrame, fields: Sequence[str], path: str | os.PathLike[str]) -> Path:
-    """Format every column into CSV fields, join them into rows, write header and rows."""
+ROWS_PER_BLOCK = 100_000
+"""Rows formatted at a time: a million guests' fields at once were over a gigabyte."""
+
+
+def _write(
+    blocks: Iterable[pd.DataFrame], fields: Sequence[str], path: str | os.PathLike[str]
+) -> Path:
+    """Write the header, then each block of rows: its columns formatted into CSV fields and
+    joined into rows (the same bytes as all rows at once)."""
+    header = ",".join(_field(name) for name in fields) + "\r\n"
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8 + _utf8(header))
+        for frame in blocks:
+            handle.write(_rows(frame, fields))
+    return Path(path)
+
+
+def _rows(frame: pd.DataFrame, fields: Sequence[str]) -> pa.Buffer | bytes:
+    """The rows of ``frame`` as CSV lines (UTF-8)."""
     columns = [_fields(column(frame, name)) for name in fields]
     if len(columns) == 1:  # csv.writer quotes a row's only field when it is empty
         columns = [pc.if_else(pc.equal(columns[0], ""), text_scalar('""'), columns[0])]
     parts: list[pa.Array | str] = []
     for cells in columns:
         parts += [",", cells]
-    body = concat_rows(parts[1:], "\r\n") if columns else b""
-    header = ",".join(_field(name) for name in fields) + "\r\n"
-    with atomic_path(path) as tmp, tmp.open("wb") as handle:
-        handle.write(codecs.BOM_UTF8 + _utf8(header))
-        handle.write(body)
-    return Path(path)
+    return concat_rows(parts[1:], "\r\n") if columns else b""
 
 
 def _fields(series: pd.Series) -> pa.Array:
