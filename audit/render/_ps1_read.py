@@ -4,7 +4,7 @@ value may be missing or of the wrong type)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress
 from typing import Any, NamedTuple
 
@@ -33,32 +33,49 @@ SCRIPTED_RULES = tuple(rule.id for rule in all_rules() if is_scripted(rule.plan)
 """Rules whose fixes the script runs (catalogue order); all others get commented suggestions."""
 
 _LISTED = ("flagged", "muted")
-_FINDING_COLUMNS = (
-    "rule_id",
-    "object_id",
-    "user_principal_name",
-    "display_name",
-    "detail",
-    "level",
-    "status",
-    "muted_by",
-    "domain",
-)
+
+
+class Texts:
+    """A findings column of texts kept in Arrow (``as_text(v) or ""`` per value, as
+    :func:`_strings`), made into Python strings only for the rows asked for: a million findings'
+    object ids, UPNs and names as strings were most of a gigabyte."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.series = series.fillna("").reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def __getitem__(self, row: int) -> str:
+        return str(self.series.iat[row])
+
+    def take(self, rows: Sequence[int]) -> list[str]:
+        """The texts at ``rows``."""
+        return self.series.take(list(rows)).tolist()
+
+
+Column = list[str] | Texts
+
+
+def take(values: Column, rows: Sequence[int]) -> list[str]:
+    """The texts of a findings column at ``rows``."""
+    return values.take(rows) if isinstance(values, Texts) else [values[i] for i in rows]
 
 
 class Findings(NamedTuple):
-    """Findings as columns, one list per :class:`Finding` field and one row per finding.
+    """Findings as columns, one per :class:`Finding` field (and the guest's mail domain) and one
+    row per finding.
 
-    At 100,000 guests most findings become a single comment line built column by column
-    (:func:`_one_lines`); only the others are made into records, which also keeps 100,000
-    long-lived objects away from the garbage collector.
+    Most findings of a large tenant are only counted per section (by rule, note and domain); the
+    others are made into records for their blocks. Texts that repeat are shared; the others stay
+    in Arrow (:class:`Texts`) until their rows are written.
     """
 
     rule_id: list[str]
-    object_id: list[str]
-    upn: list[str]
-    display_name: list[str]
-    detail: list[str]
+    object_id: Column
+    upn: Column
+    display_name: Column
+    detail: Column
     level: list[str]
     muted_by: list[str]
     domain: list[str]  # the guest's mail domain (for counts; not part of a Finding)
@@ -67,7 +84,7 @@ class Findings(NamedTuple):
         """The findings at ``rows``, as records."""
         rows = list(rows)
         fields = self[: len(Finding._fields)]
-        return list(map(Finding, *([values[i] for i in rows] for values in fields)))
+        return list(map(Finding, *(take(values, rows) for values in fields)))
 
 
 def read_findings(frame: pd.DataFrame) -> Findings:
@@ -75,17 +92,40 @@ def read_findings(frame: pd.DataFrame) -> Findings:
 
     ``muted_by`` is "" when open (and never empty when muted), ``level`` "guest" when empty.
     """
-    rule_id, object_id, upn, name, detail, level, status, muted_by, domain = (
-        _strings(column(frame, n), shared=n in _REPEATED) for n in _FINDING_COLUMNS
+    rule_id, level, status, muted_by, domain = (
+        _strings(column(frame, n), shared=True) for n in _REPEATED
     )
+    object_id, upn, name, detail = (_texts(column(frame, n)) for n in _UNIQUE)
     levels = [value or "guest" for value in level]
     reasons = [
         (by or "muted by an exception") if state == "muted" else ""
         for state, by in zip(status, muted_by, strict=True)
     ]
-    keep = _first_listed(rule_id, object_id, status)
-    columns = (rule_id, object_id, upn, name, detail, levels, reasons, domain)
-    return Findings(*(list(compress(values, keep)) for values in columns))
+    keep = _first_listed(rule_id, take(object_id, range(len(object_id))), status)
+    return Findings(
+        list(compress(rule_id, keep)),
+        _kept(object_id, keep),
+        _kept(upn, keep),
+        _kept(name, keep),
+        _kept(detail, keep),
+        list(compress(levels, keep)),
+        list(compress(reasons, keep)),
+        list(compress(domain, keep)),
+    )
+
+
+def _texts(series: pd.Series) -> Column:
+    """A column of texts that rarely repeat: kept in Arrow when it is a string column."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        return Texts(series)
+    return _strings(series)
+
+
+def _kept(values: Column, keep: list[bool]) -> Column:
+    """The rows of ``values`` that ``keep`` marks."""
+    if isinstance(values, Texts):
+        return Texts(values.series[np.asarray(keep, dtype=bool)])
+    return list(compress(values, keep))
 
 
 def _first_listed(rule_ids: list[str], object_ids: list[str], statuses: list[str]) -> list[bool]:
@@ -98,8 +138,10 @@ def _first_listed(rule_ids: list[str], object_ids: list[str], statuses: list[str
     return keep.tolist()
 
 
-_REPEATED = frozenset(("rule_id", "detail", "level", "status", "muted_by", "domain"))
+_REPEATED = ("rule_id", "level", "status", "muted_by", "domain")
 """Finding columns whose values repeat: read as one text object per distinct value."""
+_UNIQUE = ("object_id", "user_principal_name", "display_name", "detail")
+"""Finding columns whose values rarely repeat: kept in Arrow (:class:`Texts`)."""
 
 
 def _strings(series: pd.Series, *, shared: bool = False) -> list[str]:

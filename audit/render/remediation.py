@@ -50,6 +50,7 @@ from audit.render._ps1_read import (
     rule_groups,
     rule_info,
     rule_infos,
+    take,
 )
 
 __all__ = ["SCRIPTED_RULES", "ps_comment", "ps_quote", "write_remediation"]
@@ -92,7 +93,9 @@ def _script_lines(result: AuditResult) -> list[str]:
     open_ = [i for i in rows if not table.muted_by[i] and table.level[i] != "app"]
     ctx = read_context(result)
     groups = list(rule_groups(result.rules, table.rule_id, open_))
-    ids = {table.object_id[i] for rule_id, group in groups if uses_guest(rule_id) for i in group}
+    ids = {
+        i for rule_id, group in groups if uses_guest(rule_id) for i in take(table.object_id, group)
+    }
     guests = read_guests(result.guests, ids)
     infos = rule_infos(result.rules)
     target = result.target
