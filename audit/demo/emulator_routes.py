@@ -79,6 +79,8 @@ LOG_FILTER = FilterSpec(
 _SP = r"servicePrincipals/(?P<sp>[^/]+)"
 _JOB = _SP + r"/synchronization/jobs/(?P<job>[^/]+)"
 _SAFE = ",'()$"
+SIGN_IN_PAGE = 500
+"""The most users a page holds when ``signInActivity`` is selected."""
 _LIST_OPTIONS = frozenset(("$select", "$filter", "$top", "$count", "$skiptoken"))
 
 
@@ -165,7 +167,11 @@ class Router:
         text = req.query.get("$filter", "").strip()
         predicate = compile_filter(text, USER_FILTER, advanced=req.advanced) if text else None
         users = self.store.matching(text, predicate)
-        cap = 120 if select and SIGN_IN in select else None  # Graph's page cap with signInActivity
+        # Graph's page cap when signInActivity is selected: 500 ("default and maximum page sizes
+        # are 100 and 999 user objects respectively, except when you specify
+        # $select=signInActivity ... the maximum page size is 500",
+        # https://learn.microsoft.com/graph/api/user-list); it was 120 until 2024.
+        cap = SIGN_IN_PAGE if select and SIGN_IN in select else None
         context = f"users({','.join(select)})" if select else "users"
         return self.page(req, context, users, lambda c: self.store.project(c, select), cap=cap)
 
