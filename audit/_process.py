@@ -11,7 +11,9 @@ the library must not fork it, switch its garbage collector or trim its C heap be
 - ``trim_heap``: freed C heap is returned to the OS between stages (:func:`return_freed_memory`);
 - ``arrow_pool``: Arrow allocates from jemalloc (the system allocator where the wheel has none),
   which returns freed memory to the OS at once; Arrow's default, mimalloc, kept about 600 MB
-  freed during a million-guest analysis.
+  freed during a million-guest analysis. Set through Arrow's documented
+  ``ARROW_DEFAULT_MEMORY_POOL`` variable when pyarrow is not imported yet (so ``--help`` does not
+  pay for importing it; https://arrow.apache.org/docs/cpp/env_vars.html), else switched at once.
 
 Each is measured in ``bench/README.md``; without them the results are the same, only slower or
 larger.
@@ -22,11 +24,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Measures", "gc_paused", "measures", "opt_in", "return_freed_memory"]
 
@@ -42,7 +47,7 @@ class Measures:
 
 
 _allowed = Measures()
-_DEFAULT_POOL = pa.default_memory_pool()
+_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
 
 
 def measures() -> Measures:
@@ -56,12 +61,29 @@ def opt_in(allowed: Measures | None = None) -> Measures:
     global _allowed
     everything = Measures(fork=True, pause_gc=True, trim_heap=True, arrow_pool=True)
     previous, _allowed = _allowed, allowed or everything
-    pa.set_memory_pool(_returning_pool() if _allowed.arrow_pool else _DEFAULT_POOL)
+    _use_arrow_pool(_allowed.arrow_pool)
     return previous
+
+
+def _use_arrow_pool(returning: bool) -> None:
+    """Arrow's allocations from a pool that gives freed memory back to the OS (``returning``) or
+    from its default pool. Before pyarrow is imported this is Arrow's start-up variable (a value
+    the user set wins); afterwards the pool is switched."""
+    if "pyarrow" not in sys.modules:
+        if returning:
+            os.environ.setdefault(
+                _POOL_VARIABLE, "system" if sys.platform == "win32" else "jemalloc"
+            )
+        return
+    import pyarrow as pa
+
+    pa.set_memory_pool(_returning_pool() if returning else pa.default_memory_pool())
 
 
 def _returning_pool() -> pa.MemoryPool:
     """An Arrow memory pool that gives freed memory back to the OS."""
+    import pyarrow as pa
+
     try:
         return pa.jemalloc_memory_pool()
     except NotImplementedError:  # a wheel built without jemalloc (Windows)

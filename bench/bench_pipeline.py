@@ -386,10 +386,98 @@ def collect_to_snapshot(
     return snapshot, len(domains)
 
 
-def cli_run(info: JSON, args: argparse.Namespace, work: Path) -> JSON:
+def cli_section(info: JSON, args: argparse.Namespace, work: Path) -> JSON:
+    """The ``cli`` run of this checkout; with ``--baseline-rev``, alternating with that revision's
+    CLI (``--cli-repeat`` rounds): each side's medians, the ratios this/baseline and which output
+    files are byte-identical (apart from the run's own time stamps: see ``same_outputs``)."""
+    if not args.baseline_rev:
+        return cli_run(info, args, work)
+    base_src = work / "baseline-src"
+    shutil.rmtree(base_src, ignore_errors=True)
+    base_src.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", args.baseline_rev], check=True, capture_output=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive, check=True)
+    runs: dict[str, list[JSON]] = {"this": [], "baseline": []}
+    for _ in range(args.cli_repeat):
+        runs["this"].append(cli_run(info, args, work, out_name="cli-run"))
+        runs["baseline"].append(cli_run(info, args, work, out_name="cli-base", source=base_src))
+    medians = {
+        side: {
+            k: statistics.median(r[k] for r in rows) for k in ("total_s", "cpu_s", "peak_rss_mb")
+        }
+        for side, rows in runs.items()
+    }
+    this = dict(min(runs["this"], key=lambda r: abs(r["total_s"] - medians["this"]["total_s"])))
+    this.update(medians["this"])
+    this["runs"] = [{k: r[k] for k in ("total_s", "cpu_s", "peak_rss_mb")} for r in runs["this"]]
+    this["baseline"] = {
+        "rev": args.baseline_rev,
+        **medians["baseline"],
+        "runs": [{k: r[k] for k in ("total_s", "cpu_s", "peak_rss_mb")} for r in runs["baseline"]],
+        "stages": runs["baseline"][-1]["stages"],
+    }
+    this["ratios"] = {
+        k: round(medians["this"][k] / medians["baseline"][k], 3) for k in medians["this"]
+    }
+    this["same_outputs"] = same_outputs(work / "cli-run", work / "cli-base")
+    return this
+
+
+# What differs from one run to the next, not with the result: time stamps (ISO, and the workbook's
+# date serials), durations, the output folder, and how many DNS queries were sent (a timeout that
+# fell due while the loop was held is asked again).
+_RUN_DEPENDENT = re.compile(
+    rb'("(generated|generated_at|collected_at|started|finished|when|duration_s|seconds|queries|out|path)"'
+    rb"\s*:\s*[^,}\n]*)|(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z| UTC)?)"
+    rb"|(<v>\d{5}\.\d+</v>)"
+)
+
+
+def same_outputs(ours: Path, theirs: Path) -> JSON:
+    """Per report file of the two runs: ``identical`` (bytes), ``same_but_stamps`` (equal once
+    what depends on the moment of the run is blanked: ``_RUN_DEPENDENT``), or ``different``; report.xlsx is compared cell by cell (its sheets'
+    XML with stamps blanked), since its zip entries carry their own times."""
+    out: JSON = {}
+    for path in sorted(p for p in ours.iterdir() if p.is_file()):
+        other = theirs / path.name
+        if not other.exists():
+            out[path.name] = "missing in baseline"
+            continue
+        a, b = _comparable(path), _comparable(other)
+        if path.read_bytes() == other.read_bytes():
+            out[path.name] = "identical"
+        else:
+            out[path.name] = "same_but_stamps" if a == b else "different"
+    for path in sorted(p for p in theirs.iterdir() if p.is_file()):
+        out.setdefault(path.name, "missing in this run")
+    return out
+
+
+def _comparable(path: Path) -> list[bytes]:
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as archive:
+            parts = [(n, archive.read(n)) for n in sorted(archive.namelist())]
+        return [n.encode() + b"\0" + _RUN_DEPENDENT.sub(b"~", data) for n, data in parts]
+    return [_RUN_DEPENDENT.sub(b"~", path.read_bytes())]
+
+
+def cli_run(
+    info: JSON,
+    args: argparse.Namespace,
+    work: Path,
+    *,
+    out_name: str = "cli-run",
+    source: Path | None = None,
+) -> JSON:
     """``b2b-preflight run`` itself, in a child process: imports, the overlapped collection of
     ``audit.collectors.pipeline.collect`` (DNS while the Get-MailUser CSV parses), page checkpoints, snapshot
-    save, analysis and every report. Wall time and the peak RSS of the largest process."""
+    save, analysis and every report. Wall time and the peak RSS of the largest process.
+
+    ``source``: run the ``audit`` package of that folder instead (a baseline revision), with this
+    interpreter and its installed dependencies."""
     import json as json_module
 
     config = work / "bench.toml"
@@ -397,26 +485,27 @@ def cli_run(info: JSON, args: argparse.Namespace, work: Path) -> JSON:
         "verified_domains = " + json_module.dumps(info["verified"]) + "\n"
         "verification_tokens = " + json_module.dumps(info["tokens"]) + "\n"
     )
-    out = work / "cli-run"
+    out = work / out_name
     shutil.rmtree(out, ignore_errors=True)
     script = Path(sys.executable).with_name("b2b-preflight")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "audit"]
+    command = (
+        [str(script)] if script.exists() and source is None else [sys.executable, "-m", "audit"]
+    )
     command += ["run", "--graph-url", info["graph_url"], "--auth", "none", "--sign-in"]
     command += ["--nameserver", info["nameserver"], "--dns-timeout", "1"]
     command += ["--mailusers", info["mailusers"], "--config", str(config), "--out", str(out)]
     command += ["--partitions", str(args.cli_partitions), "--json", "--progress"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    watched = Watched(command)
+    env = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
+    watched = Watched(command, env=env, cwd=source)
     seconds = watched.seconds
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if watched.returncode not in (0, 1):
         raise RuntimeError(f"b2b-preflight run exited {watched.returncode}: {watched.err[-2000:]}")
     files = {p.name: round(p.stat().st_size / 2**20, 2) for p in out.iterdir() if p.is_file()}
     return {
         "command": "b2b-preflight " + " ".join(command[1:]),
         "total_s": seconds,
-        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
-        "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        "cpu_s": watched.cpu_s,
+        "peak_rss_mb": watched.peak_rss_mb,
         "stages": watched.stages(),
         "exit": watched.returncode,
         "files_mb": files,
@@ -429,12 +518,14 @@ class Watched:
     """A command run to its end while the RSS of its process and of its children (the report
     writer it forks) is sampled every 0.1 s; its ``--progress`` lines mark the stages."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         import threading
 
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
         )
         self.samples: list[tuple[float, float]] = []
         done = threading.Event()
@@ -448,7 +539,10 @@ class Watched:
         sampler.start()
         assert process.stderr is not None
         self.lines = [(time.perf_counter() - started, line.rstrip()) for line in process.stderr]
-        self.returncode = process.wait()
+        _, status, usage = os.wait4(process.pid, 0)  # this run's own peak, not all children's
+        process.returncode = self.returncode = os.waitstatus_to_exitcode(status)
+        self.peak_rss_mb = round(usage.ru_maxrss / 1024, 1)
+        self.cpu_s = round(usage.ru_utime + usage.ru_stime, 1)
         self.seconds = round(time.perf_counter() - started, 2)
         done.set()
         sampler.join()
@@ -560,7 +654,7 @@ def graph_paced(server: Server, args: argparse.Namespace) -> JSON:
     budgets allow for the requests it had answered (``floor_s``)."""
     url = server.info["graph_url"]
     out: JSON = {}
-    runs = {
+    runs: dict[str, JSON] = {
         "collection": {"app": "Atlassian Cloud", "track_changes": True},
         "guests_only": {"app": None},
     }
@@ -633,6 +727,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cli-partitions", type=int, default=16, help="for the cli run (its default: 16)"
     )
+    parser.add_argument(
+        "--baseline-rev",
+        default=None,
+        help="cli section: also run this git revision's CLI, alternating; ratios and same outputs",
+    )
+    parser.add_argument("--cli-repeat", type=int, default=1, help="cli rounds with --baseline-rev")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--date", default=None, help="results file date (default: today, UTC)")
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
@@ -666,7 +766,7 @@ def run_all(args: argparse.Namespace, work: Path) -> JSON:
             results["graph"] = graph_paced(server, args)
         snapshot = None
         if "cli" not in args.skip:
-            results["cli"] = cli_run(info, args, work)
+            results["cli"] = cli_section(info, args, work)
         if "e2e" not in args.skip:
             results["e2e"], snapshot = end_to_end(info, args, work)
         if "checkpoint" not in args.skip:
