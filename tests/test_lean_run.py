@@ -54,8 +54,9 @@ def test_releasing_tables_gives_the_same_result(saved: Path) -> None:
 
 
 def test_a_lean_report_writes_the_same_files(saved: Path, tmp_path: Path) -> None:
-    kept = report(saved, tmp_path / "kept")
-    lean = report(saved, tmp_path / "lean", keep_tables=False)
+    config = AuditConfig(verified_domains=("contoso-demo.com",))
+    kept = report(saved, tmp_path / "kept", config)
+    lean = report(saved, tmp_path / "lean", config, keep_tables=False)
     assert lean.snapshot.released
     for key in ("findings_csv", "guests_csv"):
         assert kept.reports[key].read_bytes() == lean.reports[key].read_bytes(), key
