@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,19 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from audit._files import private_dir, private_file, write_private
+from audit._files import private_dir
 from audit._process import return_freed_memory
-from audit.collectors.build import build_snapshot, guest_domains, source_tables
+from audit.collectors.build import build_snapshot, source_tables
+from audit.collectors.local_sources import dns_while_parsing, domain_feed, raw_redactor
 from audit.config import AuditConfig
 from audit.errors import CollectionError, ConfigError
-from audit.models import SourceState, SourceStatus
+from audit.models import SourceStatus
 from audit.snapshot import Snapshot, now_utc
 
 if TYPE_CHECKING:
     from audit.collectors.atlassian import AtlassianOptions
-    from audit.collectors.dns import DnsResult
     from audit.collectors.dns_feed import DomainFeed
-    from audit.collectors.mailusers import MailUsers
 
 
 @dataclass
@@ -127,7 +125,7 @@ async def _collect(
 
     check_options(options.atlassian(), from_export=bool(options.from_export))
     extra_tables: dict[str, pd.DataFrame] = {}
-    feed = None if options.from_export or not options.dns else _domain_feed(options)
+    feed = None if options.from_export or not options.dns else domain_feed(options)
     try:
         return await _collect_fed(options, config, now, extra_tables, feed)
     finally:
@@ -152,7 +150,7 @@ async def _collect_fed(
         (records, statuses, extra), target = await beside(live, options.atlassian())
     if feed is not None:
         await feed.idle()  # what follows holds the loop for seconds at scale
-    redactor = _raw_redactor(options, records)
+    redactor = raw_redactor(options, records)
     if options.save_raw:
         from audit.collectors.export import write_raw
 
@@ -165,7 +163,7 @@ async def _collect_fed(
     # guests): the app's sources first, so they are gone before the users table is built.
     extra_tables |= source_tables(records, statuses, take=True)
     _users_table_once(records, extra_tables)
-    await _dns_while_parsing(options, statuses, extra_tables, extra, redactor, feed)
+    await dns_while_parsing(options, statuses, extra_tables, extra, redactor, feed)
     conf = (config or AuditConfig()).to_dict()
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
@@ -177,36 +175,6 @@ def collect_sync(
 ) -> Snapshot:
     """:func:`collect` for scripts (notebooks already run a loop: ``await collect(...)`` there)."""
     return asyncio.run(collect(options, config=config, now=now))
-
-
-class _RawRedactor:
-    """Pseudonymises what ``save_raw`` writes: Graph records, dns.json and mailusers.csv."""
-
-    def __init__(self, records: dict[str, Any], key: bytes) -> None:
-        from audit.redact import Pseudonymiser
-
-        self.p = Pseudonymiser.for_records(records, key=key)
-
-    def records(self, records: dict[str, Any]) -> dict[str, Any]:
-        from audit.redact import redact_records
-
-        return redact_records(records, self.p)
-
-    def dns(self, document: dict[str, Any]) -> dict[str, Any]:
-        from audit.redact import redact_dns_document
-
-        return redact_dns_document(document, self.p)
-
-    def mailusers(self, source: str, target: Path) -> None:
-        from audit.redact import redact_mailusers_csv
-
-        redact_mailusers_csv(source, target, self.p)
-
-
-def _raw_redactor(options: CollectOptions, records: dict[str, Any]) -> _RawRedactor | None:
-    if options.save_raw and options.redact_key is not None:
-        return _RawRedactor(records, options.redact_key)
-    return None
 
 
 def _users_table_once(records: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
@@ -221,63 +189,11 @@ def _users_table_once(records: dict[str, Any], tables: dict[str, pd.DataFrame]) 
     return_freed_memory()  # where the process allows it: the export's objects, when read
 
 
-async def _dns_while_parsing(
-    options: CollectOptions,
-    statuses: dict[str, SourceStatus],
-    tables: dict[str, pd.DataFrame],
-    extra: dict[str, Any],
-    redactor: _RawRedactor | None,
-    feed: DomainFeed | None = None,
-) -> None:
-    """Resolve the guest domains while the Get-MailUser export is parsed, on the same loop.
-
-    DNS needs only the distinct guest domains (from the users table) and mostly waits on the
-    network; parsing a million-row CSV is seconds of CPU work that would otherwise start after
-    the last answer. The parse runs in steps of a few milliseconds with the loop serving DNS
-    answers in between (a worker thread would hold the GIL for 5 ms at a time and stall every
-    answer). A parse error waits for DNS and propagates after any DNS error, as when they ran
-    one after the other.
-    """
-    resolving = asyncio.ensure_future(_add_dns(options, statuses, tables, extra, redactor, feed))
-    try:
-        parsed = await _parse_mailusers(options)
-    except asyncio.CancelledError:
-        resolving.cancel()
-        raise
-    except BaseException:
-        await asyncio.wait([resolving])
-        resolving.result()  # a DNS error comes first
-        raise
-    await resolving
-    _add_mailusers(options, statuses, tables, extra, redactor, parsed)
-
-
 def _offline(folder: str) -> tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]]:
     from audit.collectors.export import read_export
 
     records, statuses = read_export(folder)
     return records, statuses, {"mode": "export", "export": str(Path(folder).name)}
-
-
-def _domain_feed(options: CollectOptions) -> DomainFeed:
-    """A feed resolving the guests' domains as their pages arrive (:mod:`audit.collectors.dns_feed`)."""
-    from audit.collectors.dns_feed import DomainFeed
-
-    feed = DomainFeed(functools.partial(_resolve, options))
-    feed.start()
-    return feed
-
-
-def _resolve(options: CollectOptions, domains: list[str]) -> Awaitable[DnsResult]:
-    """Resolve ``domains`` with the options' nameservers, timeout and concurrency."""
-    from audit.collectors import dns
-
-    return dns.resolve_domains(
-        domains,
-        nameservers=list(options.nameservers) or None,
-        timeout=options.dns_timeout,
-        concurrency=options.dns_concurrency,
-    )
 
 
 async def _live(
@@ -384,99 +300,6 @@ def _cloud_graph_url(cloud: str) -> str:
     from audit.collectors.auth import CLOUDS
 
     return CLOUDS[cloud].graph_base_url
-
-
-async def _add_dns(
-    options: CollectOptions,
-    statuses: dict[str, SourceStatus],
-    tables: dict[str, pd.DataFrame],
-    extra: dict[str, Any],
-    redactor: _RawRedactor | None = None,
-    feed: DomainFeed | None = None,
-) -> None:
-    from audit.collectors import dns
-    from audit.collectors import tables as t
-
-    recorded = Path(options.from_export or "") / "dns.json"
-    if options.from_export and recorded.is_file():
-        from audit.collectors.export import load_json
-
-        replay = dns.result_from_json(load_json(recorded), path=recorded)
-        tables["dns"] = replay.table
-        statuses["dns"] = replay.status
-        _save_dns(options, dns.answers_to_json(replay), redactor)
-        return
-    if not options.dns:
-        statuses["dns"] = SourceStatus("dns", SourceState.NOT_REQUESTED)
-        return
-    users = tables.get("users")  # built by _users_table_once, or an incremental run's merge
-    domains = guest_domains(users if users is not None else t.users_table([]))
-    if feed is not None:
-        result = await feed.finish(domains)  # most were resolved while the pages came in
-    else:
-        result = await _resolve(options, domains)
-    tables["dns"] = result.table
-    statuses["dns"] = result.status
-    extra["dns_answers"] = None
-    _save_dns(options, dns.answers_to_json(result), redactor)
-
-
-def _save_dns(
-    options: CollectOptions, document: dict[str, Any], redactor: _RawRedactor | None
-) -> None:
-    """Write ``dns.json`` into the ``save_raw`` export (pseudonymised under redaction)."""
-    if options.save_raw:
-        import orjson
-
-        file = Path(options.save_raw) / "dns.json"
-        write_private(file, orjson.dumps(redactor.dns(document) if redactor else document))
-
-
-def _mailusers_path(options: CollectOptions) -> str | None:
-    """The Get-MailUser CSV to read: the option, or the export folder's copy when there is one."""
-    path = options.mailusers
-    if path is None and options.from_export:
-        candidate = Path(options.from_export) / "mailusers.csv"
-        path = str(candidate) if candidate.is_file() else None
-    return path
-
-
-async def _parse_mailusers(options: CollectOptions) -> MailUsers | None:
-    """Parse the CSV step by step, yielding to the loop between steps; None without a CSV."""
-    from audit.collectors.mailusers import read_mailusers_async
-
-    path = _mailusers_path(options)
-    return None if path is None else await read_mailusers_async(path)
-
-
-def _add_mailusers(
-    options: CollectOptions,
-    statuses: dict[str, SourceStatus],
-    tables: dict[str, pd.DataFrame],
-    extra: dict[str, Any],
-    redactor: _RawRedactor | None = None,
-    parsed: MailUsers | None = None,
-) -> None:
-    """Record the parsed CSV (``parsed``, or read now) and copy it into the ``save_raw`` export."""
-    path = _mailusers_path(options)
-    if path is None:
-        statuses["mailusers"] = SourceStatus("mailusers", SourceState.NOT_REQUESTED)
-        return
-    if parsed is None:
-        from audit.collectors.mailusers import read_mailusers
-
-        parsed = read_mailusers(path)
-    tables["mailusers"] = parsed.table
-    statuses["mailusers"] = parsed.status
-    extra["mailusers_problems"] = parsed.problems[:100]
-    if options.save_raw:
-        import shutil
-
-        target = Path(options.save_raw) / "mailusers.csv"
-        if redactor is not None:
-            redactor.mailusers(path, target)
-        elif Path(path).resolve() != target.resolve():
-            shutil.copyfile(path, private_file(target))
 
 
 def require_core(snapshot: Snapshot) -> None:
