@@ -503,12 +503,13 @@ def test_throughput_100k_guests() -> None:
 
 
 def test_next_link_to_another_host_is_refused() -> None:
-    from audit.collectors.graph_io import _Graph, _Problem  # the guard itself; no emulator can lie
+    from audit.collectors.graph_errors import Problem
+    from audit.collectors.graph_io import _Graph  # the guard itself; no emulator can lie
 
     client = make_graph_client(base_url="http://127.0.0.1:1/v1.0", credential=None)
     graph = _Graph(client)
     first = client.users.to_get_request_information()
     assert graph.follow("http://127.0.0.1:1/v1.0/users?$skiptoken=a", first).url.endswith("=a")
     for link in ("https://evil.example/v1.0/users", "http://127.0.0.1:2/v1.0/users"):
-        with pytest.raises(_Problem, match="points away"):
+        with pytest.raises(Problem, match="points away"):
             graph.follow(link, first)

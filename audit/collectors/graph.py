@@ -46,21 +46,18 @@ from audit.collectors.graph_client import (
     close_graph_client,
     make_graph_client,
 )
+from audit.collectors.graph_errors import EXPECTED, Problem, describe, first_leaf
 from audit.collectors.graph_io import (
-    _EXPECTED,
     APP_SOURCES,
     JSON,
     PERMISSIONS,
     REQUIRED,
     SOURCES,
     GraphData,
-    _describe,
     _failed,
-    _first_leaf,
     _Graph,
     _not_requested,
     _origin,
-    _Problem,
     _run,
     new_list,
 )
@@ -162,7 +159,7 @@ async def collect_graph(
     try:
         await _sources(graph, data, plan, app, since if log_days > 0 else None, page_size)
     except BaseExceptionGroup as errors:
-        raise _first_leaf(errors) from None
+        raise first_leaf(errors) from None
     data.statuses = {s: data.statuses[s] for s in SOURCES if s in data.statuses}
     data.throttled, data.requests = graph.counter.retries, graph.requests
     data.resumed_pages = graph.resumed
@@ -228,12 +225,12 @@ async def _users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
         try:
             await _incremental(graph, data, plan.delta)
             return
-        except _EXPECTED as exc:
-            if _describe(exc).status in (401, 403):
+        except EXPECTED as exc:
+            if describe(exc).status in (401, 403):
                 data.statuses["users"] = _failed("users", exc)
                 _not_requested(data, ["sign_in_activity"])
                 return
-            plan.note = f"full read: the delta link was refused ({_describe(exc)})"
+            plan.note = f"full read: the delta link was refused ({describe(exc)})"
     if plan.track_changes:
         data.delta_link = await _latest_delta_link(graph)
     await _full_users(graph, data, plan)
@@ -251,8 +248,8 @@ async def _full_users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
     if plan.include_sign_in:
         try:
             found = await _guests(graph, (*GUEST_SELECT, SIGN_IN_SELECT), plan)
-        except _EXPECTED as exc:
-            if _describe(exc).status not in (401, 403):
+        except EXPECTED as exc:
+            if describe(exc).status not in (401, 403):
                 data.statuses["users"] = _failed("users", exc)
                 return
             data.statuses["sign_in_activity"] = _failed("sign_in_activity", exc)
@@ -266,7 +263,7 @@ async def _full_users(graph: _Graph, data: GraphData, plan: _UsersPlan) -> None:
         _not_requested(data, ["sign_in_activity"])
     try:
         found = await _guests(graph, GUEST_SELECT, plan)
-    except _EXPECTED as exc:
+    except EXPECTED as exc:
         data.statuses["users"] = _failed("users", exc)
         return
     _store_users(data, found)
@@ -322,7 +319,7 @@ async def _guests(graph: _Graph, select: tuple[str, ...], plan: _UsersPlan) -> U
         async with asyncio.TaskGroup() as group:  # a failure stops the other read too
             reads = group.create_task(guests()), group.create_task(chain(_INVITED_MEMBERS))
     except BaseExceptionGroup as errors:
-        raise _first_leaf(errors) from None
+        raise first_leaf(errors) from None
     found, members = (task.result() for task in reads)
     return UserColumns.concat([found, members.members_only()])
 
@@ -336,8 +333,8 @@ async def _count(graph: _Graph, filter_: str) -> int | None:
     config.headers.add("ConsistencyLevel", "eventual")
     try:
         doc = await graph.document(graph.client.users.to_get_request_information(config))
-    except _EXPECTED as exc:
-        if _describe(exc).status in (401, 403):
+    except EXPECTED as exc:
+        if describe(exc).status in (401, 403):
             raise
         return None
     count = doc.get("@odata.count")
@@ -363,7 +360,7 @@ async def _latest_delta_link(graph: _Graph) -> str | None:
     info = graph.follow(f"{graph.base_url}/users/delta?$select={select}&$deltatoken=latest", None)
     try:
         doc = await graph.document(info)
-    except _EXPECTED:
+    except EXPECTED:
         return None
     link = doc.get("@odata.deltaLink")
     return str(link) if link and _origin(str(link)) == graph.origin else None
@@ -373,7 +370,7 @@ async def _incremental(graph: _Graph, data: GraphData, delta: DeltaState) -> Non
     """Follow the stored delta link to the next one; the net changes go to ``data.changes``."""
     chain = await graph.chain(graph.follow(delta.link, None), new_list, resumable=True)
     if not chain.delta_link:
-        raise _Problem("the delta round ended without an @odata.deltaLink")
+        raise Problem("the delta round ended without an @odata.deltaLink")
     changes = DeltaChanges(link=chain.delta_link)
     fold_changes(changes, chain.items)
     await _refetch(graph, changes, needs_refetch(changes, GUEST_SELECT, delta.known_ids))
@@ -399,8 +396,8 @@ async def _refetch(graph: _Graph, changes: DeltaChanges, ids: list[str]) -> None
         async with limit:
             try:
                 user = await graph.document(info)
-            except _EXPECTED as exc:
-                if _describe(exc).status != 404:
+            except EXPECTED as exc:
+                if describe(exc).status != 404:
                     raise
                 fold_changes(changes, [{"id": uid, "@removed": {"reason": "deleted"}}])
                 return
@@ -412,5 +409,5 @@ async def _refetch(graph: _Graph, changes: DeltaChanges, ids: list[str]) -> None
             for uid in ids:
                 group.create_task(one(uid))
     except BaseExceptionGroup as errors:
-        raise _first_leaf(errors) from None
+        raise first_leaf(errors) from None
     changes.refetched = len(ids)

@@ -23,16 +23,14 @@ from kiota_abstractions.request_information import RequestInformation
 from msgraph.graph_service_client import GraphServiceClient
 
 from audit.collectors.attributes import select_of
+from audit.collectors.graph_errors import EXPECTED, Problem, describe
 from audit.collectors.graph_io import (
-    _EXPECTED,
     APP_SOURCES,
     JSON,
     GraphData,
     TableSink,
-    _describe,
     _Graph,
     _not_requested,
-    _Problem,
     _run,
     _run_table,
 )
@@ -83,9 +81,9 @@ async def _service_principal(graph: _Graph, app: str) -> list[JSON]:
         close = await _closest_names(graph, app)
         hint = f"; closest: {', '.join(repr(n) for n in close)}" if close else ""
         detail = {"app_not_found": app, "closest": close}
-        raise _Problem(f"no service principal named {app!r}{hint}", detail=detail)
+        raise Problem(f"no service principal named {app!r}{hint}", detail=detail)
     if len(rows) > 1:
-        raise _Problem(
+        raise Problem(
             f"{len(rows)} service principals named {app!r}; give the appId instead",
             detail={"app_ambiguous": app},
         )
@@ -106,7 +104,7 @@ async def _closest_names(graph: _Graph, app: str, limit: int = 3) -> list[str]:
     )
     try:
         rows = await graph.pages(info)
-    except _EXPECTED:
+    except EXPECTED:
         return []
     names = {
         str(r["displayName"]).casefold(): str(r["displayName"])
@@ -212,9 +210,9 @@ async def _direct_members(graph: _Graph, groups: list[str], page_size: int) -> l
         async with limit:
             try:
                 chain = await graph.chain(info, lambda: _Members(group_id, graph.keep_raw))
-            except _EXPECTED as exc:
-                problem = _describe(exc)
-                raise _Problem(f"group {group_id}: {problem}", problem.status) from exc
+            except EXPECTED as exc:
+                problem = describe(exc)
+                raise Problem(f"group {group_id}: {problem}", problem.status) from exc
         return chain.items
 
     results = await asyncio.gather(*(members(g) for g in groups), return_exceptions=True)

@@ -10,7 +10,6 @@ failed status naming the missing permission (401/403), never zero rows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -19,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pandas as pd
-from azure.core.exceptions import AzureError, ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
@@ -28,6 +26,7 @@ from msgraph.graph_service_client import GraphServiceClient
 
 from audit.collectors.checkpoint import Checkpoint, PageLog
 from audit.collectors.delta import DeltaChanges
+from audit.collectors.graph_errors import EXPECTED, Problem, describe
 from audit.collectors.graph_throttle import _Counter
 from audit.collectors.partition import Slots
 from audit.errors import SourceError
@@ -98,21 +97,6 @@ class GraphData:
             f"GraphData(records={rows}, tables={built}, requests={self.requests}, "
             f"throttled={self.throttled})"
         )
-
-
-class _Problem(Exception):
-    """A source-level failure with a clean message (no token, no traceback) and HTTP status;
-    ``detail`` goes into the source's status (e.g. the closest names of an app not found)."""
-
-    def __init__(
-        self, message: str, status: int | None = None, detail: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.detail = detail or {}
-
-
-_EXPECTED = (APIError, httpx.HTTPError, AzureError, _Problem)  # AzureError: getting a token
 
 
 class Sink(Protocol):
@@ -212,7 +196,7 @@ class _Graph:
             if isinstance(doc, dict):
                 return raw, doc
             if last:
-                raise _Problem("Graph answered with something that is not a JSON object")
+                raise Problem("Graph answered with something that is not a JSON object")
             self.counter.resent += 1
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -258,8 +242,8 @@ class _Graph:
             return resumed
         try:
             chain = await self._walk(self.follow(next_link, info), info, resumed.items, log, walk)
-        except _EXPECTED as exc:
-            if _describe(exc).status not in (400, 404, 410) or log is None:
+        except EXPECTED as exc:
+            if describe(exc).status not in (400, 404, 410) or log is None:
                 raise
             log.start()  # the stored skip token expired: read the chain again from its start
             return await self._walk(info, info, sink(), log, walk)
@@ -285,7 +269,7 @@ class _Graph:
             pages += 1
             value = doc.get("value")
             if not isinstance(value, list):
-                raise _Problem("collection response without a 'value' list")
+                raise Problem("collection response without a 'value' list")
             page = [v for v in value if isinstance(v, dict)]
             items.extend(page)
             if walk.on_items is not None:
@@ -307,7 +291,7 @@ class _Graph:
         """A GET for a nextLink (or a stored deltaLink), refused if it leaves the Graph host we
         were given."""
         if _origin(link) != self.origin:
-            raise _Problem(f"@odata.nextLink points away from {self.origin[1]}")
+            raise Problem(f"@odata.nextLink points away from {self.origin[1]}")
         info = RequestInformation(Method.GET)
         info.url = link
         info.headers.try_add("Accept", "application/json")
@@ -337,18 +321,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
-def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
 async def _run(
     data: GraphData, source: str, fetch: Callable[[], Awaitable[list[JSON]]]
 ) -> list[JSON] | None:
     """Collect one source into ``data``; None (and a failed status) when it could not be read."""
     try:
         rows = await fetch()
-    except _EXPECTED as exc:
+    except EXPECTED as exc:
         data.statuses[source] = _failed(source, exc)
         return None
     data.records[source] = rows
@@ -365,7 +344,7 @@ async def _run_table(
     they were kept, go to ``records``)."""
     try:
         table, raw = await fetch()
-    except _EXPECTED as exc:
+    except EXPECTED as exc:
         data.statuses[source] = _failed(source, exc)
         return None
     data.tables[source] = table
@@ -377,7 +356,7 @@ async def _run_table(
 
 def _failed(source: str, exc: BaseException) -> SourceStatus:
     """The failed status for ``exc``; raises :class:`SourceError` for a broken required source."""
-    problem = _describe(exc)
+    problem = describe(exc)
     detail = ({"status": problem.status} if problem.status else {}) | problem.detail
     if problem.status in (401, 403):
         permission = PERMISSIONS[source]
@@ -386,39 +365,6 @@ def _failed(source: str, exc: BaseException) -> SourceStatus:
     if source in REQUIRED:
         raise SourceError(source, str(problem), status=problem.status) from exc
     return SourceStatus(source, SourceState.FAILED, error=str(problem), detail=detail)
-
-
-def _describe(exc: BaseException) -> _Problem:
-    """A short, token-free description of what went wrong, with the HTTP status if any."""
-    if isinstance(exc, _Problem):
-        return exc
-    if isinstance(exc, ODataError) and exc.error is not None:
-        status = exc.response_status_code
-        return _Problem(_clip(f"HTTP {status} {exc.error.code}: {exc.error.message}"), status)
-    if isinstance(exc, APIError):
-        return _Problem(f"HTTP {exc.response_status_code}", exc.response_status_code)
-    if isinstance(exc, ClientAuthenticationError):
-        first_line = str(exc.message or exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return _Problem(_clip(f"authentication failed: {first_line}"))
-    if isinstance(exc, AzureError):
-        first_line = str(exc.message or exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return _Problem(_clip(f"cannot get an access token: {type(exc).__name__}: {first_line}"))
-    if isinstance(exc, httpx.TimeoutException):
-        return _Problem(f"Graph did not answer in time ({type(exc).__name__})")
-    if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.ConnectError):
-        said = f": {exc}" if str(exc) else ""
-        return _Problem(_clip(f"the connection to Graph broke ({type(exc).__name__}{said})"))
-    return _Problem(_clip(f"cannot reach Graph: {type(exc).__name__}: {exc}"))
-
-
-def _clip(text: str, limit: int = 400) -> str:
-    """``text`` cut to ``limit`` characters, with anything shaped like a token masked: a server
-    (or a proxy) echoing the request's Authorization header must not put it in our messages."""
-    text = _TOKEN_LIKE.sub("[token]", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_TOKEN_LIKE = re.compile(r"(?i)(?<=bearer )\S+|eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 
 
 def _not_requested(data: GraphData, sources: Iterable[str], reason: str | None = None) -> None:
