@@ -122,12 +122,12 @@ def _target_lines(result: AuditResult) -> list[str]:
     accounts = result.guests.get("target_account", None)
     if accounts is not None and accounts.notna().any():
         counts = accounts.value_counts()
-        lines.append("target accounts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        lines.append("target accounts: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     rec = result.reconciliation_counts()
     if rec is not None:
         lines.append(
-            f"reconciliation: {rec['held']} held in the target, {rec['agree']} agree, "
-            f"{rec['disagree']} disagree, {rec['not_compared']} not compared"
+            f"reconciliation: {rec['held']:,} held in the target, {rec['agree']:,} agree, "
+            f"{rec['disagree']:,} disagree, {rec['not_compared']:,} not compared"
         )
     domains = result.target_domains or {}
     for entry in domains.get("typed_not_verified", []):
