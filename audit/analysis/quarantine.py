@@ -55,7 +55,7 @@ class QuarantineForecast:
         verdict = {True: "would", False: "would not", None: "may or may not"}[self.would_quarantine]
         return (
             f"A first full cycle {verdict} put the job into quarantine: {self.failures:,} predicted "
-            f"failures, {self.successes:,} successes, {self.undecided:,} not predicted. {self.reason}"
+            f"failures, {self.successes:,} successes, {self.undecided:,} not predicted ({self.reason})."
         )
 
 
