@@ -10,6 +10,7 @@ import pandas as pd
 from audit._text import text_isin
 from audit._version import __version__
 from audit.analysis import engine
+from audit.analysis.contiguous import make_contiguous
 from audit.analysis.engine import APP, TARGET, Context, Rule, RuleRun, worded
 from audit.analysis.findings import findings_table, rules_table, status_table
 from audit.analysis.frame import build_frame
@@ -60,13 +61,14 @@ def analyze(
     users = target_users_frame(side, frame, _own_domains(snapshot))
     if release_tables:  # the frames hold what the rules need of the large tables
         snapshot.release(set(snapshot.tables) - set(_AFTER_FRAME))
+    make_contiguous(frame)  # after the release: the blocks it copies are let go of as it goes
     runs = _run(rules or all_rules(), frame, context, snapshot, users)
     flagged = _flagged(runs, frame)
     ran = [run.rule for run in runs if run.state is RuleState.RAN]
     outcomes = _outcomes(frame, ran, context)
     frame["step_result"] = _result_steps(outcomes, runs)
     findings = findings_table(runs, frame, snapshot, users)
-    findings = apply_waivers(findings, frame, config.exceptions, now.date())
+    findings = make_contiguous(apply_waivers(findings, frame, config.exceptions, now.date()))
     mapping_info = mapping.to_dict() | {"error": frame.attrs.get("mapping_error")}
     mapping_info |= {"engine": engine.to_dict()}
     others = (

@@ -9,6 +9,7 @@ well below the page's budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,19 +30,27 @@ OUTCOME_LABELS = {
 }
 
 
+def _as_is(value: Any) -> Any:
+    """A column as it was built (plain Python data)."""
+    return value
+
+
 def payload(
     result: AuditResult,
     *,
     guests: AuditResult | None = None,
     domain_rows: np.ndarray | None = None,
+    pack: Callable[[Any], Any] = _as_is,
 ) -> dict[str, Any]:
     """The columnar data behind the client-side Guests and Domains tables.
 
     ``guests``: the result narrowed to the guests to embed (None: every guest);
-    ``domain_rows``: positions of the domains to embed (None: all).
+    ``domain_rows``: positions of the domains to embed (None: all). ``pack`` is applied to each
+    guest column as soon as it is built (the HTML writer serialises it there, so the columns'
+    Python values do not all exist at once: about 100 MB at 100,000 guests).
     """
     rules = _rule_dictionary(result)
-    columns = _guest_columns(guests or result, rules)  # may add rule ids the catalogue lacks
+    columns = _guest_columns(guests or result, rules, pack)  # may add ids the catalogue lacks
     domains = result.domains
     if domain_rows is not None:
         domains = domains.iloc[domain_rows]
@@ -75,7 +84,9 @@ def _rule_dictionary(result: AuditResult) -> list[dict[str, Any]]:
     return out
 
 
-def _guest_columns(result: AuditResult, rules: list[dict[str, Any]]) -> dict[str, Any]:
+def _guest_columns(
+    result: AuditResult, rules: list[dict[str, Any]], pack: Callable[[Any], Any]
+) -> dict[str, Any]:
     """Guests as parallel arrays; repeated strings as indexes into small dictionaries.
 
     Addresses are split at their last ``@``: the part after it (the tenant's initial domain in
@@ -94,32 +105,38 @@ def _guest_columns(result: AuditResult, rules: list[dict[str, Any]]) -> dict[str
     upn_local, upn_at = _split_at(py_values(column(view, "user_principal_name")), at)
     mail_local, mail_at = _split_at(mail, at)
     ids = column(view, "object_id").tolist()
-    return {
-        "id": py_values(column(view, "object_id")),
-        "name": py_values(column(view, "display_name")),
-        "upn": _ext_form(upn_local, mail_local, mail_at, list(at)),
-        "upn_at": upn_at,
-        "mail": mail_local,
-        "mail_at": mail_at,
+    columns: dict[str, Any] = {
+        "id": pack(py_values(column(view, "object_id"))),
+        "name": pack(py_values(column(view, "display_name"))),
+        "upn": pack(_ext_form(upn_local, mail_local, mail_at, list(at))),
+    }
+    del upn_local
+    columns |= {
+        "upn_at": pack(upn_at),
+        "mail": pack(mail_local),
+        "mail_at": pack(mail_at),
         "at": list(at),
-        "target": _same_as(py_values(column(view, "target_email")), mail),
-        "key": _same_as(py_values(column(view, "target_key")), mail),
-        "domain": domain_codes,
+        "target": pack(_same_as(py_values(column(view, "target_email")), mail)),
+        "key": pack(_same_as(py_values(column(view, "target_key")), mail)),
+    }
+    del upn_at, mail_local, mail_at, mail
+    return columns | {
+        "domain": pack(domain_codes),
         "domains": domains,
-        "scope": scope_codes,
+        "scope": pack(scope_codes),
         "scopes": scopes,
-        "state": state_codes,
+        "state": pack(state_codes),
         "states": states,
-        "enabled": py_values(column(view, "account_enabled")),
-        "account": account_codes if accounts else None,  # None: no target-side evidence
+        "enabled": pack(py_values(column(view, "account_enabled"))),
+        "account": pack(account_codes) if accounts else None,  # None: no target-side evidence
         "accounts": accounts,
-        "outcome": _codes(column(view, "outcome"), outcome_index),
-        "whatif": _codes(column(view, "whatif_outcome"), outcome_index),
-        "reasons": _rule_codes(column(view, "reasons"), rules),
-        "flagged": _rule_codes(column(view, "flagged_rules"), rules),
-        "muted": _rule_codes(column(view, "muted_rules"), rules),
-        **_details(result.findings, ids),
-        **_step_columns(view),
+        "outcome": pack(_codes(column(view, "outcome"), outcome_index)),
+        "whatif": pack(_codes(column(view, "whatif_outcome"), outcome_index)),
+        "reasons": pack(_rule_codes(column(view, "reasons"), rules)),
+        "flagged": pack(_rule_codes(column(view, "flagged_rules"), rules)),
+        "muted": pack(_rule_codes(column(view, "muted_rules"), rules)),
+        **_details(result.findings, ids, pack),
+        **_step_columns(view, pack),
     }
 
 
@@ -128,26 +145,29 @@ STEP_ATTRIBUTE_ROWS = 20_000
 past it the detail points to report.xlsx and guests.csv, to keep the page within its budget."""
 
 
-def _step_columns(view: pd.DataFrame) -> dict[str, Any]:
+def _step_columns(view: pd.DataFrame, pack: Callable[[Any], Any]) -> dict[str, Any]:
     """Provision on demand's steps per guest, dictionary-encoded (scope, action and result repeat).
 
     The match step is sent as ``0`` where it reads ``<match attribute> = <target key>``.
     """
     out: dict[str, Any] = {}
     for name in ("step_scope", "step_action", "step_result"):
-        out[name], out[name + "s"] = _factorize(column(view, name))
+        codes, uniques = _factorize(column(view, name))
+        out[name], out[name + "s"] = pack(codes), uniques
     attribute = column(view, "match_attribute").astype("str")
     found = attribute.dropna()
     out["match_key"] = str(found.iloc[0]) if len(found) else ""
     standard = out["match_key"] + " = " + column(view, "target_key").astype("str")
     matches = py_values(column(view, "step_match"))
-    out["step_match"] = _same_as(matches, py_values(standard))
+    out["step_match"] = pack(_same_as(matches, py_values(standard)))
     attributes = column(view, "step_attributes")
-    out["step_attributes"] = py_values(attributes) if len(view) <= STEP_ATTRIBUTE_ROWS else None
+    out["step_attributes"] = (
+        pack(py_values(attributes)) if len(view) <= STEP_ATTRIBUTE_ROWS else None
+    )
     return out
 
 
-def _details(findings: pd.DataFrame, ids: list[Any]) -> dict[str, Any]:
+def _details(findings: pd.DataFrame, ids: list[Any], pack: Callable[[Any], Any]) -> dict[str, Any]:
     """Finding details as one dictionary of texts (``details``) and, per guest, the codes of its
     open (``fd``) and muted (``md``) findings' details, in the order ``guest_view`` lists their
     rules (findings order, guest-level rows only)."""
@@ -167,9 +187,9 @@ def _details(findings: pd.DataFrame, ids: list[Any]) -> dict[str, Any]:
         by_status[state].setdefault(object_id, []).append(code)
     none: list[int] = []
     return {
-        "fd": [by_status["flagged"].get(i, none) for i in ids],
-        "md": [by_status["muted"].get(i, none) for i in ids],
-        "details": [str(u) for u in uniques],
+        "fd": pack([by_status["flagged"].get(i, none) for i in ids]),
+        "md": pack([by_status["muted"].get(i, none) for i in ids]),
+        "details": pack([str(u) for u in uniques]),
     }
 
 

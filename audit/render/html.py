@@ -27,6 +27,7 @@ from typing import Any
 
 import jinja2
 import numpy as np
+import orjson
 from markupsafe import Markup
 
 from audit.analysis.result import AuditResult
@@ -132,7 +133,8 @@ def embedded_data(
 
     def encode(rows: np.ndarray | None) -> bytes:
         subset = None if rows is None else guest_subset(result, index, rows)
-        return embed_json(payload(result, guests=subset, domain_rows=domain_rows))
+        document = payload(result, guests=subset, domain_rows=domain_rows, pack=_serialised)
+        return embed_json(document)
 
     rows = None if guests <= max_rows else priority[:max_rows]
     data = encode(rows)
@@ -147,6 +149,11 @@ def embedded_data(
         domains_total=domains_total,
     )
     return data, embedded
+
+
+def _serialised(value: Any) -> orjson.Fragment:
+    """A guest column as its JSON text, spliced in whole by :func:`embed_json` (the same bytes)."""
+    return orjson.Fragment(dumps(value))
 
 
 def _fit(

@@ -90,7 +90,7 @@ RECONCILIATION_FIELDS = tuple(c for c in RECONCILIATION_COLUMNS if c != "display
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPES = byte_set(['"', "\\", *range(0x20)])
 """Characters orjson escapes in a string."""
-_ROWS_PER_PIECE = 100_000
+_ROWS_PER_PIECE = 25_000
 """Rows of the findings and outcomes arrays serialised at a time (see :func:`_records_json`)."""
 _SLOT = b"\x00"
 """Stands for a spliced-in array in the serialised document (orjson never writes a raw NUL)."""
