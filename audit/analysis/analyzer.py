@@ -54,7 +54,7 @@ def analyze(
     choice = target_for(snapshot, config)
     target = choice.target
     now = now or now_utc()
-    frame, engine = build_frame(snapshot, config=config, target=target)
+    frame, engine = build_frame(snapshot, config=config, target=target, release=release_tables)
     mapping = effective_mapping(snapshot, config, target, None)
     context = _context(snapshot, config, target, mapping, now, engine)
     side = target_side(snapshot, target)

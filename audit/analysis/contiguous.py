@@ -18,7 +18,9 @@ __all__ = ["make_contiguous"]
 
 def make_contiguous(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each Arrow-held text column of several chunks replaced by one chunk (in
-    place: a column at a time, so at most one column exists twice; returns ``frame``)."""
+    place: a column at a time; returns ``frame``). Columns that hold the same data (one made
+    from another, e.g. ``original_upn`` from ``user_principal_name``) go on sharing one copy."""
+    joined: dict[tuple[int, ...], pd.api.extensions.ExtensionArray] = {}
     for name in list(frame.columns):
         series = frame[name]
         if not isinstance(series, pd.Series):  # a repeated column name: left as it is
@@ -27,7 +29,20 @@ def make_contiguous(frame: pd.DataFrame) -> pd.DataFrame:
         if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
             continue
         data = pa.array(series.array)
-        if isinstance(data, pa.ChunkedArray) and data.num_chunks > 1:
-            joined = pd.array(data.combine_chunks(), dtype=dtype)
-            frame[name] = pd.Series(joined, index=frame.index, name=name)
+        if not isinstance(data, pa.ChunkedArray) or data.num_chunks < 2:
+            continue
+        key = _identity(data)
+        if key not in joined:
+            joined[key] = pd.array(data.combine_chunks(), dtype=dtype)
+        frame[name] = pd.Series(joined[key], index=frame.index, name=name)
     return frame
+
+
+def _identity(data: pa.ChunkedArray) -> tuple[int, ...]:
+    """Where the chunks' data lies (buffer addresses, offsets and lengths): equal for columns
+    sharing their memory."""
+    key: list[int] = []
+    for chunk in data.chunks:
+        key += [chunk.offset, len(chunk)]
+        key += [buffer.address if buffer is not None else 0 for buffer in chunk.buffers()]
+    return tuple(key)

@@ -7,6 +7,7 @@ guest) in ``frame_engine.py``; whether predicted e-mail domains are verified in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import orjson
@@ -56,8 +57,14 @@ def build_frame(
     config: AuditConfig | None = None,
     target: Target | None = None,
     mapping: dict[str, str] | None = None,
+    release: bool = False,
 ) -> tuple[pd.DataFrame, EngineFacts]:
-    """The guests frame and what the engine simulation found about the app as a whole."""
+    """The guests frame and what the engine simulation found about the app as a whole.
+
+    ``release``: let go of each large table (:meth:`Snapshot.release`) as soon as the frame holds
+    what it needs of it, so at a million guests the users table and the frame are not both held
+    while the engine's columns are added (the caller keeps only the result).
+    """
     config = config or AuditConfig()
     if target is None:
         target = target_for(snapshot, config).target
@@ -66,6 +73,10 @@ def build_frame(
         raise ValueError("the snapshot has no usable users table")
     domains = tenant_domains(snapshot)
     frame = _identity(users, domains)
+    non_guests = users.loc[~guest_mask(users)] if release else None
+    del users
+    done = _releaser(snapshot, release)
+    done("users")
     frame = _address_columns(frame, config)
     dns = snapshot.table("dns")
     facts = domain_facts(dns, config, target) if dns is not None else None
@@ -75,14 +86,17 @@ def build_frame(
         snapshot.table("group_members"),
         snapshot.table("groups"),
     )
+    done("group_members")
     frame = add_scope(frame, None, None, sets=sets)
     frame = add_mailusers(frame, snapshot.table("mailusers"))
+    done("mailusers")
     sp, job = _app_ids(snapshot)
     frame = add_provisioning(
         frame, snapshot.table("provisioning_logs"), service_principal=sp, job=job
     )
+    done("provisioning_logs")
     plan = mapping_plan(snapshot, config, target, mapping)
-    engine = simulate(frame, snapshot, config, target, plan, sets)
+    engine = simulate(frame, snapshot, config, target, plan, sets, non_guests)
     for prefix in ("target", "whatif_target"):  # the other users' keys as the target stores them
         engine.others[f"{prefix}_key_normalised"] = normalised_key(
             engine.others[f"{prefix}_key"], target
@@ -100,6 +114,16 @@ def build_frame(
     frame = add_target_accounts(frame, side)
     frame.attrs["mapping_error"] = "; ".join(plan_errors(plan)) or None
     return frame, _with_domains(engine, upn_domains)
+
+
+def _releaser(snapshot: Snapshot, release: bool) -> Callable[[str], None]:
+    """A function letting go of one table of the snapshot (nothing when not ``release``)."""
+
+    def done(name: str) -> None:
+        if release:
+            snapshot.release([name])
+
+    return done
 
 
 def _with_domains(engine: EngineFacts, upn_domains: tuple[str, ...]) -> EngineFacts:

@@ -117,12 +117,14 @@ def simulate(
     target: Target,
     plan: MappingPlan,
     sets: ScopeSets | None = None,
+    users: pd.DataFrame | None = None,
 ) -> EngineFacts:
     """Add the engine's columns to the guests ``frame`` (in place) and return the app-level facts.
 
-    ``sets`` are the assignment sets (:func:`~audit.analysis.frame_join.scope_sets`)."""
+    ``sets`` are the assignment sets (:func:`~audit.analysis.frame_join.scope_sets`); ``users``
+    the non-guest rows of the snapshot's users table when the caller let go of the table."""
     scope_kind = config.provisioning_scope
-    pop, columns = population(frame, snapshot, plan, sets)
+    pop, columns = population(frame, snapshot, plan, sets, users)
     size = len(frame)
     verdict = evaluate_scope(
         plan.scope,

@@ -73,13 +73,19 @@ def named_attributes(plan: MappingPlan) -> set[str]:
 
 
 def population(
-    frame: pd.DataFrame, snapshot: Snapshot, plan: MappingPlan, sets: ScopeSets | None = None
+    frame: pd.DataFrame,
+    snapshot: Snapshot,
+    plan: MappingPlan,
+    sets: ScopeSets | None = None,
+    users: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Guests first (the frame's order), then the other users; and attribute → column.
 
-    ``sets``: the assignment sets (None: assignments not collected, scope unknown)."""
+    ``sets``: the assignment sets (None: assignments not collected, scope unknown); ``users``:
+    the rows of the snapshot's ``users`` table that matter here, its non-guests (None: read the
+    table; a caller that let go of it passes them)."""
     guests = frame.loc[:, list(SOURCE_COLUMNS)].reset_index(drop=True)
-    others = _others(snapshot, guests["object_id"].dropna(), sets)
+    others = _others(snapshot, guests["object_id"].dropna(), sets, users)
     pop = pd.concat([guests, others], ignore_index=True) if len(others) else guests.copy()
     enabled = pop["account_enabled"].astype("boolean")
     pop["is_soft_deleted"] = (~enabled).astype("boolean")
@@ -97,11 +103,14 @@ def population(
     return pop, columns
 
 
-def _others(snapshot: Snapshot, guest_ids: pd.Series, sets: ScopeSets | None) -> pd.DataFrame:
-    """Users who are not guests, from ``users`` and ``member_users``, once each."""
+def _others(
+    snapshot: Snapshot, guest_ids: pd.Series, sets: ScopeSets | None, users: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Users who are not guests, from ``users`` (or the rows of it given) and ``member_users``,
+    once each."""
     parts = []
     for name in ("users", "member_users"):
-        table = snapshot.table(name)
+        table = users if name == "users" and users is not None else snapshot.table(name)
         if table is not None and len(table):
             parts.append(table.loc[~guest_mask(table)])
     if not parts:
