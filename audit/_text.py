@@ -134,12 +134,59 @@ def _first_rows_pandas(keys: pd.Series, table_keys: pd.Series) -> np.ndarray:
     return result
 
 
+def _arrow_list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
+    """:func:`list_items` of a column held as an Arrow list array."""
+    lists = pa.array(cells.array)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    if not pa.types.is_string(lists.type.value_type) and not pa.types.is_large_string(
+        lists.type.value_type
+    ):
+        return None
+    items = pc.list_flatten(lists).cast(pa.large_string())
+    if items.null_count:
+        return None
+    owners = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    return items, np.asarray(owners, dtype=np.int64)
+
+
+def is_arrow_lists(cells: pd.Series) -> bool:
+    """True for a column of lists held in Arrow."""
+    return isinstance(cells.dtype, pd.ArrowDtype) and pa.types.is_list(cells.dtype.pyarrow_dtype)
+
+
+def list_objects(cells: pd.Series) -> pd.Series:
+    """A column of lists as an object column of Python lists, whether it holds them so or in
+    Arrow (the collected tables and the guests frame keep ``otherMails``-like columns in Arrow:
+    a Python list per user and column cost ~220 MB at a million guests). NA stays None."""
+    if is_arrow_lists(cells):
+        values = pa.array(cells.array).to_pylist()
+        return pd.Series(values, index=cells.index, name=cells.name, dtype=object)
+    return cells
+
+
+TEXT_LISTS = pa.list_(pa.large_string())
+"""The Arrow type of a column of lists of strings (``otherMails``, ``proxyAddresses``...)."""
+
+
+def text_lists(values: list[Any], index: pd.Index) -> pd.Series:
+    """Python lists of strings (one per row) as an Arrow list column on ``index``; an object
+    column of them when an item is not a string (kept as it is)."""
+    try:
+        lists = pa.array(values, type=TEXT_LISTS)
+    except (pa.ArrowException, TypeError, ValueError):
+        return pd.Series(values, index=index, dtype=object)
+    return pd.Series(pd.array(lists, dtype=pd.ArrowDtype(TEXT_LISTS)), index=index)
+
+
 def list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
     """Every item of a column of lists of strings, with the row position it came from.
 
     One Arrow conversion instead of a Python loop; None when a cell is neither a list nor missing,
     or an item is not a string, so that callers keep their own semantics for such data.
     """
+    if is_arrow_lists(cells):
+        return _arrow_list_items(cells)
     values = cells.to_numpy()
     kinds = set(map(type, values))
     if not kinds <= {list, float, type(None), type(pd.NA)}:  # Arrow would split a string cell

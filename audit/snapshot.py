@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from audit._files import (
     MAX_JSON_DEPTH,
@@ -34,6 +36,7 @@ from audit._files import (
     private_file,
     write_private,
 )
+from audit._text import TEXT_LISTS
 from audit._version import __version__
 from audit.errors import SnapshotError
 from audit.models import SourceState, SourceStatus
@@ -163,7 +166,19 @@ def now_utc() -> datetime:
 
 
 def _write_table(df: pd.DataFrame, path: Path) -> None:
-    df.reset_index(drop=True).to_parquet(path, index=False)
+    """Write a table as Parquet (what ``DataFrame.to_parquet`` writes). Columns of lists held in
+    Arrow are recorded in the pandas metadata as the object columns they are read back as
+    (pandas cannot parse its own name of a nested Arrow dtype when reading)."""
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    arrow_lists = {str(name) for name in df.columns if isinstance(df[name].dtype, pd.ArrowDtype)}
+    metadata = table.schema.metadata or {}
+    if arrow_lists and b"pandas" in metadata:
+        pandas_meta = orjson.loads(metadata[b"pandas"])
+        for entry in pandas_meta.get("columns", []):
+            if entry.get("name") in arrow_lists:
+                entry["pandas_type"], entry["numpy_type"] = "object", "object"
+        table = table.replace_schema_metadata(metadata | {b"pandas": orjson.dumps(pandas_meta)})
+    pq.write_table(table, path)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -173,14 +188,26 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise SnapshotError(f"{path}: cannot read table ({exc})") from exc
     for col in df.columns:
         if df[col].dtype == object:
-            df[col] = _lists(df[col])
+            df[col] = _lists(df[col], arrow=col in _ADDRESS_LISTS)
     return df
 
 
-def _lists(col: pd.Series) -> pd.Series:
-    """Parquet returns list columns as numpy arrays; give notebooks plain lists back."""
+_ADDRESS_LISTS = frozenset({"otherMails", "proxyAddresses", "EmailAddresses"})
+"""Columns of addresses (users, member users, mail users) that the collectors hold in Arrow."""
+
+
+def _lists(col: pd.Series, *, arrow: bool = False) -> pd.Series:
+    """Parquet returns list columns as numpy arrays; give notebooks plain lists back, or with
+    ``arrow`` an Arrow list column as the collectors hold it (lists of strings only)."""
     if not any(isinstance(v, np.ndarray) for v in col.head(100)):
         return col
+    if arrow:
+        try:
+            lists = pa.array(col, type=TEXT_LISTS, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            pass
+        else:
+            return pd.Series(pd.array(lists, dtype=pd.ArrowDtype(TEXT_LISTS)), index=col.index)
     return col.map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
 
 

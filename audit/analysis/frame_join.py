@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit._text import first_rows, map_text, text_isin
+from audit._text import first_rows, list_objects, map_text, text_isin, text_lists
 from audit.config import AuditConfig
 from audit.targets import Target
 from audit.tokens import normalise_token, txt_prefix, verification_tokens
@@ -144,7 +144,7 @@ def add_mailusers(frame: pd.DataFrame, mailusers: pd.DataFrame | None) -> pd.Dat
         frame["mu_present"] = pd.Series(pd.NA, index=frame.index, dtype="boolean")
         for col in ("mu_primary_smtp", "mu_external_email"):
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="str")
-        frame["mu_email_addresses"] = pd.Series([[] for _ in frame.index], dtype=object)
+        frame["mu_email_addresses"] = text_lists([[] for _ in frame.index], frame.index)
         return frame
     mailusers, unknown = _readable(frame, mailusers)
     key = mailusers["ExternalDirectoryObjectId"].str.lower()
@@ -153,9 +153,9 @@ def add_mailusers(frame: pd.DataFrame, mailusers: pd.DataFrame | None) -> pd.Dat
     frame["mu_present"] = present.mask(unknown & ~present.astype(bool), pd.NA)
     for source, column in _MU_TEXT.items():
         frame[column] = _take(mailusers[source], rows, frame.index).astype("str")
-    addresses = _take(mailusers["EmailAddresses"], rows, frame.index).to_numpy()
-    lists = [list(v) if isinstance(v, list) else [] for v in addresses]
-    frame["mu_email_addresses"] = pd.Series(lists, index=frame.index, dtype=object)
+    addresses = list_objects(_take(mailusers["EmailAddresses"], rows, frame.index))
+    lists = [list(v) if isinstance(v, list) else [] for v in addresses.to_numpy()]
+    frame["mu_email_addresses"] = text_lists(lists, frame.index)
     return frame
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from audit._text import list_items, text_series
+from audit._text import is_arrow_lists, list_items, list_objects, text_series
 from audit.targets import Target
 
 
@@ -41,7 +41,9 @@ def any_address(
     out = {}
     for name in fields:
         col = frame[name]
-        if col.dtype == object and any(isinstance(v, list) for v in col.to_numpy()):
+        if is_arrow_lists(col) or (
+            col.dtype == object and any(isinstance(v, list) for v in col.to_numpy())
+        ):
             out[name] = _any_item(col, test)
         else:
             out[name] = test(col) & known(col)
@@ -63,7 +65,9 @@ def _any_item(col: pd.Series, test: Callable[[pd.Series], pd.Series]) -> pd.Seri
 
 def describe(hits: pd.DataFrame, frame: pd.DataFrame, label: str) -> pd.Series:
     """``"<label>: field=value; ..."`` for each row, naming the fields that hit."""
-    fields = [(name, hits[name].to_numpy(), frame[name].to_numpy()) for name in hits.columns]
+    fields = [
+        (name, hits[name].to_numpy(), list_objects(frame[name]).to_numpy()) for name in hits.columns
+    ]
     texts = []
     for i in range(len(hits)):
         parts = [f"{name}={_shown(values[i])[:300]}" for name, hit, values in fields if hit[i]]

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit._text import list_items, numpy_bools, text_array
+from audit._text import list_items, list_objects, numpy_bools, text_array
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Severity
 from audit.plans import Ctx, Finding, Guest, Plan, mail_user_identity, scripted
@@ -30,7 +30,7 @@ def _no_alias(addresses: pd.Series, upn: pd.Series) -> pd.Series:
 
 def _stringified_items(addresses: pd.Series) -> tuple[Any, np.ndarray]:
     """Items of the list cells as ``str()`` gives them (other cells hold none), with their rows."""
-    lists = [v if isinstance(v, list) else [] for v in addresses.to_numpy()]
+    lists = [v if isinstance(v, list) else [] for v in list_objects(addresses).to_numpy()]
     sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     items = pa.array([str(v) for cell in lists for v in cell], pa.large_string())
     return items, np.repeat(np.arange(len(lists)), sizes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from audit._text import list_objects
 from audit.analysis.engine import Context, DemoCase, Example, Rule
 from audit.models import Outcome, Severity
 from audit.plans import Ctx, Finding, Guest, Plan, suggest
@@ -16,7 +17,9 @@ def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
 
 
 def _detail(frame: pd.DataFrame, ctx: Context) -> pd.Series:
-    others = frame["other_mails"].map(lambda v: ", ".join(v) if isinstance(v, list) else "")
+    others = list_objects(frame["other_mails"]).map(
+        lambda v: ", ".join(v) if isinstance(v, list) else ""
+    )
     hint = "mail is empty; otherMails holds " + others + " (likely a mail-contact conflict)"
     return hint.where(others != "", "mail is empty and otherMails is empty")
 
