@@ -65,7 +65,7 @@ def analyze(
     runs = _run(rules or all_rules(), frame, context, snapshot, users)
     flagged = _flagged(runs, frame)
     ran = [run.rule for run in runs if run.state is RuleState.RAN]
-    outcomes = _outcomes(frame, ran, context)
+    outcomes = _outcomes(frame, ran, context, runs)
     frame["step_result"] = _result_steps(outcomes, runs)
     findings = findings_table(runs, frame, snapshot, users)
     findings = make_contiguous(apply_waivers(findings, frame, config.exceptions, now.date()))
@@ -195,8 +195,15 @@ def _own_domains(snapshot: Snapshot) -> list[str]:
     return [*own, *([str(initial)] if initial else [])]
 
 
-def _outcomes(frame: pd.DataFrame, ran: Sequence[Rule], context: Context) -> pd.DataFrame:
-    now = predict_outcomes(frame, ran, prefix="target", context=context)
+def _outcomes(
+    frame: pd.DataFrame, ran: Sequence[Rule], context: Context, runs: Sequence[RuleRun]
+) -> pd.DataFrame:
+    masks = {  # the checks already run on the guests frame (not the target-side ones)
+        run.rule.id: run.mask
+        for run in runs
+        if run.mask is not None and run.mask.index.equals(frame.index)
+    }
+    now = predict_outcomes(frame, ran, prefix="target", context=context, masks=masks)
     whatif = predict_outcomes(frame, ran, prefix="whatif", context=context)
     return pd.DataFrame(
         {

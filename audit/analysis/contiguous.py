@@ -1,4 +1,5 @@
-"""Text columns in one piece: Arrow-held text columns of several chunks made contiguous.
+"""Columns in one piece: Arrow-held columns (text, lists of addresses) of several chunks made
+contiguous.
 
 The users table arrives in blocks (the collector turns each Graph page into Arrow arrays and
 compacts them into blocks of 65,536 rows), and the findings are one piece per rule, so their text
@@ -17,7 +18,7 @@ __all__ = ["make_contiguous"]
 
 
 def make_contiguous(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each Arrow-held text column of several chunks replaced by one chunk (in
+    """``frame`` with each Arrow-held column of several chunks replaced by one chunk (in
     place: a column at a time; returns ``frame``). Columns that hold the same data (one made
     from another, e.g. ``original_upn`` from ``user_principal_name``) go on sharing one copy."""
     joined: dict[tuple[int, ...], pd.api.extensions.ExtensionArray] = {}
@@ -26,7 +27,8 @@ def make_contiguous(frame: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(series, pd.Series):  # a repeated column name: left as it is
             continue
         dtype = series.dtype
-        if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        arrow_text = isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+        if not (arrow_text or isinstance(dtype, pd.ArrowDtype)):
             continue
         data = pa.array(series.array)
         if not isinstance(data, pa.ChunkedArray) or data.num_chunks < 2:

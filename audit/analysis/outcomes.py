@@ -13,7 +13,7 @@ Precedence: ``out_of_scope`` over ``blocked`` over ``unmanaged``; a guest no rul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -62,11 +62,14 @@ def predict_outcomes(
     *,
     prefix: str = "target",
     context: Context | None = None,
+    masks: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Outcome and reasons per guest; ``prefix`` ``whatif`` reads the recommended-mapping columns.
 
     ``rules`` are the rules that ran (default: the catalogue's rules that apply to the context's
-    target); only those declaring an outcome take part.
+    target); only those declaring an outcome take part. ``masks``: the results the rules' own
+    checks already gave on ``frame`` (rule id → nullable boolean, as the analysis ran them), used
+    instead of running a check again where the check is also the outcome test (``target`` only).
     """
     context = context or Context(now=datetime.now(UTC))
     if rules is None:
@@ -77,10 +80,12 @@ def predict_outcomes(
         if context.other_users is not None:
             context = replace(context, other_users=whatif_view(context.other_users))
     deciding = deciding_rules(rules)
-    masks = np.zeros((len(deciding), len(frame)), dtype=np.int8)  # 1 decided, -1 unknown, 0 no
+    known = masks if masks is not None and prefix == "target" else {}
+    decided = np.zeros((len(deciding), len(frame)), dtype=np.int8)  # 1 decided, -1 unknown, 0 no
     for row, rule in enumerate(deciding):
-        masks[row] = _decision(rule, view, context)
-    return _outcomes(deciding, masks, frame.index)
+        ran = known.get(rule.id) if rule.outcome_when is None else None
+        decided[row] = _decision(rule, view, context) if ran is None else _coded(ran)
+    return _outcomes(deciding, decided, frame.index)
 
 
 def _decision(rule: Rule, view: pd.DataFrame, context: Context) -> np.ndarray:
@@ -90,7 +95,11 @@ def _decision(rule: Rule, view: pd.DataFrame, context: Context) -> np.ndarray:
     result = check(view.loc[:, columns], context)
     if not isinstance(result, pd.Series) or len(result) != len(view):
         raise TypeError(f"rule {rule.id}: its outcome check must return an aligned Series")
-    values = result.astype("boolean")
+    return _coded(result.astype("boolean"))
+
+
+def _coded(values: pd.Series) -> np.ndarray:
+    """A nullable boolean result as 1 (true), -1 (NA: cannot tell) or 0."""
     return np.where(values.isna().to_numpy(), -1, values.fillna(False).to_numpy(dtype=bool))
 
 
