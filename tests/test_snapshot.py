@@ -192,3 +192,29 @@ def test_a_snapshot_folder_that_is_a_symlink_is_not_replaced(tmp_path: Path) -> 
     with pytest.raises(SnapshotError, match="symbolic link"):
         snap.save(_snapshot(), tmp_path / "snapshot")
     assert snap.load(victim).tables["users"].shape[0] == 2
+
+
+def test_address_lists_load_as_arrow_lists_from_old_and_new_snapshots(tmp_path: Path) -> None:
+    """Snapshots written before the address lists were kept in Arrow (object columns of Python
+    lists) load as the collectors now hold them; other list columns stay Python lists."""
+    original = _snapshot()
+    users = original.tables["users"]
+    assert isinstance(users["otherMails"].dtype, pd.ArrowDtype)
+    old = users.copy()
+    for name in ("otherMails", "proxyAddresses"):
+        old[name] = pd.Series([list(v) for v in users[name].tolist()], dtype=object)
+    dns = pd.DataFrame({"domain": ["partner.com"], "mx": [["mx1.partner.com", "mx2.partner.com"]]})
+    for label, table in (("new", users), ("old", old)):
+        folder = tmp_path / label
+        snapshot = snap.Snapshot(
+            tenant=original.tenant,
+            collected_at=original.collected_at,
+            sources=original.sources | {"dns": SourceStatus("dns", SourceState.OK, rows=1)},
+            tables={"users": table, "dns": dns},
+        )
+        loaded = snap.load(snap.save(snapshot, folder))
+        got = loaded.tables["users"]
+        for name in ("otherMails", "proxyAddresses"):
+            assert isinstance(got[name].dtype, pd.ArrowDtype), (label, name)
+            assert got[name].tolist() == users[name].tolist()
+        assert loaded.tables["dns"]["mx"].tolist() == [["mx1.partner.com", "mx2.partner.com"]]

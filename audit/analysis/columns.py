@@ -36,7 +36,7 @@ _SHOWN = {
     BOOL: "bool",
     NULLABLE_BOOL: "boolean",
     TIME: "datetime64[UTC]",
-    LIST: "object (list[str])",
+    LIST: "list[str] (Arrow `list<large_string>` as built; object lists accepted)",
     INT: "Int64",
 }
 
