@@ -106,6 +106,9 @@ SIGN_IN_SELECT = "signInActivity"  # appended on request: needs AuditLog.Read.Al
 _REFETCH_CONCURRENCY = 8
 _GUESTS = "userType eq 'Guest'"
 _INVITED_MEMBERS = "creationType eq 'Invitation' and userType eq 'Member'"
+USER_FILTERS = (_GUESTS, _INVITED_MEMBERS, "userType eq 'Member'")
+"""The ``$filter`` texts the collector reads users with (guests, invited members, members); each
+guest partition adds a ``startswith`` clause to the first (:mod:`audit.collectors.partition`)."""
 
 
 async def collect_graph(
