@@ -8,6 +8,8 @@ the library must not fork it, switch its garbage collector or trim its C heap be
   (:mod:`audit.render._parallel`; on two cores about half the time);
 - ``pause_gc``: the cyclic garbage collector is paused while large tables are built from parsed
   objects that hold no cycles (:func:`gc_paused`);
+  With it, :func:`keep_from_gc` moves long-lived data (the demo's served tenant) out of the
+  collector's scans (``gc.freeze``);
 - ``trim_heap``: freed C heap is returned to the OS between stages (:func:`return_freed_memory`);
 - ``arrow_pool``: Arrow allocates from jemalloc (the system allocator where the wheel has none),
   which returns freed memory to the OS at once; Arrow's default, mimalloc, kept about 600 MB
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Measures", "gc_paused", "measures", "opt_in", "return_freed_memory"]
+__all__ = ["Measures", "gc_paused", "keep_from_gc", "measures", "opt_in", "return_freed_memory"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,15 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def keep_from_gc() -> None:
+    """Move every object alive now out of the cyclic GC's reach (``gc.freeze``) when the process
+    opted in to ``pause_gc``: for data that lives on unchanged, such as the demo's generated tenant
+    behind its in-process servers, which every full collection would otherwise walk again. Such
+    objects are still freed by reference counting when let go of."""
+    if _allowed.pause_gc:
+        gc.freeze()
 
 
 def return_freed_memory() -> None:

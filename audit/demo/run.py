@@ -94,6 +94,7 @@ def run_demo(
     runs with ``--target auto`` and so picks it from the app, as a real run would.
     """
     from audit import snapshot as snap
+    from audit._process import keep_from_gc
     from audit.collectors.pipeline import CollectOptions, collect_sync, require_core
     from audit.config import AuditConfig
     from audit.demo.tenant import generate_tenant
@@ -103,6 +104,7 @@ def run_demo(
     progress = progress or Progress(False)
     with progress.stage(f"generating a demo tenant of {guests:,} guests"):
         tenant = generate_tenant(guests, domains, seed=seed, target=profile.name)
+    keep_from_gc()  # the tenant lives unchanged behind the servers (the CLI's process only)
     out = out or default_out()
     out.mkdir(parents=True, exist_ok=True)
     mailusers = write_mailusers_csv(tenant, out / "mailusers.csv")
@@ -132,11 +134,13 @@ def run_demo(
         )
         snapshot = collect_sync(options, config=config)
         stage["note"] = f"{guests:,} guests from the Graph emulator, DNS from the loopback server"
+    del tenant  # served and collected: let it go before the analysis
     require_core(snapshot)
     snapshot.config = config.to_dict() | {"app": options.app}
     with progress.stage("saving the snapshot"):
         snap.save(snapshot, out / "snapshot")
-    result, _ = analyze_and_render(snapshot, config, out, progress=progress)
+    # the snapshot is saved and not returned: the analysis may let go of its tables as it goes
+    result, _ = analyze_and_render(snapshot, config, out, progress=progress, keep_tables=False)
     return result, out
 
 
@@ -172,10 +176,12 @@ def demo_command(kw: dict[str, Any]) -> None:
 
 
 def _serve_forever(kw: dict[str, Any]) -> None:
+    from audit._process import keep_from_gc
     from audit.demo.tenant import generate_tenant
 
     target = get_target(kw.get("target") or DEFAULT_TARGET).name
     tenant = generate_tenant(kw["guests"], kw["domains"], seed=kw["seed"], target=target)
+    keep_from_gc()  # served unchanged until Ctrl-C
     with tempfile.TemporaryDirectory(prefix="b2b-preflight-demo-") as tmp:
         mailusers = write_mailusers_csv(tenant, Path(tmp) / "mailusers.csv")
         with (
