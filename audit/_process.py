@@ -7,9 +7,8 @@ the library must not fork it, switch its garbage collector or trim its C heap be
 - ``fork``: the reports are written by this process and a forked child at once
   (:mod:`audit.render._parallel`; on two cores about half the time);
 - ``pause_gc``: the cyclic garbage collector is paused while large tables are built from parsed
-  objects that hold no cycles (:func:`gc_paused`);
-  With it, :func:`keep_from_gc` moves long-lived data (the demo's served tenant) out of the
-  collector's scans (``gc.freeze``);
+  objects that hold no cycles (:func:`gc_paused`), and long-lived data (the demo's served tenant)
+  is kept out of its scans (:func:`keep_from_gc`, ``gc.freeze``);
 - ``trim_heap``: freed C heap is returned to the OS between stages (:func:`return_freed_memory`);
 - ``arrow_pool``: Arrow allocates from jemalloc (the system allocator where the wheel has none),
   which returns freed memory to the OS at once; Arrow's default, mimalloc, kept about 600 MB
