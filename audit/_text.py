@@ -134,20 +134,20 @@ def _first_rows_pandas(keys: pd.Series, table_keys: pd.Series) -> np.ndarray:
     return result
 
 
-def _arrow_list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
-    """:func:`list_items` of a column held as an Arrow list array."""
+TEXT_LISTS = pa.list_(pa.large_string())
+"""The Arrow type of a column of lists of strings (``otherMails``, ``proxyAddresses``...)."""
+
+
+def _arrow_lists(cells: pd.Series) -> pa.Array | None:
+    """A column held as an Arrow list array, its items cast to :data:`TEXT_LISTS`' strings
+    (None when they are not text)."""
     lists = pa.array(cells.array)
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
-    if not pa.types.is_string(lists.type.value_type) and not pa.types.is_large_string(
-        lists.type.value_type
-    ):
+    value_type = lists.type.value_type
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
         return None
-    items = pc.list_flatten(lists).cast(pa.large_string())
-    if items.null_count:
-        return None
-    owners = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
-    return items, np.asarray(owners, dtype=np.int64)
+    return lists.cast(TEXT_LISTS)
 
 
 def is_arrow_lists(cells: pd.Series) -> bool:
@@ -165,10 +165,6 @@ def list_objects(cells: pd.Series) -> pd.Series:
     return cells
 
 
-TEXT_LISTS = pa.list_(pa.large_string())
-"""The Arrow type of a column of lists of strings (``otherMails``, ``proxyAddresses``...)."""
-
-
 def text_lists(values: list[Any], index: pd.Index) -> pd.Series:
     """Python lists of strings (one per row) as an Arrow list column on ``index``; an object
     column of them when an item is not a string (kept as it is)."""
@@ -179,14 +175,8 @@ def text_lists(values: list[Any], index: pd.Index) -> pd.Series:
     return pd.Series(pd.array(lists, dtype=pd.ArrowDtype(TEXT_LISTS)), index=index)
 
 
-def list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
-    """Every item of a column of lists of strings, with the row position it came from.
-
-    One Arrow conversion instead of a Python loop; None when a cell is neither a list nor missing,
-    or an item is not a string, so that callers keep their own semantics for such data.
-    """
-    if is_arrow_lists(cells):
-        return _arrow_list_items(cells)
+def _object_lists(cells: pd.Series) -> pa.Array | None:
+    """A column of Python lists of strings as an Arrow list array (None for anything else)."""
     values = cells.to_numpy()
     kinds = set(map(type, values))
     if not kinds <= {list, float, type(None), type(pd.NA)}:  # Arrow would split a string cell
@@ -194,8 +184,19 @@ def list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
     if float in kinds and not all(_missing(v) for v in values if type(v) is float):
         return None
     try:
-        lists = pa.array(values, type=pa.list_(pa.large_string()), from_pandas=True)
+        return pa.array(values, type=TEXT_LISTS, from_pandas=True)
     except (pa.ArrowException, ValueError, TypeError):
+        return None
+
+
+def list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
+    """Every item of a column of lists of strings, with the row position it came from.
+
+    One Arrow conversion instead of a Python loop; None when a cell is neither a list nor missing,
+    or an item is not a string, so that callers keep their own semantics for such data.
+    """
+    lists = _arrow_lists(cells) if is_arrow_lists(cells) else _object_lists(cells)
+    if lists is None:
         return None
     items = pc.list_flatten(lists)
     if items.null_count:

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+
+from audit._text import is_arrow_lists, list_objects
 
 __all__ = ["column", "iso_utc", "joined", "naive_utc", "py_values", "records"]
 
@@ -27,8 +28,8 @@ def py_values(series: pd.Series) -> list[Any]:
     """The column as plain Python values: NA → None, datetimes tz-aware UTC, arrays → lists."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         return list(_datetimes(series))
-    if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_list(series.dtype.pyarrow_dtype):
-        return list(pa.array(series.array).to_pylist())  # lists held in Arrow: as Python lists
+    if is_arrow_lists(series):  # lists held in Arrow: as Python lists
+        return list(list_objects(series))
     values = series.astype(object).where(series.notna(), None).tolist()
     if series.dtype == object:
         return [_plain(v) for v in values]

@@ -36,7 +36,7 @@ from audit._files import (
     private_file,
     write_private,
 )
-from audit._text import TEXT_LISTS
+from audit._text import TEXT_LISTS, is_arrow_lists
 from audit._version import __version__
 from audit.errors import SnapshotError
 from audit.models import SourceState, SourceStatus
@@ -170,7 +170,7 @@ def _write_table(df: pd.DataFrame, path: Path) -> None:
     Arrow are recorded in the pandas metadata as the object columns they are read back as
     (pandas cannot parse its own name of a nested Arrow dtype when reading)."""
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    arrow_lists = {str(name) for name in df.columns if isinstance(df[name].dtype, pd.ArrowDtype)}
+    arrow_lists = {str(name) for name in df.columns if is_arrow_lists(df[name])}
     metadata = table.schema.metadata or {}
     if arrow_lists and b"pandas" in metadata:
         pandas_meta = orjson.loads(metadata[b"pandas"])

@@ -166,13 +166,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def warm(base_url: str) -> float:
-    """Ask every filter once so the emulator's per-filter caches are built before timing, and
-    send one request through the SDK (its first request imports and sets up a lot)."""
-    import httpx
-
+    """Ask every user query once so the emulator's per-filter caches are built before timing (as
+    ``demo --serve`` does), and send one request through the SDK (its first request imports and
+    sets up a lot)."""
     from audit.collectors.graph import close_graph_client, make_graph_client
     from audit.collectors.graph_io import _Graph
-    from audit.collectors.partition import catch_all_filters, partition_filters
+    from audit.demo.run import warm_filters
 
     async def first_request() -> None:
         client = make_graph_client(base_url=base_url, credential=None)
@@ -181,12 +180,8 @@ def warm(base_url: str) -> float:
         finally:
             await close_graph_client(client)
 
-    filters = [GUESTS_FILTER, MEMBERS_FILTER, *partition_filters(GUESTS_FILTER)]
-    filters += catch_all_filters(GUESTS_FILTER)
     started = time.perf_counter()
-    with httpx.Client(timeout=600) as client:
-        for f in filters:
-            client.get(f"{base_url}/users?$filter={quote(f)}&$select=id&$top=1").raise_for_status()
+    warm_filters(base_url)
     asyncio.run(first_request())
     return round(time.perf_counter() - started, 2)
 
