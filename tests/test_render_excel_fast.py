@@ -21,14 +21,17 @@ from typing import Any
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl.utils.datetime import to_excel
 
+from audit._text import TEXT_LISTS
 from audit._values import joined, naive_utc, py_values
 from audit.analysis.result import AuditResult
 from audit.render import write_xlsx
+from audit.render.xlsx_arrow import TEXT, arrow_cells, line_counts, texts_of
 from audit.render.xlsx_cells import ENCODERS, exact_cell, excel_serial, plain_value
 from audit.render.xlsx_package import Streamed, write_package
 from audit.render.xlsx_sheet import Column, column_letter, rows_xml, text_lines
@@ -208,6 +211,54 @@ def test_string_dtype_fast_path_is_the_exact_path(values: list[str]) -> None:
     series = pd.Series(values, dtype="str")
     for kind in ("text", "styled", "list"):
         assert _fast(series, kind) == _exact(series, kind), kind
+
+
+def _arrow(series: pd.Series, kind: str, styles: CellStyles = _STYLES) -> list[str] | None:
+    """The Arrow path's cells, or None where it leaves the column to the Python path."""
+    nums = [str(n) for n in range(2, len(series) + 2)]
+    texts = texts_of(series, kind)
+    if texts is None:
+        return None
+    cells = arrow_cells(texts, kind, '<c r="C', nums, pa.array(nums, TEXT), styles)
+    return [str(c) for c in cells.to_pylist()]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_VALUE, max_size=40), st.sampled_from(["text", "styled"]), st.booleans())
+@example(["plain", "x&y", "=1", "é", None, "", "a "] * 6, "text", False)  # past the 4:1 test
+def test_text_arrow_path_is_the_exact_path(values: list[Any], kind: str, wrap: bool) -> None:
+    styles = _STYLES.wrapped() if wrap else _STYLES
+    series = pd.Series(values, dtype=object)
+    cells = _arrow(series, kind, styles)
+    if all(v is None or type(v) is str for v in values):
+        assert cells is not None  # text only: the kernels take it
+    assert cells is None or cells == _exact(series, kind, styles)
+    texts = [v for v in values if type(v) is str and "\ud800" not in v and "\udfff" not in v]
+    strings = pd.Series(texts, dtype="str")
+    assert _arrow(strings, kind, styles) == _exact(strings, kind, styles)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_LIST, max_size=30))
+def test_list_arrow_path_is_the_exact_path(values: list[Any]) -> None:
+    holder = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        holder[i] = value
+    series = pd.Series(holder, dtype=object)
+    cells = _arrow(series, "list")
+    assert cells is None or cells == _exact(series, "list")
+    lists = [v for v in values if isinstance(v, list) and all(type(i) is str for i in v)]
+    lists = [v for v in lists if not any("\ud800" in i or "\udfff" in i for i in v)]
+    held = pd.Series(pa.array([*lists, None], TEXT_LISTS), dtype=pd.ArrowDtype(TEXT_LISTS))
+    assert _arrow(held, "list") == _exact(held, "list")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(_TEXT, _LONG, st.none()), max_size=20), st.integers(1, 80))
+def test_arrow_line_counts_are_text_lines(values: list[str | None], width: int) -> None:
+    values = [v for v in values if v is None or ("\ud800" not in v and "\udfff" not in v)]
+    counts = line_counts(pa.array(values, TEXT), max(1, int(width * 1.1)))
+    assert counts.tolist() == [1 if v is None else text_lines(v, width) for v in values]
 
 
 def test_exact_path_decisions() -> None:

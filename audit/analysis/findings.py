@@ -131,7 +131,8 @@ def _app_finding(run: RuleRun, frame: pd.DataFrame, snapshot: Snapshot) -> pd.Da
 
 def rules_table(runs: Sequence[RuleRun], findings: pd.DataFrame) -> pd.DataFrame:
     """One row per rule: metadata, ran/skipped with reason, and status counts."""
-    muted = findings[findings["status"] == "muted"]["rule_id"].value_counts()
+    muted = findings["rule_id"][(findings["status"] == "muted").fillna(False).to_numpy(bool)]
+    muted = muted.value_counts()
     rows = []
     for run in runs:
         mask = run.mask if run.mask is not None else pd.Series(dtype="boolean")

@@ -1,7 +1,8 @@
 """The ``<row>`` elements of report.xlsx's sheets, a chunk of rows at a time.
 
-Each column of a chunk becomes a list of ready ``<c>`` strings (:mod:`audit.render.xlsx_cells`)
-and the chunk is one ``str.join`` of the rows, interleaved by slice assignment. Rows with wrapped
+Each column of a chunk becomes an Arrow array of ready ``<c>`` strings, made by Arrow's string
+kernels for text (:mod:`audit.render.xlsx_arrow`) and in Python for the rest
+(:mod:`audit.render.xlsx_cells`), and the chunk is one Arrow join of the rows. Rows with wrapped
 text get a height for their longest text: neither Excel nor LibreOffice is sure to fit the
 height of a row written without one (LibreOffice keeps it one line high).
 
@@ -17,8 +18,10 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from audit._values import joined
+from audit.render.xlsx_arrow import TEXT, arrow_cells, line_counts, row_bytes, texts_of
 from audit.render.xlsx_cells import (
     ENCODERS,
     exact_cell,
@@ -65,6 +68,7 @@ class Column:
 _CHUNK_ROWS = 4096
 _CHARS_PER_UNIT = 1.1  # characters of wrapped text per unit of column width (see text_lines)
 _SEQUENCES = (list, tuple, np.ndarray)
+_ARROW_KINDS = frozenset({"text", "list", "styled"})
 
 
 def column_letter(index: int) -> str:
@@ -100,18 +104,40 @@ def rows_xml(
         stop = min(start + chunk_rows, total)
         rows = slice(start, stop) if positions is None else positions[start:stop]
         nums = [str(n) for n in range(first_row + start, first_row + stop)]
+        numbers = pa.array(nums, TEXT)
         lines = np.ones(len(nums), dtype=np.int64)
         cells = [
-            _column_cells(c, c.values.iloc[rows], f'<c r="{column_letter(index)}', nums, lines)
+            _column_cells(
+                c, c.values.iloc[rows], f'<c r="{column_letter(index)}', nums, numbers, lines
+            )
             for index, c in enumerate(columns, 1)
         ]
-        yield len(nums), _join_rows(_row_heads(nums, lines), cells).encode()
+        yield len(nums), row_bytes(_row_heads(nums, lines), cells, "</row>")
 
 
 def _column_cells(
+    column: Column,
+    values: pd.Series,
+    pre: str,
+    nums: list[str],
+    numbers: pa.Array,
+    lines: np.ndarray,
+) -> pa.Array:
+    """A column chunk's cells, with Arrow's kernels for text (:mod:`audit.render.xlsx_arrow`),
+    else the Python way; a wrapped column raises ``lines`` to its texts' line counts."""
+    texts = texts_of(values, column.kind) if column.kind in _ARROW_KINDS else None
+    if texts is None:
+        return pa.array(_python_cells(column, values, pre, nums, lines), TEXT)
+    if column.wrap:
+        np.maximum(lines, line_counts(texts, _per_line(column.wrap)), out=lines)
+    return arrow_cells(texts, column.kind, pre, nums, numbers, column.styles)
+
+
+def _python_cells(
     column: Column, values: pd.Series, pre: str, nums: list[str], lines: np.ndarray
 ) -> list[str]:
-    """A column chunk's cells; a wrapped column raises ``lines`` to its texts' line counts."""
+    """A column chunk's cells made in Python (:mod:`audit.render.xlsx_cells`); a wrapped column
+    raises ``lines`` to its texts' line counts."""
     if not column.wrap:
         return ENCODERS[column.kind](values, pre, nums, column.styles)
     if column.kind in ("text", "list"):  # the texts serve both the cells and the line counts
@@ -191,14 +217,3 @@ def _row_heads(nums: list[str], lines: np.ndarray) -> list[str]:
         f'<row r="{n}">' if count == 1 else f'<row r="{n}" ht="{h:g}" customHeight="1">'
         for n, count, h in zip(nums, lines.tolist(), heights, strict=True)
     ]
-
-
-def _join_rows(heads: list[str], cells: list[list[str]]) -> str:
-    """The ``<row>`` elements of a chunk, its columns' cells interleaved by slice assignment."""
-    width = len(cells) + 2
-    parts = [""] * (len(heads) * width)
-    parts[0::width] = heads
-    for index, column_cells in enumerate(cells, 1):
-        parts[index::width] = column_cells
-    parts[width - 1 :: width] = ["</row>"] * len(heads)
-    return "".join(parts)
