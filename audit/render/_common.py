@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionDtype
 
 from audit._values import column
 from audit.analysis.result import AuditResult
@@ -99,12 +100,20 @@ def _joined(
     :func:`guest_view`)."""
     ids = column(guests, "object_id")
     view = guests.drop(columns=[c for c in _OUTCOME_COLUMNS if c in guests.columns])
+    at = outcomes.index.get_indexer(pd.Index(ids))  # once for all four (as ``ids.map`` looks up)
     for name in _OUTCOME_COLUMNS:
         source = column(outcomes, name)
-        view[name] = ids.map(source).to_numpy() if len(source) else None
+        view[name] = _picked(source, at) if len(source) else None
     for name, by_guest in rules.items():
         view[name] = pd.Series(by_guest.lists(start, len(guests)), dtype=object)
     return view
+
+
+def _picked(source: pd.Series, at: np.ndarray) -> np.ndarray:
+    """``source``'s values at positions ``at`` (-1: missing), as ``ids.map(source).to_numpy()``."""
+    values = source.array if isinstance(source.dtype, ExtensionDtype) else source.to_numpy()
+    picked = pd.Series(pd.api.extensions.take(values, at, allow_fill=True))
+    return picked.to_numpy()
 
 
 @dataclass(frozen=True)
