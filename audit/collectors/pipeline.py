@@ -21,7 +21,13 @@ import pandas as pd
 from audit._files import private_dir
 from audit._process import return_freed_memory
 from audit.collectors.build import build_snapshot, source_tables
-from audit.collectors.local_sources import dns_while_parsing, domain_feed, raw_redactor
+from audit.collectors.local_sources import (
+    dns_while_parsing,
+    domain_feed,
+    raw_redactor,
+    start_parsing,
+    stop_parsing,
+)
 from audit.config import AuditConfig
 from audit.errors import CollectionError, ConfigError
 from audit.models import SourceStatus
@@ -145,9 +151,37 @@ async def _collect_fed(
     if options.from_export:
         records, statuses, extra = _offline(options.from_export)
         target = read_offline(options.from_export)
+        parsing = None
     else:
-        live = _live(options, now, extra_tables, feed)
-        (records, statuses, extra), target = await beside(live, options.atlassian())
+        parsing = start_parsing(options)  # the CSV needs nothing from Graph
+        try:
+            live = _live(options, now, extra_tables, feed)
+            (records, statuses, extra), target = await beside(live, options.atlassian())
+        except BaseException:
+            await stop_parsing(parsing)
+            raise
+    try:
+        return await _after_graph(
+            options, config, now, (records, statuses, extra), target, extra_tables, feed, parsing
+        )
+    except BaseException:
+        if parsing is not None and not parsing.done():
+            await stop_parsing(parsing)
+        raise
+
+
+async def _after_graph(
+    options: CollectOptions,
+    config: AuditConfig | None,
+    now: datetime,
+    read: tuple[dict[str, Any], dict[str, SourceStatus], dict[str, Any]],
+    target: Any,
+    extra_tables: dict[str, pd.DataFrame],
+    feed: DomainFeed | None,
+    parsing: asyncio.Future[Any] | None,
+) -> Snapshot:
+    """What follows the Graph read: raw export, tables, DNS and the CSV, the snapshot."""
+    records, statuses, extra = read
     if feed is not None:
         await feed.idle()  # what follows holds the loop for seconds at scale
     redactor = raw_redactor(options, records)
@@ -163,7 +197,7 @@ async def _collect_fed(
     # guests): the app's sources first, so they are gone before the users table is built.
     extra_tables |= source_tables(records, statuses, take=True)
     _users_table_once(records, extra_tables)
-    await dns_while_parsing(options, statuses, extra_tables, extra, redactor, feed)
+    await dns_while_parsing(options, statuses, extra_tables, extra, redactor, feed, parsing)
     conf = (config or AuditConfig()).to_dict()
     return build_snapshot(
         records, statuses, collected_at=now, extra_tables=extra_tables, config=conf, extra=extra
