@@ -6,7 +6,9 @@ has a single thread)."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,11 @@ from audit.collectors.build import build_snapshot, source_tables
 from audit.collectors.mailusers import read_mailusers
 from audit.collectors.pipeline import CollectOptions, collect_sync
 from audit.demo.dnsserver import DnsServer
-from audit.demo.emulator import GraphEmulator
+from audit.demo.emulator import Faults, GraphEmulator
 from audit.demo.model import DemoTenant
 from audit.demo.run import write_mailusers_csv
 from audit.demo.tenant import generate_tenant
-from audit.errors import ConfigError, InputError
+from audit.errors import CollectionError, ConfigError, InputError
 from audit.models import SourceState, SourceStatus
 from audit.snapshot import now_utc
 
@@ -90,6 +92,49 @@ def test_a_dns_error_propagates_and_leaves_no_thread(
     threads = threading.active_count()
     with pytest.raises(ConfigError):
         collect_sync(_options(servers, csv, nameservers=("not an address",)))
+    assert threading.active_count() == threads
+
+
+def test_the_csv_is_parsed_while_graph_is_read(tenant: DemoTenant, tmp_path: Path) -> None:
+    """The CSV needs nothing from Graph, so it is read beside it: here the file is gone once
+    Graph has answered its first request, and the snapshot still holds every row of it."""
+    csv = write_mailusers_csv(tenant, tmp_path / "mailusers.csv")
+    expected = read_mailusers(csv).table
+    with GraphEmulator(tenant) as graph, DnsServer(tenant.dns) as dns:
+        graph.latency = 0.05  # every Graph request waits: the collection takes seconds
+
+        def remove_once_graph_answers() -> None:
+            while not graph.requests:
+                time.sleep(0.001)
+            csv.unlink()
+
+        remover = threading.Thread(target=remove_once_graph_answers)
+        remover.start()
+        try:
+            snapshot = collect_sync(_options((graph, dns), csv))
+        finally:
+            remover.join()
+    assert not csv.exists()
+    pd.testing.assert_frame_equal(snapshot.tables["mailusers"], expected)
+
+
+def test_a_graph_error_comes_first_and_the_parse_is_stopped(
+    tenant: DemoTenant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken CSV and a Graph collection that fails: the Graph error is raised (as when the
+    parse began after Graph), no thread is left and no task error goes unheard."""
+    csv = tmp_path / "mailusers.csv"
+    csv.write_text("DisplayName\nx\n", encoding="utf-8")
+    faults = Faults(error_rate=1.0, error_statuses=(500,))
+    threads = threading.active_count()
+    with (
+        GraphEmulator(tenant, faults=faults) as graph,
+        DnsServer(tenant.dns) as dns,
+        pytest.raises(CollectionError, match="organization"),
+    ):
+        collect_sync(_options((graph, dns), csv))
+    gc.collect()  # an unheard task error is logged when its task is collected
+    assert "never retrieved" not in caplog.text
     assert threading.active_count() == threads
 
 
