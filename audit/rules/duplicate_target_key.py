@@ -28,14 +28,40 @@ from audit.targets import Target
 def duplicated(values: pd.Series, in_scope: pd.Series, *, fold: bool = True) -> pd.Series:
     """True for every in-scope row whose value another in-scope row shares (ignoring case when
     ``fold``)."""
+    return _shared(_value_codes(values, fold), in_scope & known(values), values)
+
+
+def _value_codes(values: pd.Series, fold: bool) -> np.ndarray:
+    """Each row's value as a code (equal values, equal codes; -1 for none): one hash pass."""
     text = values.astype("str")
-    key = (text.str.lower() if fold else text).where(in_scope & known(values))
-    codes, _ = text_codes(key)
-    counted = codes >= 0
-    counts = np.bincount(codes[counted])
-    shared = np.zeros(len(key), dtype=bool)
-    shared[counted] = counts[codes[counted]] > 1
+    codes, _ = text_codes(text.str.lower() if fold else text)
+    return codes
+
+
+def _shared(codes: np.ndarray, counted: pd.Series, values: pd.Series) -> pd.Series:
+    """True for each counted row whose code another counted row has."""
+    codes = np.where(counted.to_numpy(dtype=bool, na_value=False), codes, -1)
+    taken = codes >= 0
+    counts = np.bincount(codes[taken])
+    shared = np.zeros(len(codes), dtype=bool)
+    shared[taken] = counts[codes[taken]] > 1
     return pd.Series(shared, index=values.index, name=values.name)
+
+
+class _Hashed:
+    """The codes of each value column (and case rule) made once, for both scopes of a check."""
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[str, bool], np.ndarray] = {}
+
+    def duplicated(
+        self, name: str, values: pd.Series, in_scope: pd.Series, *, fold: bool = True
+    ) -> pd.Series:
+        """:func:`duplicated`, with the codes of ``name`` (the same values every call) reused."""
+        codes = self._codes.get((name, fold))
+        if codes is None:
+            codes = self._codes[(name, fold)] = _value_codes(values, fold)
+        return _shared(codes, in_scope & known(values), values)
 
 
 def in_scope(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -45,22 +71,27 @@ def in_scope(column: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def key_collisions(
-    raw: pd.Series, stored: pd.Series, scope: pd.Series, case_insensitive: bool | None
+    raw: pd.Series,
+    stored: pd.Series,
+    scope: pd.Series,
+    case_insensitive: bool | None,
+    hashed: _Hashed | None = None,
 ) -> pd.Series:
     """Per row, whether its key collides in the target with another in-scope row's: True, False,
     or NA (its stored form, or the target's case rule, is not documented).
 
     ``stored`` is the key after the target's documented normalisation (NA where unknown); keys
-    that are identical as sent are stored identically whatever the normalisation.
+    that are identical as sent are stored identically whatever the normalisation. ``hashed``
+    keeps the values' codes for another call on the same keys.
     """
+    dup = (hashed or _Hashed()).duplicated
     fold = case_insensitive is True
     stored_known = known(stored)
-    hit = duplicated(stored.where(stored_known), scope, fold=fold) | duplicated(
-        raw, scope, fold=fold
-    )
+    stored = stored.where(stored_known)
+    hit = dup("stored", stored, scope, fold=fold) | dup("raw", raw, scope, fold=fold)
     unsure = scope & known(raw) & ~stored_known
     if case_insensitive is None:
-        unsure |= duplicated(stored.where(stored_known), scope) | duplicated(raw, scope)
+        unsure |= dup("stored", stored, scope) | dup("raw", raw, scope)
     return tri(hit, ~(unsure & ~hit))
 
 
@@ -70,8 +101,9 @@ _VALUES = ("target_key", "target_key_normalised", "target_email", "match_value",
 def _check(frame: pd.DataFrame, ctx: Context) -> pd.Series:
     both = _with_others(frame, ctx.other_users)
     sure, maybe = in_scope(both["in_scope"])
-    surely = _collisions(both, sure, ctx).iloc[: len(frame)].set_axis(frame.index)
-    possibly = _collisions(both, maybe, ctx).iloc[: len(frame)].set_axis(frame.index)
+    hashed = _Hashed()  # both scopes compare the same values
+    surely = _collisions(both, sure, ctx, hashed).iloc[: len(frame)].set_axis(frame.index)
+    possibly = _collisions(both, maybe, ctx, hashed).iloc[: len(frame)].set_axis(frame.index)
     yes = surely.fillna(False).astype(bool) & sure.iloc[: len(frame)].to_numpy()
     open_ = (surely.isna() | possibly.fillna(True).astype(bool)) & maybe.iloc[
         : len(frame)
@@ -88,16 +120,16 @@ def _with_others(frame: pd.DataFrame, others: pd.DataFrame | None) -> pd.DataFra
     return pd.concat([guests, theirs.astype(guests.dtypes.to_dict())], ignore_index=True)
 
 
-def _collisions(both: pd.DataFrame, scope: pd.Series, ctx: Context) -> pd.Series:
+def _collisions(both: pd.DataFrame, scope: pd.Series, ctx: Context, hashed: _Hashed) -> pd.Series:
     """Per user, whether its key, e-mail or matching value collides with another counted user's
     (NA where the target's stored form or case rule is not documented)."""
     rules = ctx.target.key_rules
     keys = key_collisions(
-        both["target_key"], both["target_key_normalised"], scope, rules.case_insensitive
+        both["target_key"], both["target_key_normalised"], scope, rules.case_insensitive, hashed
     )
-    others = duplicated(both["target_email"], scope)
+    others = hashed.duplicated("email", both["target_email"], scope)
     if not both["match_value"].equals(both["target_key"]):
-        others |= duplicated(both["match_value"], scope)
+        others |= hashed.duplicated("match", both["match_value"], scope)
     return keys.mask(others, True)
 
 
