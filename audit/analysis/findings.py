@@ -51,14 +51,19 @@ def findings_table(
     frame: pd.DataFrame,
     snapshot: Snapshot,
     target_users: pd.DataFrame | None = None,
+    *,
+    release: bool = False,
 ) -> pd.DataFrame:
     """One row per (flagged rule, object); app-level rules give one finding on the app, and
-    target-level rules one per flagged user of the target's directory (``target_users``)."""
+    target-level rules one per flagged user of the target's directory (``target_users``).
+
+    ``release``: let go of each guest- and target-level run's details once the findings hold
+    them (``RuleRun.details`` becomes None), so the two copies are never whole at once."""
     guest_runs = [run for run in runs if run.rule.level not in (APP, TARGET)]
-    parts = [_guest_findings(guest_runs, frame)]
+    parts = [_guest_findings(guest_runs, frame, release=release)]
     target_runs = [run for run in runs if run.rule.level == TARGET]
     if target_runs and target_users is not None:
-        parts.append(_guest_findings(target_runs, target_users, _TARGET_FIELDS))
+        parts.append(_guest_findings(target_runs, target_users, _TARGET_FIELDS, release=release))
     parts += [_app_finding(run, frame, snapshot) for run in runs if run.rule.level == APP]
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -79,7 +84,11 @@ def _flag_positions(run: RuleRun) -> np.ndarray:
 
 
 def _guest_findings(
-    runs: Sequence[RuleRun], frame: pd.DataFrame, fields: dict[str, str] = _FRAME_FIELDS
+    runs: Sequence[RuleRun],
+    frame: pd.DataFrame,
+    fields: dict[str, str] = _FRAME_FIELDS,
+    *,
+    release: bool = False,
 ) -> pd.DataFrame:
     """The findings of guest-level rules (or of target-level ones over the target users frame,
     with their ``fields``), rule after rule, built with one take per column."""
@@ -98,19 +107,22 @@ def _guest_findings(
     }
     for source, name in fields.items():
         columns[name] = frame[source].take(rows).set_axis(index)
-    columns["detail"] = text_series(pa.concat_arrays(_details(runs)), index)
+    columns["detail"] = text_series(pa.concat_arrays(_details(runs, release)), index)
     columns["level"] = per_rule([run.rule.level for run in runs])
     columns["muted_by"] = pd.Series("", index=index, dtype="str")
     return pd.DataFrame(columns, index=index)
 
 
-def _details(runs: Sequence[RuleRun]) -> list[object]:
-    """Each run's details for its flagged rows, in row order ("" where a rule has none)."""
+def _details(runs: Sequence[RuleRun], release: bool = False) -> list[object]:
+    """Each run's details for its flagged rows, in row order ("" where a rule has none); with
+    ``release``, each run's own details are let go of once copied."""
     arrays = [pa.array([], pa.large_string())]
     for run in runs:
         idx = _flag_index(run)
         details = run.details if run.details is not None else pd.Series("", index=idx)
         arrays.append(text_array(details.reindex(idx).fillna("")))
+        if release:
+            run.details = None
     return arrays
 
 
