@@ -138,7 +138,7 @@ TEXT_LISTS = pa.list_(pa.large_string())
 """The Arrow type of a column of lists of strings (``otherMails``, ``proxyAddresses``...)."""
 
 
-def _arrow_lists(cells: pd.Series) -> pa.Array | None:
+def arrow_lists(cells: pd.Series) -> pa.Array | None:
     """A column held as an Arrow list array, its items cast to :data:`TEXT_LISTS`' strings
     (None when they are not text)."""
     lists = pa.array(cells.array)
@@ -195,7 +195,7 @@ def list_items(cells: pd.Series) -> tuple[Any, np.ndarray] | None:
     One Arrow conversion instead of a Python loop; None when a cell is neither a list nor missing,
     or an item is not a string, so that callers keep their own semantics for such data.
     """
-    lists = _arrow_lists(cells) if is_arrow_lists(cells) else _object_lists(cells)
+    lists = arrow_lists(cells) if is_arrow_lists(cells) else _object_lists(cells)
     if lists is None:
         return None
     items = pc.list_flatten(lists)

@@ -57,14 +57,18 @@ def findings_table(
     """One row per (flagged rule, object); app-level rules give one finding on the app, and
     target-level rules one per flagged user of the target's directory (``target_users``).
 
-    ``release``: let go of each guest- and target-level run's details once the findings hold
-    them (``RuleRun.details`` becomes None), so the two copies are never whole at once."""
+    ``release``: let go of each run's details once the findings hold them (``RuleRun.details``
+    becomes None): a guest- or target-level run's as soon as they are copied, so the two copies
+    are never whole at once."""
     guest_runs = [run for run in runs if run.rule.level not in (APP, TARGET)]
     parts = [_guest_findings(guest_runs, frame, release=release)]
     target_runs = [run for run in runs if run.rule.level == TARGET]
     if target_runs and target_users is not None:
         parts.append(_guest_findings(target_runs, target_users, _TARGET_FIELDS, release=release))
     parts += [_app_finding(run, frame, snapshot) for run in runs if run.rule.level == APP]
+    if release:
+        for run in runs:
+            run.details = None
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in FINDING_COLUMNS})

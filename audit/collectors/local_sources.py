@@ -186,7 +186,8 @@ def start_parsing(options: CollectOptions) -> asyncio.Future[MailUsers | None]:
 
 
 async def stop_parsing(parsing: asyncio.Future[MailUsers | None]) -> None:
-    """Cancel a parse nobody will wait for, and take its outcome (so no error goes unheard)."""
+    """Cancel a parse nobody will wait for (nothing to cancel once it ended) and take its outcome,
+    so that no error of it goes unheard."""
     parsing.cancel()
     await asyncio.gather(parsing, return_exceptions=True)
 

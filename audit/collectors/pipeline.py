@@ -148,25 +148,20 @@ async def _collect_fed(
 ) -> Snapshot:
     from audit.collectors.atlassian_run import beside, read_offline
 
-    if options.from_export:
-        records, statuses, extra = _offline(options.from_export)
-        target = read_offline(options.from_export)
-        parsing = None
-    else:
-        parsing = start_parsing(options)  # the CSV needs nothing from Graph
-        try:
+    parsing = None if options.from_export else start_parsing(options)  # needs nothing from Graph
+    try:
+        if options.from_export:
+            records, statuses, extra = _offline(options.from_export)
+            target = read_offline(options.from_export)
+        else:
             live = _live(options, now, extra_tables, feed)
             (records, statuses, extra), target = await beside(live, options.atlassian())
-        except BaseException:
-            await stop_parsing(parsing)
-            raise
-    try:
         return await _after_graph(
             options, config, now, (records, statuses, extra), target, extra_tables, feed, parsing
         )
     except BaseException:
-        if parsing is not None and not parsing.done():
-            await stop_parsing(parsing)
+        if parsing is not None:
+            await stop_parsing(parsing)  # a parse that ended has its outcome taken: none unheard
         raise
 
 

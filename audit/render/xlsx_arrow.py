@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit._text import STR, is_arrow_lists
+from audit._text import STR, arrow_lists, is_arrow_lists, text_array
 from audit.render.safe import EXCEL_MAX_CHARS
 from audit.render.xlsx_cells import exact_cell, list_texts, raw_values, text_cells
 from audit.render.xlsx_styles import CellStyles
@@ -56,8 +56,8 @@ def texts_of(values: pd.Series, kind: str) -> pa.Array | None:
     None when some value is not text (the Python path then decides each cell)."""
     if kind == "list":
         if is_arrow_lists(values):
-            lists = _one_chunk(pa.array(values.array)).cast(pa.list_(TEXT))
-            if pc.list_flatten(lists).null_count:  # an item that is not text: the exact path
+            lists = arrow_lists(values)
+            if lists is None or pc.list_flatten(lists).null_count:  # not all text: exact path
                 return None
             return pc.binary_join(lists, _scalar("; "))
         return _from_python(list_texts(values))
@@ -65,7 +65,7 @@ def texts_of(values: pd.Series, kind: str) -> pa.Array | None:
         isinstance(values.dtype, pd.ArrowDtype)
         and pa.types.is_large_string(values.dtype.pyarrow_dtype)
     ):
-        return _one_chunk(pa.array(values.array)).cast(TEXT)
+        return text_array(values)
     if values.dtype == object:
         return _from_python(raw_values(values))
     return None
@@ -145,11 +145,6 @@ def _from_python(values: list[Any]) -> pa.Array | None:
         return pa.array(values, TEXT)
     except (pa.ArrowException, TypeError, ValueError, UnicodeError):
         return None
-
-
-def _one_chunk(array: Any) -> Any:
-    """An Arrow array in one piece (a pandas column may hold a chunked one)."""
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _scalar(text: str) -> pa.Scalar:
